@@ -1,0 +1,171 @@
+//! The engine's error type.
+
+use std::path::PathBuf;
+
+/// Result alias used throughout the engine.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the storage engine.
+///
+/// Each variant says whose fault it is: [`Error::is_bad_input`] is true for
+/// problems with what the caller passed in (retrying cannot help), false for
+/// trouble in the storage itself (I/O, corruption, a closed storage).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A label set broke one of the rules in [`crate::LabelLimits`] or the
+    /// label-name grammar.
+    #[error("invalid labels: {0}")]
+    InvalidLabels(#[from] LabelError),
+
+    /// A matcher's regular expression does not compile.
+    #[error("invalid regular expression {regex:?} in matcher for label {label:?}: {reason}")]
+    InvalidRegex {
+        /// The label the matcher was for.
+        label: String,
+        /// The expression as given.
+        regex: String,
+        /// What the regex compiler said.
+        reason: String,
+    },
+
+    /// A sample lies outside the window the storage accepts (older than the
+    /// retention period allows).
+    #[error("sample for series {series} at {t} ms is out of bounds: {reason}")]
+    OutOfBounds {
+        /// The series' labels, printed.
+        series: String,
+        /// The sample's timestamp.
+        t: i64,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+
+    /// A file failed its checksum or could not be decoded.
+    #[error("corruption in {} at offset {offset}: {reason}", file.display())]
+    Corruption {
+        /// The damaged file.
+        file: PathBuf,
+        /// Byte offset in the file where the damage was found.
+        offset: u64,
+        /// What failed.
+        reason: String,
+    },
+
+    /// An I/O call failed.
+    #[error("{op} {}: {source}", path.display())]
+    Io {
+        /// What was being done ("open", "write", "fsync", ...).
+        op: &'static str,
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Another process (or another `Storage` in this one) holds the data
+    /// directory's lock.
+    #[error("data directory {} is locked by another process (lock file {})", dir.display(), lock.display())]
+    Locked {
+        /// The data directory.
+        dir: PathBuf,
+        /// The lock file that is held.
+        lock: PathBuf,
+    },
+
+    /// An option passed to [`crate::Storage::open`] is out of range.
+    #[error("invalid option {name}: {reason}")]
+    InvalidOption {
+        /// The option's name.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The storage was closed.
+    #[error("storage is closed")]
+    Closed,
+}
+
+impl Error {
+    /// True when the error is the caller's input (invalid labels, a bad
+    /// regex, a sample out of bounds): retrying the same call cannot succeed.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            Error::InvalidLabels(_)
+                | Error::InvalidRegex { .. }
+                | Error::OutOfBounds { .. }
+                | Error::InvalidOption { .. }
+        )
+    }
+
+    /// Builds an [`Error::Io`] for `op` on `path`.
+    pub fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Builds an [`Error::Corruption`].
+    pub fn corruption(
+        file: impl Into<PathBuf>,
+        offset: u64,
+        reason: impl Into<String>,
+    ) -> Self {
+        Error::Corruption {
+            file: file.into(),
+            offset,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Why a label set was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LabelError {
+    /// No labels at all (or only labels with empty values).
+    #[error("empty label set")]
+    Empty,
+    /// A label name is empty.
+    #[error("empty label name")]
+    EmptyName,
+    /// A label name does not match `[a-zA-Z_][a-zA-Z0-9_]*`.
+    #[error("invalid label name {0:?}: must match [a-zA-Z_][a-zA-Z0-9_]*")]
+    InvalidName(String),
+    /// The same name appears twice.
+    #[error("duplicate label name {0:?}")]
+    DuplicateName(String),
+    /// A name is longer than the limit.
+    #[error("label name {name:?} is {len} bytes long, over the limit of {limit}")]
+    NameTooLong {
+        /// The name (cut to 64 bytes).
+        name: String,
+        /// Its length in bytes.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A value is longer than the limit.
+    #[error("value of label {name:?} is {len} bytes long, over the limit of {limit}")]
+    ValueTooLong {
+        /// The label's name.
+        name: String,
+        /// The value's length in bytes.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// More labels than allowed.
+    #[error("{count} labels, over the limit of {limit}")]
+    TooMany {
+        /// How many labels the set has.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+}

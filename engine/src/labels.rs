@@ -1,0 +1,488 @@
+//! Label sets and label matchers.
+
+use std::fmt;
+
+use regex::Regex;
+
+use crate::error::{Error, LabelError, Result};
+
+/// The label that holds a series' metric name.
+pub const METRIC_NAME: &str = "__name__";
+
+/// One `name="value"` pair.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Label {
+    /// The label name, `[a-zA-Z_][a-zA-Z0-9_]*`.
+    pub name: String,
+    /// The label value, any UTF-8.
+    pub value: String,
+}
+
+impl Label {
+    /// A label `name="value"`.
+    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Label {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// Limits a label set must respect; the defaults are VictoriaMetrics'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LabelLimits {
+    /// Maximum number of labels in one set (`__name__` included).
+    pub max_labels: usize,
+    /// Maximum length of a label name in bytes.
+    pub max_name_len: usize,
+    /// Maximum length of a label value in bytes.
+    pub max_value_len: usize,
+}
+
+impl Default for LabelLimits {
+    fn default() -> Self {
+        LabelLimits {
+            max_labels: 40,
+            max_name_len: 256,
+            max_value_len: 4096,
+        }
+    }
+}
+
+/// A series' identity: labels sorted by name, no duplicate names, no empty values.
+///
+/// Labels with an empty value are dropped on construction, as in Prometheus,
+/// where `foo=""` means the same as no `foo` label.
+///
+/// ```
+/// use strata_engine::Labels;
+/// let l = Labels::from_pairs(&[("job", "node"), ("__name__", "up")])?;
+/// assert_eq!(l.to_string(), r#"{__name__="up", job="node"}"#);
+/// assert_eq!(l.metric_name(), Some("up"));
+/// # Ok::<(), strata_engine::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Labels(Vec<Label>);
+
+impl Labels {
+    /// Builds a validated label set with the default [`LabelLimits`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidLabels`] naming the first problem found.
+    pub fn new(labels: Vec<Label>) -> Result<Self> {
+        Self::with_limits(labels, &LabelLimits::default())
+    }
+
+    /// Builds a validated label set from `(name, value)` pairs.
+    ///
+    /// # Errors
+    /// As [`Labels::new`].
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Result<Self> {
+        Self::new(pairs.iter().map(|(n, v)| Label::new(*n, *v)).collect())
+    }
+
+    /// Builds a validated label set, checking `limits`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidLabels`] for an empty set, a bad or duplicate name, or
+    /// a limit exceeded.
+    pub fn with_limits(mut labels: Vec<Label>, limits: &LabelLimits) -> Result<Self> {
+        labels.retain(|l| !l.value.is_empty());
+        if labels.is_empty() {
+            return Err(LabelError::Empty.into());
+        }
+        if labels.len() > limits.max_labels {
+            return Err(LabelError::TooMany {
+                count: labels.len(),
+                limit: limits.max_labels,
+            }
+            .into());
+        }
+        labels.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        for (i, l) in labels.iter().enumerate() {
+            validate_name(&l.name)?;
+            if l.name.len() > limits.max_name_len {
+                return Err(LabelError::NameTooLong {
+                    name: truncated(&l.name),
+                    len: l.name.len(),
+                    limit: limits.max_name_len,
+                }
+                .into());
+            }
+            if l.value.len() > limits.max_value_len {
+                return Err(LabelError::ValueTooLong {
+                    name: l.name.clone(),
+                    len: l.value.len(),
+                    limit: limits.max_value_len,
+                }
+                .into());
+            }
+            if i > 0 && labels[i - 1].name == l.name {
+                return Err(LabelError::DuplicateName(l.name.clone()).into());
+            }
+        }
+        Ok(Labels(labels))
+    }
+
+    /// The value of label `name`, if present.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .binary_search_by(|l| l.name.as_str().cmp(name))
+            .ok()
+            .map(|i| self.0[i].value.as_str())
+    }
+
+    /// The metric name (`__name__`), if present.
+    pub fn metric_name(&self) -> Option<&str> {
+        self.get(METRIC_NAME)
+    }
+
+    /// The labels in name order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Label> {
+        self.0.iter()
+    }
+
+    /// Number of labels.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True for the empty set (only [`Labels::default`] builds one).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The labels as a slice, in name order.
+    pub fn as_slice(&self) -> &[Label] {
+        &self.0
+    }
+
+    /// A stable 64-bit hash of the label set (FNV-1a over names and values,
+    /// separated by 0xff, which cannot occur in UTF-8).
+    pub fn stable_hash(&self) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for l in &self.0 {
+            for b in l
+                .name
+                .bytes()
+                .chain([0xff])
+                .chain(l.value.bytes())
+                .chain([0xff])
+            {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        h
+    }
+}
+
+impl<'a> IntoIterator for &'a Labels {
+    type Item = &'a Label;
+    type IntoIter = std::slice::Iter<'a, Label>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+/// Prints `{a="1", b="2"}`, values escaped as Go's `%q` would.
+impl fmt::Display for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("{")?;
+        for (i, l) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{}={:?}", l.name, l.value)?;
+        }
+        f.write_str("}")
+    }
+}
+
+fn truncated(s: &str) -> String {
+    s.char_indices()
+        .take_while(|(i, _)| *i < 64)
+        .map(|(_, c)| c)
+        .collect()
+}
+
+/// Checks a label name against `[a-zA-Z_][a-zA-Z0-9_]*`.
+///
+/// # Errors
+/// [`LabelError::EmptyName`] or [`LabelError::InvalidName`].
+pub fn validate_name(name: &str) -> std::result::Result<(), LabelError> {
+    let mut bytes = name.bytes();
+    match bytes.next() {
+        None => return Err(LabelError::EmptyName),
+        Some(b) if b.is_ascii_alphabetic() || b == b'_' => {}
+        Some(_) => return Err(LabelError::InvalidName(truncated(name))),
+    }
+    if bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        Ok(())
+    } else {
+        Err(LabelError::InvalidName(truncated(name)))
+    }
+}
+
+/// The four matcher kinds of PromQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MatchType {
+    /// `=`
+    Equal,
+    /// `!=`
+    NotEqual,
+    /// `=~`, fully anchored
+    Regex,
+    /// `!~`, fully anchored
+    NotRegex,
+}
+
+impl fmt::Display for MatchType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MatchType::Equal => "=",
+            MatchType::NotEqual => "!=",
+            MatchType::Regex => "=~",
+            MatchType::NotRegex => "!~",
+        })
+    }
+}
+
+/// A condition on one label, as in `{job=~"node|api"}`.
+///
+/// A series without the label is treated as having it with the empty value,
+/// so a matcher that matches `""` also selects series lacking the label.
+///
+/// ```
+/// use strata_engine::{Matcher, MatchType};
+/// let m = Matcher::new(MatchType::Regex, "job", "no.*")?;
+/// assert!(m.matches("node"));
+/// assert!(!m.matches("a-node")); // anchored at both ends
+/// # Ok::<(), strata_engine::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Matcher {
+    /// The label name.
+    pub name: String,
+    /// The kind of comparison.
+    pub kind: MatchType,
+    /// The value or regular expression as written.
+    pub value: String,
+    regex: Option<Regex>,
+}
+
+impl PartialEq for Matcher {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.kind == other.kind && self.value == other.value
+    }
+}
+
+impl Eq for Matcher {}
+
+impl Matcher {
+    /// A matcher of `kind` on label `name`; regexes are compiled anchored as
+    /// `^(?s:value)$`, as Prometheus does.
+    ///
+    /// # Errors
+    /// [`Error::InvalidRegex`] when the expression does not compile.
+    pub fn new(kind: MatchType, name: impl Into<String>, value: impl Into<String>) -> Result<Self> {
+        let name = name.into();
+        let value = value.into();
+        let regex = match kind {
+            MatchType::Regex | MatchType::NotRegex => Some(
+                Regex::new(&format!("^(?s:{value})$")).map_err(|e| Error::InvalidRegex {
+                    label: name.clone(),
+                    regex: value.clone(),
+                    reason: e.to_string(),
+                })?,
+            ),
+            MatchType::Equal | MatchType::NotEqual => None,
+        };
+        Ok(Matcher {
+            name,
+            kind,
+            value,
+            regex,
+        })
+    }
+
+    /// Shorthand for an `=` matcher.
+    pub fn equal(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Matcher {
+            name: name.into(),
+            kind: MatchType::Equal,
+            value: value.into(),
+            regex: None,
+        }
+    }
+
+    /// True when a label value `value` (empty for a missing label) satisfies the matcher.
+    pub fn matches(&self, value: &str) -> bool {
+        match (self.kind, &self.regex) {
+            (MatchType::Equal, _) => value == self.value,
+            (MatchType::NotEqual, _) => value != self.value,
+            (MatchType::Regex, Some(re)) => re.is_match(value),
+            (MatchType::NotRegex, Some(re)) => !re.is_match(value),
+            (MatchType::Regex | MatchType::NotRegex, None) => false,
+        }
+    }
+
+    /// True when the matcher accepts a series that lacks the label.
+    pub fn matches_empty(&self) -> bool {
+        self.matches("")
+    }
+
+    /// True when `labels` satisfies the matcher.
+    pub fn matches_labels(&self, labels: &Labels) -> bool {
+        self.matches(labels.get(&self.name).unwrap_or(""))
+    }
+
+    /// For a regex of literal alternatives (`a|b|c`), the alternatives; lets
+    /// the index look them up directly instead of scanning all values.
+    pub fn set_matches(&self) -> Option<Vec<String>> {
+        if self.kind != MatchType::Regex {
+            return None;
+        }
+        let special = |c: char| "\\.+*?()[]{}^$".contains(c);
+        if self.value.is_empty() || self.value.chars().any(special) {
+            return None;
+        }
+        Some(self.value.split('|').map(str::to_owned).collect())
+    }
+}
+
+impl fmt::Display for Matcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}{:?}", self.name, self.kind, self.value)
+    }
+}
+
+/// True when `labels` satisfies every matcher.
+pub fn matches_all(matchers: &[Matcher], labels: &Labels) -> bool {
+    matchers.iter().all(|m| m.matches_labels(labels))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_sorted_and_empty_values_dropped() {
+        let l = Labels::from_pairs(&[("b", "2"), ("a", "1"), ("c", "")]).unwrap();
+        let names: Vec<_> = l.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(l.get("c"), None);
+    }
+
+    #[test]
+    fn label_errors_name_the_problem() {
+        let cases: &[(&[(&str, &str)], LabelError)] = &[
+            (&[], LabelError::Empty),
+            (&[("a", "")], LabelError::Empty),
+            (&[("", "x")], LabelError::EmptyName),
+            (&[("1a", "x")], LabelError::InvalidName("1a".into())),
+            (&[("a-b", "x")], LabelError::InvalidName("a-b".into())),
+            (
+                &[("a", "1"), ("a", "2")],
+                LabelError::DuplicateName("a".into()),
+            ),
+        ];
+        for (pairs, want) in cases {
+            match Labels::from_pairs(pairs) {
+                Err(Error::InvalidLabels(got)) => assert_eq!(&got, want, "{pairs:?}"),
+                other => panic!("{pairs:?}: expected {want:?}, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let limits = LabelLimits {
+            max_labels: 2,
+            max_name_len: 3,
+            max_value_len: 4,
+        };
+        let mk = |p: &[(&str, &str)]| {
+            Labels::with_limits(p.iter().map(|(n, v)| Label::new(*n, *v)).collect(), &limits)
+        };
+        assert!(mk(&[("abc", "1234")]).is_ok());
+        assert!(matches!(
+            mk(&[("abcd", "1")]),
+            Err(Error::InvalidLabels(LabelError::NameTooLong {
+                len: 4,
+                limit: 3,
+                ..
+            }))
+        ));
+        assert!(matches!(
+            mk(&[("a", "12345")]),
+            Err(Error::InvalidLabels(LabelError::ValueTooLong {
+                len: 5,
+                limit: 4,
+                ..
+            }))
+        ));
+        assert!(matches!(
+            mk(&[("a", "1"), ("b", "1"), ("c", "1")]),
+            Err(Error::InvalidLabels(LabelError::TooMany {
+                count: 3,
+                limit: 2
+            }))
+        ));
+    }
+
+    #[test]
+    fn matchers_follow_prometheus() {
+        let re = Matcher::new(MatchType::Regex, "a", "fo+").unwrap();
+        assert!(re.matches("foo"));
+        assert!(!re.matches("xfoo"));
+        assert!(!re.matches("foox"));
+        assert!(!re.matches(""));
+        // (?s): dot matches newline
+        assert!(
+            Matcher::new(MatchType::Regex, "a", "a.b")
+                .unwrap()
+                .matches("a\nb")
+        );
+        let nre = Matcher::new(MatchType::NotRegex, "a", "fo+").unwrap();
+        assert!(nre.matches("") && !nre.matches("foo"));
+        assert!(Matcher::equal("a", "").matches_empty());
+        assert!(
+            Matcher::new(MatchType::NotEqual, "a", "x")
+                .unwrap()
+                .matches_empty()
+        );
+        assert!(
+            Matcher::new(MatchType::Regex, "a", ".*")
+                .unwrap()
+                .matches_empty()
+        );
+        assert!(
+            !Matcher::new(MatchType::Regex, "a", ".+")
+                .unwrap()
+                .matches_empty()
+        );
+        let l = Labels::from_pairs(&[("job", "node")]).unwrap();
+        assert!(Matcher::equal("instance", "").matches_labels(&l));
+        assert!(!Matcher::equal("job", "").matches_labels(&l));
+    }
+
+    #[test]
+    fn bad_regex_is_a_typed_error() {
+        let err = Matcher::new(MatchType::Regex, "job", "(").unwrap_err();
+        assert!(matches!(err, Error::InvalidRegex { ref label, .. } if label == "job"));
+        assert!(err.is_bad_input());
+    }
+
+    #[test]
+    fn set_matches_only_for_literal_alternations() {
+        let m = Matcher::new(MatchType::Regex, "a", "x|y|zz").unwrap();
+        assert_eq!(m.set_matches().unwrap(), ["x", "y", "zz"]);
+        assert!(
+            Matcher::new(MatchType::Regex, "a", "x.*")
+                .unwrap()
+                .set_matches()
+                .is_none()
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! PromQL for Strata (being written).
