@@ -111,11 +111,7 @@ impl Error {
     }
 
     /// Builds an [`Error::Corruption`].
-    pub fn corruption(
-        file: impl Into<PathBuf>,
-        offset: u64,
-        reason: impl Into<String>,
-    ) -> Self {
+    pub fn corruption(file: impl Into<PathBuf>, offset: u64, reason: impl Into<String>) -> Self {
         Error::Corruption {
             file: file.into(),
             offset,

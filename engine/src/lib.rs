@@ -8,6 +8,7 @@ mod sample;
 
 pub mod chunk;
 pub mod encoding;
+pub mod index;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, LabelError, Result};
