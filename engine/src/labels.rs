@@ -124,6 +124,13 @@ impl Labels {
         Ok(Labels(labels))
     }
 
+    /// Wraps labels known to be sorted, unique and valid (built by the
+    /// engine from data it validated before). Checked only in debug builds.
+    pub(crate) fn from_sorted_pairs(labels: Vec<Label>) -> Self {
+        debug_assert!(labels.windows(2).all(|w| w[0].name < w[1].name));
+        Labels(labels)
+    }
+
     /// The value of label `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0

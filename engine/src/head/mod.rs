@@ -1,1 +1,382 @@
-//! (head: being written)
+//! The in-memory head: recent samples of every active series, appended to
+//! by many threads at once.
+//!
+//! Series live in sharded maps (by label hash for appends, by ref for WAL
+//! replay), each series behind its own mutex, so appends to different series
+//! never contend on a global lock. Postings are updated only when a series
+//! is created or dropped.
+
+mod postings;
+mod series;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::Result;
+use crate::index::{PostingsSource, postings_for_matchers};
+use crate::labels::{Label, Labels, Matcher};
+
+use postings::{Interner, MemPostings, intern_labels};
+use series::SeriesData;
+pub(crate) use series::{HeadChunk, SAMPLES_PER_CHUNK, SeriesSnapshot};
+
+const SHARDS: usize = 64;
+
+/// One series of the head.
+#[derive(Debug)]
+pub(crate) struct MemSeries {
+    pub(crate) series_ref: u64,
+    labels: Box<[(Arc<str>, Arc<str>)]>,
+    data: Mutex<SeriesData>,
+    /// Set when a head cut drops the series; appenders holding it look the
+    /// labels up again.
+    dropped: std::sync::atomic::AtomicBool,
+}
+
+impl MemSeries {
+    /// The series' labels as a public [`Labels`].
+    pub(crate) fn labels(&self) -> Labels {
+        Labels::from_sorted_pairs(
+            self.labels
+                .iter()
+                .map(|(n, v)| Label::new(&**n, &**v))
+                .collect(),
+        )
+    }
+
+    /// True once a head cut removed the series from the head.
+    pub(crate) fn is_dropped(&self) -> bool {
+        self.dropped.load(Ordering::Acquire)
+    }
+
+    fn has_labels(&self, labels: &Labels) -> bool {
+        self.labels.len() == labels.len()
+            && self
+                .labels
+                .iter()
+                .zip(labels.iter())
+                .all(|((n, v), l)| **n == *l.name && **v == *l.value)
+    }
+}
+
+/// Label hash -> the series with that hash (usually one).
+type HashShard = HashMap<u64, Vec<Arc<MemSeries>>>;
+/// Series ref -> series.
+type RefShard = HashMap<u64, Arc<MemSeries>>;
+
+/// The head.
+#[derive(Debug)]
+pub(crate) struct Head {
+    by_hash: Box<[RwLock<HashShard>]>,
+    by_ref: Box<[RwLock<RefShard>]>,
+    postings: RwLock<MemPostings>,
+    interner: Mutex<Interner>,
+    /// Serialises series creation so a series' WAL record is written before
+    /// any other writer can see (and log samples for) the series.
+    creation: Mutex<()>,
+    next_ref: AtomicU64,
+    /// Block range in ms: head chunks are cut at its multiples.
+    range: i64,
+    min_t: AtomicI64,
+    max_t: AtomicI64,
+    num_series: AtomicU64,
+    out_of_order_samples: AtomicU64,
+}
+
+fn shard_of(key: u64) -> usize {
+    // Mix the bits: refs are sequential, hashes are already mixed.
+    (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize % SHARDS
+}
+
+impl Head {
+    /// An empty head cutting chunks at multiples of `range` ms.
+    pub(crate) fn new(range: i64) -> Head {
+        Head {
+            by_hash: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            by_ref: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            postings: RwLock::default(),
+            interner: Mutex::default(),
+            creation: Mutex::new(()),
+            next_ref: AtomicU64::new(1),
+            range,
+            min_t: AtomicI64::new(i64::MAX),
+            max_t: AtomicI64::new(i64::MIN),
+            num_series: AtomicU64::new(0),
+            out_of_order_samples: AtomicU64::new(0),
+        }
+    }
+
+    /// The series with these labels, if it exists.
+    pub(crate) fn get(&self, labels: &Labels) -> Option<Arc<MemSeries>> {
+        self.get_hashed(labels, labels.stable_hash())
+    }
+
+    fn get_hashed(&self, labels: &Labels, hash: u64) -> Option<Arc<MemSeries>> {
+        self.by_hash[shard_of(hash)]
+            .read()
+            .get(&hash)?
+            .iter()
+            .find(|s| s.has_labels(labels))
+            .cloned()
+    }
+
+    /// The series with ref `series_ref`, if it exists.
+    pub(crate) fn get_by_ref(&self, series_ref: u64) -> Option<Arc<MemSeries>> {
+        self.by_ref[shard_of(series_ref)]
+            .read()
+            .get(&series_ref)
+            .cloned()
+    }
+
+    /// Creates the series missing among `wanted`, calling `log` with the new
+    /// (ref, labels) pairs *before* they become visible to other writers.
+    /// Returns one series per entry of `wanted`, in order.
+    pub(crate) fn get_or_create(
+        &self,
+        wanted: &[Labels],
+        log: impl FnOnce(&[(u64, &Labels)]) -> Result<()>,
+    ) -> Result<Vec<Arc<MemSeries>>> {
+        let _guard = self.creation.lock();
+        let mut found: Vec<Option<Arc<MemSeries>>> = wanted.iter().map(|l| self.get(l)).collect();
+        // Assign refs to the missing ones (a batch may name a series twice).
+        let mut new: Vec<(u64, &Labels)> = Vec::new();
+        let mut new_index: HashMap<&Labels, u64> = HashMap::new();
+        for (i, l) in wanted.iter().enumerate() {
+            if found[i].is_none() && !new_index.contains_key(l) {
+                let r = self.next_ref.fetch_add(1, Ordering::Relaxed);
+                new.push((r, l));
+                new_index.insert(l, r);
+            }
+        }
+        if !new.is_empty() {
+            log(&new)?;
+            for &(r, l) in &new {
+                self.insert_series(r, l);
+            }
+        }
+        for (i, l) in wanted.iter().enumerate() {
+            if found[i].is_none() {
+                found[i] = self.get(l);
+            }
+        }
+        Ok(found.into_iter().flatten().collect())
+    }
+
+    /// Creates a series with a known ref (WAL replay); returns the existing
+    /// one when the labels are already present.
+    pub(crate) fn create_with_ref(&self, series_ref: u64, labels: &Labels) -> Arc<MemSeries> {
+        let _guard = self.creation.lock();
+        if let Some(s) = self.get(labels) {
+            return s;
+        }
+        self.next_ref.fetch_max(series_ref + 1, Ordering::Relaxed);
+        self.insert_series(series_ref, labels)
+    }
+
+    fn insert_series(&self, series_ref: u64, labels: &Labels) -> Arc<MemSeries> {
+        let interned = intern_labels(&mut self.interner.lock(), labels);
+        let series = Arc::new(MemSeries {
+            series_ref,
+            labels: interned,
+            data: Mutex::new(SeriesData::default()),
+            dropped: std::sync::atomic::AtomicBool::new(false),
+        });
+        self.postings.write().add(series_ref, &series.labels);
+        self.by_ref[shard_of(series_ref)]
+            .write()
+            .insert(series_ref, series.clone());
+        let hash = labels.stable_hash();
+        self.by_hash[shard_of(hash)]
+            .write()
+            .entry(hash)
+            .or_default()
+            .push(series.clone());
+        self.num_series.fetch_add(1, Ordering::Relaxed);
+        series
+    }
+
+    /// Appends one sample to `series`.
+    pub(crate) fn append(&self, series: &MemSeries, t: i64, v: f64) {
+        let ooo = series.data.lock().append(t, v, self.range);
+        if ooo {
+            self.out_of_order_samples.fetch_add(1, Ordering::Relaxed);
+        }
+        self.min_t.fetch_min(t, Ordering::Relaxed);
+        self.max_t.fetch_max(t, Ordering::Relaxed);
+    }
+
+    /// Removes samples in `[mint, maxt]` from `series`; returns how many.
+    pub(crate) fn delete(&self, series: &MemSeries, mint: i64, maxt: i64) -> usize {
+        series.data.lock().delete(mint, maxt, self.range)
+    }
+
+    /// Oldest and newest timestamps appended (conservative: `min_t` may be
+    /// older than the oldest sample still held). None when empty.
+    pub(crate) fn time_range(&self) -> Option<(i64, i64)> {
+        let (lo, hi) = (
+            self.min_t.load(Ordering::Relaxed),
+            self.max_t.load(Ordering::Relaxed),
+        );
+        (lo <= hi).then_some((lo, hi))
+    }
+
+    /// Number of series.
+    pub(crate) fn num_series(&self) -> u64 {
+        self.num_series.load(Ordering::Relaxed)
+    }
+
+    /// Samples that arrived out of order since start.
+    pub(crate) fn out_of_order_samples(&self) -> u64 {
+        self.out_of_order_samples.load(Ordering::Relaxed)
+    }
+
+    /// Series matching `matchers`, sorted by ref.
+    pub(crate) fn select(&self, matchers: &[Matcher]) -> Result<Vec<Arc<MemSeries>>> {
+        let refs = postings_for_matchers(self, matchers)?;
+        Ok(refs
+            .into_iter()
+            .filter_map(|r| self.get_by_ref(r))
+            .collect())
+    }
+
+    /// A snapshot of `series` in `[mint, maxt]`.
+    pub(crate) fn snapshot(&self, series: &MemSeries, mint: i64, maxt: i64) -> SeriesSnapshot {
+        series.data.lock().snapshot(mint, maxt)
+    }
+
+    /// Every series, in ref order.
+    pub(crate) fn all_series(&self) -> Vec<Arc<MemSeries>> {
+        let mut all: Vec<Arc<MemSeries>> = self
+            .by_ref
+            .iter()
+            .flat_map(|s| s.read().values().cloned().collect::<Vec<_>>())
+            .collect();
+        all.sort_by_key(|s| s.series_ref);
+        all
+    }
+
+    /// Moves every sample older than `cut` out of the head, series by
+    /// series, then drops series left empty. The caller must keep writers
+    /// out while this runs (the storage's append gate).
+    pub(crate) fn take_before(&self, cut: i64) -> Vec<(Labels, SeriesSnapshot)> {
+        let mut out = Vec::new();
+        let mut emptied = Vec::new();
+        for series in self.all_series() {
+            let mut data = series.data.lock();
+            let taken = data.take_before(cut);
+            if data.is_empty() {
+                emptied.push(series.clone());
+            }
+            drop(data);
+            if !taken.is_empty() {
+                out.push((series.labels(), taken));
+            }
+        }
+        for series in emptied {
+            self.drop_series(&series);
+        }
+        let new_min = self
+            .all_series()
+            .iter()
+            .filter_map(|s| s.data.lock().min_t())
+            .min()
+            .unwrap_or(i64::MAX);
+        self.min_t.store(new_min, Ordering::Relaxed);
+        if new_min == i64::MAX {
+            self.max_t.store(i64::MIN, Ordering::Relaxed);
+        }
+        out
+    }
+
+    fn drop_series(&self, series: &MemSeries) {
+        series.dropped.store(true, Ordering::Release);
+        let r = series.series_ref;
+        self.by_ref[shard_of(r)].write().remove(&r);
+        let labels = series.labels();
+        let hash = labels.stable_hash();
+        let mut shard = self.by_hash[shard_of(hash)].write();
+        if let Some(list) = shard.get_mut(&hash) {
+            list.retain(|s| s.series_ref != r);
+            if list.is_empty() {
+                shard.remove(&hash);
+            }
+        }
+        drop(shard);
+        self.postings.write().remove(r, &series.labels);
+        self.num_series.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Releases interned strings no longer used by any series.
+    pub(crate) fn purge_symbols(&self) {
+        self.interner.lock().purge_unused();
+    }
+
+    /// Sorted label names of the series matching `matchers` (all series when empty).
+    pub(crate) fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>> {
+        let mut names = if matchers.is_empty() {
+            self.postings.read().names()
+        } else {
+            let mut names: Vec<String> = self
+                .select(matchers)?
+                .iter()
+                .flat_map(|s| {
+                    s.labels
+                        .iter()
+                        .map(|(n, _)| n.to_string())
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            names.dedup();
+            names
+        };
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    /// Sorted values of label `name` among the series matching `matchers`.
+    pub(crate) fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>> {
+        let mut values = if matchers.is_empty() {
+            self.postings.read().values(name)
+        } else {
+            self.select(matchers)?
+                .iter()
+                .filter_map(|s| {
+                    s.labels
+                        .iter()
+                        .find(|(n, _)| &**n == name)
+                        .map(|(_, v)| v.to_string())
+                })
+                .collect()
+        };
+        values.sort();
+        values.dedup();
+        Ok(values)
+    }
+
+    /// (name, value, series count) for every label pair in the head.
+    pub(crate) fn pair_counts(&self) -> Vec<(String, String, usize)> {
+        self.postings
+            .read()
+            .pair_counts()
+            .map(|(n, v, c)| (n.to_owned(), v.to_owned(), c))
+            .collect()
+    }
+}
+
+impl PostingsSource for Head {
+    fn postings(&self, name: &str, value: &str) -> Result<Vec<u64>> {
+        Ok(self.postings.read().get(name, value))
+    }
+
+    fn label_values(&self, name: &str) -> Result<Vec<String>> {
+        Ok(self.postings.read().values(name))
+    }
+
+    fn all_postings(&self) -> Result<Vec<u64>> {
+        Ok(self.postings.read().all())
+    }
+}

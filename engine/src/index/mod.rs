@@ -2,6 +2,10 @@
 //! on-disk index file of a block.
 
 pub mod postings;
+mod reader;
 pub mod select;
+mod writer;
 
+pub(crate) use reader::IndexReader;
 pub use select::{PostingsSource, postings_for_matchers};
+pub(crate) use writer::IndexWriter;

@@ -1,1 +1,395 @@
-//! (wal: being written)
+//! Write-ahead log: every committed batch is written here before it reaches
+//! the head, so a crash loses nothing that was acknowledged.
+//!
+//! The WAL is a directory of numbered segment files of framed records (each
+//! with a crc32), plus at most one checkpoint: a compacted copy of the older
+//! segments holding only what the head still needs. Byte layout in
+//! `FORMAT.md`.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
+
+mod checkpoint;
+mod record;
+mod segment;
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::encoding::Encbuf;
+use crate::error::{Error, Result};
+
+pub use record::{DeleteRecord, Record, RefSample, SeriesRecord};
+
+/// When the WAL calls fsync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    /// Never explicitly: the OS writes back when it likes. Survives a crash
+    /// of the process, not of the machine.
+    Never,
+    /// A background thread fsyncs at this interval: at most that much is lost
+    /// on power failure.
+    Interval(Duration),
+    /// Every `log` call returns after fsync; concurrent callers share one
+    /// fsync (group commit).
+    Always,
+}
+
+impl Default for FsyncPolicy {
+    fn default() -> Self {
+        FsyncPolicy::Interval(Duration::from_secs(1))
+    }
+}
+
+/// WAL settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalOptions {
+    /// A segment is closed once it grows past this many bytes (a batch never
+    /// spans segments). Default 128 MiB.
+    pub segment_size: u64,
+    /// fsync policy.
+    pub fsync: FsyncPolicy,
+}
+
+impl Default for WalOptions {
+    fn default() -> Self {
+        WalOptions {
+            segment_size: 128 << 20,
+            fsync: FsyncPolicy::default(),
+        }
+    }
+}
+
+/// Damage found while reading the WAL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Corruption {
+    /// The damaged segment file.
+    pub file: PathBuf,
+    /// Byte offset of the damage in the file.
+    pub offset: u64,
+    /// What was wrong and what replay did.
+    pub reason: String,
+}
+
+/// What a replay read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplayReport {
+    /// Records passed to the callback.
+    pub records: u64,
+    /// Damaged records skipped (replay went on past each).
+    pub corruptions: Vec<Corruption>,
+    /// An incomplete last record, cut off.
+    pub torn_tail: Option<Corruption>,
+    /// The checkpoint replayed first, if any.
+    pub checkpoint: Option<u64>,
+    /// The newest segment read.
+    pub last_segment: Option<u64>,
+}
+
+#[derive(Debug)]
+struct Writer {
+    file: Arc<File>,
+    index: u64,
+    size: u64,
+    /// Bytes written through this WAL, across segments: the position a
+    /// group-commit fsync must reach.
+    written: u64,
+}
+
+/// Group-commit state. Lock order: `leader` before the writer's mutex.
+#[derive(Debug, Default)]
+struct SyncState {
+    /// Held by the caller doing an fsync for the group.
+    leader: Mutex<()>,
+    /// `written` position covered by completed fsyncs.
+    synced: AtomicU64,
+}
+
+/// An open write-ahead log.
+#[derive(Debug)]
+pub struct Wal {
+    dir: PathBuf,
+    opts: WalOptions,
+    writer: Arc<Mutex<Writer>>,
+    sync: Arc<SyncState>,
+    syncer: Option<(Sender<()>, JoinHandle<()>)>,
+}
+
+fn create_segment(dir: &Path, index: u64) -> Result<File> {
+    let path = dir.join(segment::segment_name(index));
+    let mut f = File::options()
+        .create_new(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| Error::io("create", &path, e))?;
+    f.write_all(&segment::header())
+        .map_err(|e| Error::io("write", &path, e))?;
+    f.sync_all().map_err(|e| Error::io("fsync", &path, e))?;
+    crate::tombstones::sync_dir(dir)?;
+    Ok(f)
+}
+
+impl Wal {
+    /// Opens (creating) the WAL directory for appending, in a new segment
+    /// after the newest existing one. Does not replay: see [`Wal::replay`].
+    ///
+    /// # Errors
+    /// An I/O error.
+    pub fn open(dir: &Path, opts: WalOptions) -> Result<Wal> {
+        fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+        checkpoint::remove_leftovers(dir)?;
+        let last_segment = segment::list_segments(dir)?.last().map(|s| s.0);
+        let last_checkpoint = checkpoint::latest(dir)?.map(|c| c.0);
+        let index = last_segment.max(last_checkpoint).map_or(1, |i| i + 1);
+        let file = Arc::new(create_segment(dir, index)?);
+        let sync = Arc::new(SyncState::default());
+        let writer = Arc::new(Mutex::new(Writer {
+            file,
+            index,
+            size: segment::HEADER_LEN as u64,
+            written: 0,
+        }));
+        let mut wal = Wal {
+            dir: dir.to_path_buf(),
+            opts,
+            writer,
+            sync,
+            syncer: None,
+        };
+        if let FsyncPolicy::Interval(every) = wal.opts.fsync {
+            wal.syncer = Some(wal.spawn_syncer(every));
+        }
+        Ok(wal)
+    }
+
+    fn spawn_syncer(&self, every: Duration) -> (Sender<()>, JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel::<()>();
+        let writer = self.writer.clone();
+        let sync = self.sync.clone();
+        let handle = std::thread::Builder::new()
+            .name("strata-wal-sync".into())
+            .spawn(move || {
+                // The sender is dropped on close, which ends the wait at once.
+                while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(every) {
+                    let (file, reached) = {
+                        let w = writer.lock();
+                        (w.file.clone(), w.written)
+                    };
+                    if file.sync_data().is_ok() {
+                        sync.synced.fetch_max(reached, Ordering::AcqRel);
+                    }
+                }
+            })
+            .expect("spawning a thread only fails when the OS is out of resources");
+        (tx, handle)
+    }
+
+    /// Reads the newest checkpoint, then every later segment in order,
+    /// calling `f` for each record. Damage is skipped and reported; an
+    /// incomplete last record is cut off. An error from `f` stops replay.
+    ///
+    /// # Errors
+    /// An I/O error, or the first error `f` returns.
+    pub fn replay(dir: &Path, mut f: impl FnMut(Record) -> Result<()>) -> Result<ReplayReport> {
+        let mut report = ReplayReport::default();
+        let mut after = 0u64;
+        if let Some((n, cdir)) = checkpoint::latest(dir)? {
+            for (_, path) in segment::list_segments(&cdir)? {
+                segment::read_segment(&path, false, &mut f, &mut report)?;
+            }
+            report.checkpoint = Some(n);
+            after = n;
+        }
+        let segments: Vec<(u64, PathBuf)> = segment::list_segments(dir)?
+            .into_iter()
+            .filter(|s| s.0 > after)
+            .collect();
+        let mut expected: Option<u64> = None;
+        let count = segments.len();
+        for (i, (index, path)) in segments.into_iter().enumerate() {
+            if let Some(e) = expected
+                && index != e
+            {
+                report.corruptions.push(Corruption {
+                    file: dir.join(segment::segment_name(e)),
+                    offset: 0,
+                    reason: format!("segments {e} to {} are missing", index - 1),
+                });
+            }
+            segment::read_segment(&path, i + 1 == count, &mut f, &mut report)?;
+            report.last_segment = Some(index);
+            expected = Some(index + 1);
+        }
+        Ok(report)
+    }
+
+    /// Appends `records` with one `write` call. Thread-safe. Returns once the
+    /// bytes are in the operating system (and, with [`FsyncPolicy::Always`],
+    /// on disk).
+    ///
+    /// # Errors
+    /// An I/O error (disk full, ...); the records may then be partly written,
+    /// and replay will cut them off or skip them.
+    pub fn log(&self, records: &[Record]) -> Result<()> {
+        let mut buf = Encbuf::with_capacity(256);
+        for r in records.iter().filter(|r| !r.is_empty()) {
+            segment::encode_record(r, &mut buf);
+        }
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let position = {
+            let mut w = self.writer.lock();
+            if w.size + buf.len() as u64 > self.opts.segment_size
+                && w.size > segment::HEADER_LEN as u64
+            {
+                self.roll(&mut w)?;
+            }
+            let path = self.dir.join(segment::segment_name(w.index));
+            (&*w.file)
+                .write_all(buf.as_slice())
+                .map_err(|e| Error::io("write", &path, e))?;
+            w.size += buf.len() as u64;
+            w.written += buf.len() as u64;
+            w.written
+        };
+        if self.opts.fsync == FsyncPolicy::Always {
+            self.sync_to(position)?;
+        }
+        Ok(())
+    }
+
+    /// Group commit: the first caller fsyncs for everyone whose bytes were
+    /// written before the fsync started; the others find their position
+    /// covered and return.
+    fn sync_to(&self, position: u64) -> Result<()> {
+        let _leader = self.sync.leader.lock();
+        if self.sync.synced.load(Ordering::Acquire) >= position {
+            return Ok(());
+        }
+        let (file, reached, index) = {
+            let w = self.writer.lock();
+            (w.file.clone(), w.written, w.index)
+        };
+        file.sync_data()
+            .map_err(|e| Error::io("fsync", self.dir.join(segment::segment_name(index)), e))?;
+        self.sync.synced.fetch_max(reached, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Closes the current segment (fsynced unless the policy is `Never`) and
+    /// starts the next.
+    fn roll(&self, w: &mut Writer) -> Result<()> {
+        if self.opts.fsync != FsyncPolicy::Never {
+            w.file.sync_data().map_err(|e| {
+                Error::io("fsync", self.dir.join(segment::segment_name(w.index)), e)
+            })?;
+        }
+        let next = w.index + 1;
+        w.file = Arc::new(create_segment(&self.dir, next)?);
+        w.index = next;
+        w.size = segment::HEADER_LEN as u64;
+        // Everything in the old segment is on disk now (or the policy says
+        // we don't care): the new segment starts synced.
+        if self.opts.fsync != FsyncPolicy::Never {
+            self.sync.synced.fetch_max(w.written, Ordering::AcqRel);
+        }
+        Ok(())
+    }
+
+    /// Closes the current segment and starts the next; returns the index of
+    /// the segment closed.
+    ///
+    /// # Errors
+    /// An I/O error.
+    pub fn cut_segment(&self) -> Result<u64> {
+        let mut w = self.writer.lock();
+        let closed = w.index;
+        self.roll(&mut w)?;
+        Ok(closed)
+    }
+
+    /// Index of the segment being written.
+    pub fn current_segment(&self) -> u64 {
+        self.writer.lock().index
+    }
+
+    /// Rewrites the previous checkpoint and all segments up to `upto`
+    /// through `keep` into `checkpoint.<upto>`, atomically, then deletes
+    /// those segments and older checkpoints.
+    ///
+    /// # Errors
+    /// An I/O error; the WAL is unchanged then.
+    pub fn checkpoint(
+        &self,
+        upto: u64,
+        keep: impl FnMut(Record) -> Option<Record>,
+    ) -> Result<ReplayReport> {
+        if upto >= self.current_segment() {
+            return Err(Error::InvalidOption {
+                name: "upto",
+                reason: format!("segment {upto} is still being written"),
+            });
+        }
+        checkpoint::write(&self.dir, upto, keep)
+    }
+
+    /// fsyncs the current segment.
+    ///
+    /// # Errors
+    /// An I/O error.
+    pub fn sync(&self) -> Result<()> {
+        let position = self.writer.lock().written;
+        self.sync_to(position)
+    }
+
+    /// Bytes of all segments and checkpoints on disk.
+    pub fn size_bytes(&self) -> u64 {
+        dir_size(&self.dir)
+    }
+
+    /// Flushes, fsyncs and stops the background syncer.
+    ///
+    /// # Errors
+    /// A failing fsync.
+    pub fn close(mut self) -> Result<()> {
+        self.stop_syncer();
+        self.sync()
+    }
+
+    fn stop_syncer(&mut self) {
+        if let Some((tx, handle)) = self.syncer.take() {
+            drop(tx);
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for Wal {
+    fn drop(&mut self) {
+        self.stop_syncer();
+    }
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests;

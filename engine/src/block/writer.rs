@@ -1,0 +1,133 @@
+//! Writes a block into `<id>.tmp-for-creation` and publishes it by rename.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::index::IndexWriter;
+use crate::labels::Labels;
+use crate::tombstones::sync_dir;
+
+use super::chunks::{self, ChunkWriter};
+use super::{BlockId, BlockMeta, BlockStats, CREATING, ChunkMeta, ChunkToWrite, meta};
+
+/// Builds one block; see [`BlockWriter::create`].
+#[derive(Debug)]
+pub struct BlockWriter {
+    blocks_dir: PathBuf,
+    tmp: PathBuf,
+    id: BlockId,
+    chunks: ChunkWriter,
+    index: IndexWriter,
+    last: Option<Labels>,
+    min_t: i64,
+    max_t: i64,
+    stats: BlockStats,
+}
+
+impl BlockWriter {
+    /// Starts block `id` in `<blocks_dir>/<id>.tmp-for-creation/`, removing a
+    /// stale one.
+    ///
+    /// # Errors
+    /// An I/O error.
+    pub fn create(blocks_dir: &Path, id: BlockId) -> Result<BlockWriter> {
+        let tmp = blocks_dir.join(format!("{id}{CREATING}"));
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp).map_err(|e| Error::io("remove", &tmp, e))?;
+        }
+        fs::create_dir_all(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
+        Ok(BlockWriter {
+            blocks_dir: blocks_dir.to_path_buf(),
+            chunks: ChunkWriter::new(&tmp.join(chunks::DIR))?,
+            tmp,
+            id,
+            index: IndexWriter::default(),
+            last: None,
+            min_t: i64::MAX,
+            max_t: i64::MIN,
+            stats: BlockStats::default(),
+        })
+    }
+
+    /// Adds a series with its chunks (sorted by time, not overlapping).
+    /// Series must come in strictly increasing label order.
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`] for out-of-order series or chunks; an I/O error.
+    pub fn add_series(&mut self, labels: &Labels, chunks: &[ChunkToWrite<'_>]) -> Result<()> {
+        if self.last.as_ref().is_some_and(|l| l >= labels) {
+            return Err(Error::InvalidOption {
+                name: "series order",
+                reason: format!(
+                    "{labels} added after {}",
+                    self.last
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                ),
+            });
+        }
+        if chunks.windows(2).any(|w| w[0].max_t >= w[1].min_t)
+            || chunks.iter().any(|c| c.min_t > c.max_t)
+        {
+            return Err(Error::InvalidOption {
+                name: "chunk order",
+                reason: format!("chunks of {labels} overlap or are unsorted"),
+            });
+        }
+        let mut metas = Vec::with_capacity(chunks.len());
+        for c in chunks {
+            let chunk_ref = self.chunks.write(c.encoding, c.bytes)?;
+            metas.push(ChunkMeta {
+                min_t: c.min_t,
+                max_t: c.max_t,
+                num_samples: c.num_samples,
+                encoding: c.encoding,
+                chunk_ref,
+            });
+            self.min_t = self.min_t.min(c.min_t);
+            self.max_t = self.max_t.max(c.max_t);
+            self.stats.num_chunks += 1;
+            self.stats.num_samples += u64::from(c.num_samples);
+        }
+        self.index.add(labels.clone(), &metas);
+        self.stats.num_series += 1;
+        self.last = Some(labels.clone());
+        Ok(())
+    }
+
+    /// Writes index and meta, fsyncs everything, and publishes the block as
+    /// `<blocks_dir>/<id>`. A block without series is allowed (its time
+    /// range is then empty: `min_t > max_t`).
+    ///
+    /// # Errors
+    /// An I/O error; nothing is published then.
+    pub fn finish(self, level: u32, sources: Vec<BlockId>) -> Result<BlockMeta> {
+        self.chunks.finish()?;
+        let index_path = self.tmp.join("index");
+        write_synced(&index_path, &self.index.finish())?;
+        let meta = BlockMeta {
+            id: self.id,
+            min_t: self.min_t,
+            max_t: self.max_t,
+            stats: self.stats,
+            level,
+            sources,
+        };
+        write_synced(&self.tmp.join(meta::FILE), &meta.encode())?;
+        sync_dir(&self.tmp)?;
+        let target = self.blocks_dir.join(self.id.to_string());
+        fs::rename(&self.tmp, &target).map_err(|e| Error::io("rename", &self.tmp, e))?;
+        sync_dir(&self.blocks_dir)?;
+        Ok(meta)
+    }
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut f = fs::File::create(path).map_err(|e| Error::io("create", path, e))?;
+    f.write_all(bytes)
+        .map_err(|e| Error::io("write", path, e))?;
+    f.sync_all().map_err(|e| Error::io("fsync", path, e))
+}

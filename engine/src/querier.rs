@@ -1,0 +1,345 @@
+//! Reading: the [`Querier`] trait the PromQL evaluator talks to, the
+//! [`Series`] it returns, and the merge of head, blocks and out-of-order data.
+//!
+//! A series' data can come from several sources at once: the head (in-order
+//! chunks and out-of-order samples), data being flushed, and any number of
+//! blocks. Sources are ranked newest first; where two hold a sample at the
+//! same timestamp, the newest source wins, matching the head's
+//! "last write wins" rule.
+
+use std::sync::Arc;
+
+use crate::block::{Block, ChunkMeta};
+use crate::chunk::{ChunkIter, Encoding};
+use crate::error::{Error, Result};
+use crate::head::HeadChunk;
+use crate::labels::{Labels, Matcher};
+use crate::sample::Sample;
+
+/// Read access to stored series; implemented by the storage's querier, and
+/// by anything else (an in-memory test fixture) the evaluator should run on.
+pub trait Querier {
+    /// Series matching every matcher with samples in `[mint, maxt]`
+    /// (inclusive, ms), sorted by labels.
+    ///
+    /// # Errors
+    /// A corrupt index or an I/O failure.
+    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>>;
+
+    /// Sorted label names of series matching `matchers` (all series when
+    /// empty) in blocks or head data overlapping `[mint, maxt]`.
+    ///
+    /// # Errors
+    /// As [`Querier::select`].
+    fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>>;
+
+    /// Sorted values of label `name` among series matching `matchers`, in
+    /// data overlapping `[mint, maxt]`.
+    ///
+    /// # Errors
+    /// As [`Querier::select`].
+    fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>>;
+}
+
+/// Where one slice of a series' data lives.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    /// Decoded samples, sorted (out-of-order head data, test fixtures).
+    Samples(Arc<[Sample]>),
+    /// Head chunks, sorted and non-overlapping.
+    HeadChunks(Vec<HeadChunk>),
+    /// Chunks of a block, minus the deleted intervals.
+    Block {
+        block: Arc<Block>,
+        chunks: Vec<ChunkMeta>,
+        deleted: Arc<[(i64, i64)]>,
+    },
+}
+
+/// One selected series: its labels and a way to read its samples.
+#[derive(Debug, Clone)]
+pub struct Series {
+    labels: Labels,
+    /// Newest (highest priority) first.
+    sources: Vec<Source>,
+    mint: i64,
+    maxt: i64,
+}
+
+impl Series {
+    pub(crate) fn new(labels: Labels, sources: Vec<Source>, mint: i64, maxt: i64) -> Series {
+        Series {
+            labels,
+            sources,
+            mint,
+            maxt,
+        }
+    }
+
+    /// A series backed by a list of samples (sorted by time, unique
+    /// timestamps) — for in-memory queriers and tests.
+    pub fn from_samples(labels: Labels, samples: Vec<Sample>) -> Series {
+        Series {
+            labels,
+            sources: vec![Source::Samples(samples.into())],
+            mint: i64::MIN,
+            maxt: i64::MAX,
+        }
+    }
+
+    /// The series' labels.
+    pub fn labels(&self) -> &Labels {
+        &self.labels
+    }
+
+    /// An iterator over the samples in the selected time range, oldest first.
+    pub fn iter(&self) -> SeriesIter<'_> {
+        SeriesIter {
+            sources: self
+                .sources
+                .iter()
+                .map(|s| SourceIter::new(s, self.mint, self.maxt))
+                .collect(),
+            heads: Vec::new(),
+            maxt: self.maxt,
+            done: false,
+        }
+    }
+
+    /// All samples in the selected time range.
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] when a chunk fails its checksum or does not decode.
+    pub fn samples(&self) -> Result<Vec<Sample>> {
+        self.iter().collect()
+    }
+}
+
+/// Iterates one source, restricted to `[mint, maxt]`.
+#[derive(Debug)]
+enum SourceIter<'a> {
+    Samples(std::slice::Iter<'a, Sample>),
+    Chunks(ChunkSeq<'a>),
+}
+
+impl<'a> SourceIter<'a> {
+    fn new(source: &'a Source, mint: i64, maxt: i64) -> SourceIter<'a> {
+        match source {
+            Source::Samples(s) => {
+                let from = s.partition_point(|x| x.t < mint);
+                let to = s.partition_point(|x| x.t <= maxt);
+                SourceIter::Samples(s.get(from..to.max(from)).unwrap_or(&[]).iter())
+            }
+            Source::HeadChunks(chunks) => SourceIter::Chunks(ChunkSeq {
+                chunks: chunks
+                    .iter()
+                    .filter(|c| c.max_t >= mint && c.min_t <= maxt)
+                    .map(ChunkLoc::Head)
+                    .collect(),
+                pos: 0,
+                cur: None,
+                mint,
+                deleted: &[],
+            }),
+            Source::Block {
+                block,
+                chunks,
+                deleted,
+            } => SourceIter::Chunks(ChunkSeq {
+                chunks: chunks
+                    .iter()
+                    .filter(|c| c.max_t >= mint && c.min_t <= maxt)
+                    .map(|c| ChunkLoc::Block(block, c))
+                    .collect(),
+                pos: 0,
+                cur: None,
+                mint,
+                deleted,
+            }),
+        }
+    }
+
+    fn next(&mut self) -> Option<Result<Sample>> {
+        match self {
+            SourceIter::Samples(it) => it.next().copied().map(Ok),
+            SourceIter::Chunks(seq) => seq.next(),
+        }
+    }
+}
+
+#[derive(Debug)]
+enum ChunkLoc<'a> {
+    Head(&'a HeadChunk),
+    Block(&'a Block, &'a ChunkMeta),
+}
+
+impl<'a> ChunkLoc<'a> {
+    fn open(&self) -> Result<ChunkIter<'a>> {
+        let (encoding, bytes, what) = match self {
+            ChunkLoc::Head(c) => (Encoding::Xor, &*c.bytes, None),
+            ChunkLoc::Block(b, m) => {
+                let enc = Encoding::from_u8(m.encoding).ok_or_else(|| {
+                    Error::corruption(
+                        b.dir().join("chunks"),
+                        m.chunk_ref & 0xffff_ffff,
+                        format!("unknown chunk encoding {}", m.encoding),
+                    )
+                })?;
+                (enc, b.chunk(m)?, Some((*b, *m)))
+            }
+        };
+        ChunkIter::new(encoding, bytes).map_err(|e| chunk_error(what, e))
+    }
+}
+
+fn chunk_error(at: Option<(&Block, &ChunkMeta)>, e: crate::chunk::ChunkError) -> Error {
+    match at {
+        Some((b, m)) => Error::corruption(
+            b.dir().join("chunks"),
+            m.chunk_ref & 0xffff_ffff,
+            format!("chunk {:#x} does not decode: {e}", m.chunk_ref),
+        ),
+        None => Error::corruption("<head>", 0, e.to_string()),
+    }
+}
+
+/// Samples of a list of sorted, non-overlapping chunks, from `mint` on.
+#[derive(Debug)]
+struct ChunkSeq<'a> {
+    chunks: Vec<ChunkLoc<'a>>,
+    pos: usize,
+    cur: Option<ChunkIter<'a>>,
+    mint: i64,
+    deleted: &'a [(i64, i64)],
+}
+
+impl ChunkSeq<'_> {
+    fn next(&mut self) -> Option<Result<Sample>> {
+        loop {
+            if self.cur.is_none() {
+                let loc = self.chunks.get(self.pos)?;
+                self.pos += 1;
+                match loc.open() {
+                    Ok(mut it) => {
+                        // Skip to mint inside the first chunk(s).
+                        match it.seek(self.mint) {
+                            Some(Ok(s)) => {
+                                self.cur = Some(it);
+                                if !self.is_deleted(s.t) {
+                                    return Some(Ok(s));
+                                }
+                                continue;
+                            }
+                            Some(Err(e)) => return Some(Err(self.fail(e))),
+                            None => continue,
+                        }
+                    }
+                    Err(e) => {
+                        self.pos = self.chunks.len();
+                        return Some(Err(e));
+                    }
+                }
+            }
+            match self.cur.as_mut()?.next() {
+                Some(Ok(s)) if self.is_deleted(s.t) => continue,
+                Some(Ok(s)) => return Some(Ok(s)),
+                Some(Err(e)) => return Some(Err(self.fail(e))),
+                None => self.cur = None,
+            }
+        }
+    }
+
+    fn fail(&mut self, e: crate::chunk::ChunkError) -> Error {
+        let at = match self.chunks.get(self.pos.saturating_sub(1)) {
+            Some(ChunkLoc::Block(b, m)) => Some((*b, *m)),
+            _ => None,
+        };
+        self.cur = None;
+        self.pos = self.chunks.len();
+        chunk_error(at, e)
+    }
+
+    fn is_deleted(&self, t: i64) -> bool {
+        self.deleted.iter().any(|&(lo, hi)| t >= lo && t <= hi)
+    }
+}
+
+/// Iterator over one series' samples merged from all its sources, oldest
+/// first; at equal timestamps the newest source's sample is returned.
+/// After an error it returns `None`.
+#[derive(Debug)]
+pub struct SeriesIter<'a> {
+    sources: Vec<SourceIter<'a>>,
+    /// Next sample of each source; empty until the first call.
+    heads: Vec<Option<Sample>>,
+    maxt: i64,
+    done: bool,
+}
+
+impl SeriesIter<'_> {
+    /// Skips to the first sample at or after `t` and returns it.
+    pub fn seek(&mut self, t: i64) -> Option<Result<Sample>> {
+        loop {
+            match self.next()? {
+                Ok(s) if s.t < t => continue,
+                other => return Some(other),
+            }
+        }
+    }
+
+    fn pull(&mut self, i: usize) -> Result<()> {
+        let next = match self.sources.get_mut(i) {
+            Some(src) => src.next().transpose()?,
+            None => None,
+        };
+        if let Some(h) = self.heads.get_mut(i) {
+            *h = next.filter(|s| s.t <= self.maxt);
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for SeriesIter<'_> {
+    type Item = Result<Sample>;
+
+    fn next(&mut self) -> Option<Result<Sample>> {
+        if self.done {
+            return None;
+        }
+        if self.heads.len() != self.sources.len() {
+            self.heads = vec![None; self.sources.len()];
+            for i in 0..self.sources.len() {
+                if let Err(e) = self.pull(i) {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+        // Lowest timestamp; the first (newest) source holding it wins.
+        let mut best: Option<Sample> = None;
+        for s in self.heads.iter().flatten() {
+            if best.is_none_or(|b| s.t < b.t) {
+                best = Some(*s);
+            }
+        }
+        let Some(best) = best else {
+            self.done = true;
+            return None;
+        };
+        for i in 0..self.heads.len() {
+            if self.heads[i].is_some_and(|s| s.t == best.t)
+                && let Err(e) = self.pull(i)
+            {
+                self.done = true;
+                return Some(Err(e));
+            }
+        }
+        Some(Ok(best))
+    }
+}

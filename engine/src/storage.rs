@@ -1,0 +1,1065 @@
+//! [`Storage`]: open a data directory, append, query, flush, close.
+//!
+//! Durability protocol (each step numbered as it happens on disk):
+//! 1. `commit` writes the batch's series records, then its samples record,
+//!    to the WAL in one `write` each, and only then applies them to the head.
+//!    With `FsyncPolicy::Always` it also waits for the fsync.
+//! 2. A head cut (flush) takes the append gate exclusively for a moment:
+//!    it closes the current WAL segment `N` and moves every sample older than
+//!    the cut out of the head into a "frozen" set that queries still see.
+//! 3. The frozen set is written as blocks (`<id>.tmp-for-creation`, fsync,
+//!    rename, fsync of the directory), which are then opened and published.
+//! 4. Only then is the WAL up to segment `N` rewritten as a checkpoint
+//!    holding what the head still needs, and the old segments deleted.
+//!
+//! A crash anywhere replays the WAL (checkpoint + segments) over whatever
+//! blocks were published; samples present in both are identical and merge.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::block::{self, Block, BlockId, BlockWriter, ChunkToWrite};
+use crate::chunk::{Encoding, encode};
+use crate::compact;
+use crate::error::{Error, LabelError, Result};
+use crate::head::{Head, MemSeries, SeriesSnapshot};
+use crate::index::postings_for_matchers;
+use crate::labels::{Labels, Matcher, matches_all};
+use crate::options::Options;
+use crate::querier::{Querier, Series, Source};
+use crate::retention;
+use crate::sample::Sample;
+use crate::stats::{StorageStats, TsdbStats};
+use crate::tombstones::{Tombstone, Tombstones};
+use crate::wal::{DeleteRecord, Record, RefSample, SeriesRecord, Wal};
+
+const LOCK_FILE: &str = "LOCK";
+const WAL_DIR: &str = "wal";
+const BLOCKS_DIR: &str = "blocks";
+const QUARANTINE_DIR: &str = "quarantine";
+
+/// Something [`Storage::open`] found wrong and worked around.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    /// The damaged file or directory.
+    pub file: PathBuf,
+    /// Byte offset of the damage, when known.
+    pub offset: u64,
+    /// What was wrong and what was done about it.
+    pub reason: String,
+}
+
+/// What opening the storage found.
+#[derive(Debug, Clone, Default)]
+pub struct OpenReport {
+    /// Blocks loaded.
+    pub blocks: usize,
+    /// WAL records replayed.
+    pub wal_records: u64,
+    /// Samples replayed into the head.
+    pub wal_samples: u64,
+    /// Damage found (corrupt WAL records skipped, blocks quarantined, a torn
+    /// WAL tail cut off).
+    pub damage: Vec<Damage>,
+}
+
+/// Data being written out by a head cut: still visible to queries.
+type Frozen = Arc<Vec<(Labels, SeriesSnapshot)>>;
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    dir: PathBuf,
+    opts: Options,
+    head: Head,
+    wal: Mutex<Option<Wal>>,
+    /// Appenders hold it shared while logging and applying; a head cut
+    /// holds it exclusively for the moment it switches WAL segment.
+    gate: RwLock<()>,
+    /// Readers hold it shared while collecting a series' sources; moving data
+    /// between head, frozen set and blocks holds it exclusively, so a reader
+    /// sees every sample exactly where it is.
+    view: RwLock<()>,
+    blocks: RwLock<Vec<Arc<Block>>>,
+    frozen: RwLock<Option<Frozen>>,
+    tombstones: RwLock<Tombstones>,
+    /// One head cut, compaction or deletion at a time.
+    maintenance: Mutex<()>,
+    next_block_id: AtomicU64,
+    closed: AtomicBool,
+    report: OpenReport,
+    stats: crate::stats::Counters,
+    _lock: File,
+}
+
+/// A storage engine instance over one data directory.
+///
+/// ```
+/// use strata_engine::{Labels, Options, Querier, Storage, Matcher};
+/// let dir = tempfile::tempdir()?;
+/// let storage = Storage::open(dir.path(), Options::default().without_maintenance())?;
+/// let up = Labels::from_pairs(&[("__name__", "up"), ("job", "node")])?;
+/// let mut app = storage.appender();
+/// app.append(&up, 1_000, 1.0)?;
+/// app.commit()?;
+/// let series = storage.querier().select(&[Matcher::equal("job", "node")], 0, 2_000)?;
+/// assert_eq!(series[0].samples()?.len(), 1);
+/// storage.close()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Storage {
+    inner: Arc<Inner>,
+    maintenance: Option<(std::sync::mpsc::Sender<()>, JoinHandle<()>)>,
+}
+
+impl Storage {
+    /// Opens (creating) the storage in `dir`: takes the directory lock,
+    /// loads blocks (quarantining damaged ones), replays the WAL.
+    ///
+    /// # Errors
+    /// [`Error::Locked`] when another process has the directory open,
+    /// [`Error::InvalidOption`], or an I/O error.
+    pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Storage> {
+        opts.validate()?;
+        let dir = dir.as_ref().to_path_buf();
+        fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| Error::io("open", &lock_path, e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(Error::Locked {
+                    dir,
+                    lock: lock_path,
+                });
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(Error::io("lock", &lock_path, e)),
+        }
+
+        let mut report = OpenReport::default();
+        let blocks = load_blocks(&dir, &opts, &mut report)?;
+        report.blocks = blocks.len();
+        let next_block_id = blocks.iter().map(|b| b.meta().id.0 + 1).max().unwrap_or(1);
+        let tombstones = match Tombstones::load(&dir) {
+            Ok(t) => t,
+            Err(e @ Error::Corruption { .. }) => {
+                report.damage.push(damage_of(
+                    &e,
+                    "tombstones file ignored; deletions in blocks are undone",
+                ));
+                Tombstones::default()
+            }
+            Err(e) => return Err(e),
+        };
+
+        let head = Head::new(opts.block_range_ms);
+        let wal_dir = dir.join(WAL_DIR);
+        replay_wal(&head, &wal_dir, &mut report)?;
+        let wal = Wal::open(&wal_dir, opts.wal.clone())?;
+
+        let inner = Arc::new(Inner {
+            dir,
+            head,
+            wal: Mutex::new(Some(wal)),
+            gate: RwLock::new(()),
+            view: RwLock::new(()),
+            blocks: RwLock::new(blocks),
+            frozen: RwLock::new(None),
+            tombstones: RwLock::new(tombstones),
+            maintenance: Mutex::new(()),
+            next_block_id: AtomicU64::new(next_block_id),
+            closed: AtomicBool::new(false),
+            report,
+            stats: Default::default(),
+            _lock: lock,
+            opts,
+        });
+        let maintenance = inner
+            .opts
+            .maintenance_interval
+            .map(|every| spawn_maintenance(Arc::downgrade(&inner), every));
+        Ok(Storage { inner, maintenance })
+    }
+
+    /// What [`Storage::open`] found (blocks, WAL records, damage).
+    pub fn open_report(&self) -> &OpenReport {
+        &self.inner.report
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The options the storage runs with.
+    pub fn options(&self) -> &Options {
+        &self.inner.opts
+    }
+
+    /// A new batch of samples; nothing is stored until [`Appender::commit`].
+    pub fn appender(&self) -> Appender<'_> {
+        Appender {
+            inner: &self.inner,
+            existing: Vec::new(),
+            new: Vec::new(),
+        }
+    }
+
+    /// A querier over everything stored (head, blocks, data being flushed).
+    pub fn querier(&self) -> StorageQuerier {
+        self.inner.querier()
+    }
+
+    /// Deletes the samples of series matching `matchers` in `[mint, maxt]`.
+    /// Head data goes at once; block data is hidden at once and removed at
+    /// the next compaction. Returns how many head samples were removed.
+    ///
+    /// # Errors
+    /// A WAL or tombstone-file write failure.
+    pub fn delete(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<u64> {
+        self.inner.delete(matchers, mint, maxt)
+    }
+
+    /// Writes everything in the head to blocks now.
+    ///
+    /// # Errors
+    /// An I/O error writing the blocks or the WAL checkpoint; the head keeps
+    /// the data in that case.
+    pub fn flush(&self) -> Result<()> {
+        let _m = self.inner.maintenance.lock();
+        match self.inner.head.time_range() {
+            Some((_, max)) => self.inner.cut_head(max.saturating_add(1)),
+            None => Ok(()),
+        }
+    }
+
+    /// One round of the work the background thread does: cut the head when
+    /// it spans 1.5 block ranges, compact blocks, delete blocks past retention.
+    ///
+    /// # Errors
+    /// The first I/O error met.
+    pub fn maintain(&self) -> Result<()> {
+        self.inner.maintain()
+    }
+
+    /// Compacts until no more blocks can be merged (VictoriaMetrics'
+    /// `force_merge`).
+    ///
+    /// # Errors
+    /// An I/O error.
+    pub fn compact(&self) -> Result<()> {
+        let _m = self.inner.maintenance.lock();
+        while self.inner.compact_once()? {}
+        Ok(())
+    }
+
+    /// Counters and sizes, for the server's `/metrics`.
+    pub fn stats(&self) -> StorageStats {
+        self.inner.storage_stats()
+    }
+
+    /// Cardinality statistics of the head (what `/api/v1/status/tsdb` serves),
+    /// with at most `limit` entries per list.
+    pub fn tsdb_stats(&self, limit: usize) -> TsdbStats {
+        crate::stats::tsdb_stats(&self.inner.head, limit)
+    }
+
+    /// Stops the maintenance thread and closes the WAL (fsynced). The head is
+    /// not written out: the WAL brings it back on the next open.
+    ///
+    /// # Errors
+    /// A failure to fsync or close the WAL.
+    pub fn close(mut self) -> Result<()> {
+        self.stop_maintenance();
+        self.inner.close()
+    }
+
+    fn stop_maintenance(&mut self) {
+        if let Some((stop, handle)) = self.maintenance.take() {
+            drop(stop);
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for Storage {
+    fn drop(&mut self) {
+        self.stop_maintenance();
+        let _ = self.inner.close();
+    }
+}
+
+fn spawn_maintenance(
+    inner: Weak<Inner>,
+    every: std::time::Duration,
+) -> (std::sync::mpsc::Sender<()>, JoinHandle<()>) {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let handle = std::thread::Builder::new()
+        .name("strata-maintenance".into())
+        .spawn(move || {
+            // The sender is dropped on close: that ends the wait at once.
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(every) {
+                let Some(inner) = inner.upgrade() else { return };
+                if let Err(e) = inner.maintain() {
+                    inner
+                        .stats
+                        .maintenance_errors
+                        .fetch_add(1, Ordering::Relaxed);
+                    *inner.stats.last_maintenance_error.lock() = Some(e.to_string());
+                }
+            }
+        })
+        .expect("spawning a thread only fails when the OS is out of resources");
+    (tx, handle)
+}
+
+fn damage_of(e: &Error, action: &str) -> Damage {
+    match e {
+        Error::Corruption {
+            file,
+            offset,
+            reason,
+        } => Damage {
+            file: file.clone(),
+            offset: *offset,
+            reason: format!("{reason}; {action}"),
+        },
+        other => Damage {
+            file: PathBuf::new(),
+            offset: 0,
+            reason: format!("{other}; {action}"),
+        },
+    }
+}
+
+/// Opens every block; damaged ones move to `quarantine/`, expired ones are deleted.
+fn load_blocks(dir: &Path, opts: &Options, report: &mut OpenReport) -> Result<Vec<Arc<Block>>> {
+    let blocks_dir = dir.join(BLOCKS_DIR);
+    fs::create_dir_all(&blocks_dir).map_err(|e| Error::io("create", &blocks_dir, e))?;
+    let mut blocks = Vec::new();
+    for (id, path) in block::list_blocks(&blocks_dir)? {
+        match Block::open(&path) {
+            Ok(b) => blocks.push(Arc::new(b)),
+            Err(e) => {
+                let qdir = dir.join(QUARANTINE_DIR);
+                fs::create_dir_all(&qdir).map_err(|e| Error::io("create", &qdir, e))?;
+                let target = qdir.join(id.to_string());
+                fs::rename(&path, &target).map_err(|e| Error::io("rename", &path, e))?;
+                report.damage.push(damage_of(
+                    &e,
+                    &format!("block moved to {}", target.display()),
+                ));
+            }
+        }
+    }
+    let now = opts.clock.now_ms();
+    let metas: Vec<_> = blocks.iter().map(|b| b.meta().clone()).collect();
+    let expired = retention::expired(&metas, now, opts.retention_ms);
+    for b in blocks.iter().filter(|b| expired.contains(&b.meta().id)) {
+        block::delete_block(b.dir())?;
+    }
+    blocks.retain(|b| !expired.contains(&b.meta().id));
+    blocks.sort_by_key(|b| b.meta().id);
+    Ok(blocks)
+}
+
+fn replay_wal(head: &Head, wal_dir: &Path, report: &mut OpenReport) -> Result<()> {
+    let mut samples = 0u64;
+    let mut unknown = 0u64;
+    let replay = Wal::replay(wal_dir, |record| {
+        match record {
+            Record::Series(list) => {
+                for s in list {
+                    head.create_with_ref(s.series_ref, &s.labels);
+                }
+            }
+            Record::Samples(list) => {
+                for s in list {
+                    match head.get_by_ref(s.series_ref) {
+                        Some(series) => {
+                            head.append(&series, s.t, s.v);
+                            samples += 1;
+                        }
+                        None => unknown += 1,
+                    }
+                }
+            }
+            Record::Deletes(list) => {
+                for d in list {
+                    if let Some(series) = head.get_by_ref(d.series_ref) {
+                        head.delete(&series, d.mint, d.maxt);
+                    }
+                }
+            }
+        }
+        Ok(())
+    })?;
+    report.wal_records = replay.records;
+    report.wal_samples = samples;
+    for c in replay.corruptions.iter().chain(replay.torn_tail.iter()) {
+        report.damage.push(Damage {
+            file: c.file.clone(),
+            offset: c.offset,
+            reason: c.reason.clone(),
+        });
+    }
+    if unknown > 0 {
+        report.damage.push(Damage {
+            file: wal_dir.to_path_buf(),
+            offset: 0,
+            reason: format!("{unknown} samples refer to series whose record was lost; skipped"),
+        });
+    }
+    Ok(())
+}
+
+impl Inner {
+    fn with_wal<T>(&self, f: impl FnOnce(&Wal) -> Result<T>) -> Result<T> {
+        match self.wal.lock().as_ref() {
+            Some(w) => f(w),
+            None => Err(Error::Closed),
+        }
+    }
+
+    fn close(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        let _gate = self.gate.write();
+        match self.wal.lock().take() {
+            Some(w) => w.close(),
+            None => Ok(()),
+        }
+    }
+
+    fn querier(self: &Arc<Self>) -> StorageQuerier {
+        StorageQuerier {
+            inner: self.clone(),
+        }
+    }
+
+    fn delete(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<u64> {
+        let _m = self.maintenance.lock();
+        let _gate = self.gate.read();
+        let series = self.head.select(matchers)?;
+        let records: Vec<DeleteRecord> = series
+            .iter()
+            .map(|s| DeleteRecord {
+                series_ref: s.series_ref,
+                mint,
+                maxt,
+            })
+            .collect();
+        if !records.is_empty() {
+            self.with_wal(|w| w.log(&[Record::Deletes(records)]))?;
+        }
+        let removed: usize = series.iter().map(|s| self.head.delete(s, mint, maxt)).sum();
+        let mut touched = Vec::new();
+        for b in self.blocks.read().iter() {
+            let m = b.meta();
+            if m.max_t >= mint
+                && m.min_t <= maxt
+                && !postings_for_matchers(&**b, matchers)?.is_empty()
+            {
+                touched.push(m.id);
+            }
+        }
+        if !touched.is_empty() {
+            let mut ts = self.tombstones.write();
+            let mut next = ts.clone();
+            next.0.extend(touched.into_iter().map(|block| Tombstone {
+                block,
+                matchers: matchers.to_vec(),
+                mint,
+                maxt,
+            }));
+            next.save(&self.dir)?;
+            *ts = next;
+        }
+        Ok(removed as u64)
+    }
+
+    fn maintain(&self) -> Result<()> {
+        let _m = self.maintenance.lock();
+        if self.closed.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let range = self.opts.block_range_ms;
+        if let Some((min, max)) = self.head.time_range()
+            && max.saturating_sub(min) >= range / 2 * 3
+        {
+            let cut = max
+                .saturating_sub(range / 2)
+                .div_euclid(range)
+                .saturating_mul(range);
+            if cut > min {
+                self.cut_head(cut)?;
+            }
+        }
+        while self.compact_once()? {}
+        self.apply_retention()
+    }
+
+    /// Moves everything older than `cut` from the head into blocks.
+    /// Caller holds the maintenance lock.
+    fn cut_head(&self, cut: i64) -> Result<()> {
+        let (segment, frozen) = {
+            let _view = self.view.write();
+            let _gate = self.gate.write();
+            let segment = self.with_wal(Wal::cut_segment)?;
+            let mut taken = self.head.take_before(cut);
+            taken.sort_by(|a, b| a.0.cmp(&b.0));
+            let frozen = Arc::new(taken);
+            *self.frozen.write() = Some(frozen.clone());
+            (segment, frozen)
+        };
+        match self.write_frozen(&frozen) {
+            Ok(new_blocks) => {
+                let _view = self.view.write();
+                let mut blocks = self.blocks.write();
+                blocks.extend(new_blocks);
+                blocks.sort_by_key(|b| b.meta().id);
+                *self.frozen.write() = None;
+            }
+            Err(e) => {
+                let _view = self.view.write();
+                self.restore_frozen(&frozen)?;
+                *self.frozen.write() = None;
+                return Err(e);
+            }
+        }
+        let head = &self.head;
+        self.with_wal(|w| {
+            w.checkpoint(segment, |record| keep_after_cut(head, record, cut))
+                .map(|_| ())
+        })?;
+        self.head.purge_symbols();
+        self.stats.head_cuts.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Puts data back into the head after a failed block write (the WAL
+    /// still has it: no checkpoint was taken).
+    fn restore_frozen(&self, frozen: &Frozen) -> Result<()> {
+        let _gate = self.gate.read();
+        let labels: Vec<Labels> = frozen.iter().map(|(l, _)| l.clone()).collect();
+        let series = self
+            .head
+            .get_or_create(&labels, |new| self.log_new_series(new))?;
+        for (s, (_, snap)) in series.iter().zip(frozen.iter()) {
+            for sample in snap.merged_samples() {
+                self.head.append(s, sample.t, sample.v);
+            }
+        }
+        Ok(())
+    }
+
+    fn log_new_series(&self, new: &[(u64, &Labels)]) -> Result<()> {
+        let records = new
+            .iter()
+            .map(|&(series_ref, labels)| SeriesRecord {
+                series_ref,
+                labels: labels.clone(),
+            })
+            .collect();
+        self.with_wal(|w| w.log(&[Record::Series(records)]))
+    }
+
+    fn next_block_id(&self) -> BlockId {
+        BlockId(self.next_block_id.fetch_add(1, Ordering::SeqCst))
+    }
+
+    fn blocks_dir(&self) -> PathBuf {
+        self.dir.join(BLOCKS_DIR)
+    }
+
+    /// Writes frozen head data as one block per block-range window.
+    fn write_frozen(&self, frozen: &Frozen) -> Result<Vec<Arc<Block>>> {
+        let range = self.opts.block_range_ms;
+        // window -> series (in label order) -> chunks
+        let mut windows: BTreeMap<i64, Vec<(usize, Vec<OwnedChunk>)>> = BTreeMap::new();
+        for (i, (_, snap)) in frozen.iter().enumerate() {
+            let mut per_window: BTreeMap<i64, Vec<OwnedChunk>> = BTreeMap::new();
+            if snap.ooo.is_empty() {
+                for c in &snap.chunks {
+                    per_window
+                        .entry(c.min_t.div_euclid(range))
+                        .or_default()
+                        .push(OwnedChunk {
+                            min_t: c.min_t,
+                            max_t: c.max_t,
+                            num_samples: c.num_samples,
+                            bytes: c.bytes.to_vec(),
+                        });
+                }
+            } else {
+                let samples = snap.merged_samples();
+                for group in samples.chunk_by(|a, b| a.t.div_euclid(range) == b.t.div_euclid(range))
+                {
+                    let w = group.first().map_or(0, |s| s.t.div_euclid(range));
+                    per_window.entry(w).or_default().extend(chunks_of(group));
+                }
+            }
+            for (w, chunks) in per_window {
+                windows.entry(w).or_default().push((i, chunks));
+            }
+        }
+        let mut out = Vec::new();
+        for (_, series) in windows {
+            let id = self.next_block_id();
+            let mut writer = BlockWriter::create(&self.blocks_dir(), id)?;
+            for (i, chunks) in &series {
+                let Some((labels, _)) = frozen.get(*i) else {
+                    continue;
+                };
+                writer.add_series(labels, &to_write(chunks))?;
+            }
+            writer.finish(1, Vec::new())?;
+            out.push(Arc::new(Block::open(
+                &self.blocks_dir().join(id.to_string()),
+            )?));
+        }
+        Ok(out)
+    }
+
+    /// Runs one compaction if the planner finds one. Caller holds the
+    /// maintenance lock.
+    fn compact_once(&self) -> Result<bool> {
+        let blocks = self.blocks.read().clone();
+        let metas: Vec<_> = blocks.iter().map(|b| b.meta().clone()).collect();
+        let tombstones = self.tombstones.read().clone();
+        let with_tombstones: Vec<BlockId> = metas
+            .iter()
+            .map(|m| m.id)
+            .filter(|&id| tombstones.has_block(id))
+            .collect();
+        let head_min = self.head.time_range().map(|(lo, _)| lo);
+        let Some(group) = compact::plan(
+            &metas,
+            &self.opts.compaction_ranges(),
+            &with_tombstones,
+            head_min,
+        ) else {
+            return Ok(false);
+        };
+        let inputs: Vec<Arc<Block>> = blocks
+            .iter()
+            .filter(|b| group.contains(&b.meta().id))
+            .cloned()
+            .collect();
+        let id = self.next_block_id();
+        let written = compact::merge_blocks(&self.blocks_dir(), id, &inputs, &tombstones)?;
+        let new_block = match written {
+            Some(_) => Some(Arc::new(Block::open(
+                &self.blocks_dir().join(id.to_string()),
+            )?)),
+            None => None,
+        };
+        {
+            let _view = self.view.write();
+            let mut live = self.blocks.write();
+            live.retain(|b| !group.contains(&b.meta().id));
+            live.extend(new_block);
+            live.sort_by_key(|b| b.meta().id);
+            if tombstones.0.iter().any(|t| group.contains(&t.block)) {
+                let mut ts = self.tombstones.write();
+                let mut next = ts.clone();
+                next.forget_blocks(&group);
+                // Saved after the swap: if this fails, the stale tombstones
+                // name blocks that no longer exist, which is harmless.
+                *ts = next.clone();
+                drop(ts);
+                drop(live);
+                next.save(&self.dir)?;
+            }
+        }
+        for b in &inputs {
+            block::delete_block(b.dir())?;
+        }
+        self.stats.compactions.fetch_add(1, Ordering::Relaxed);
+        Ok(true)
+    }
+
+    fn apply_retention(&self) -> Result<()> {
+        let now = self.opts.clock.now_ms();
+        let metas: Vec<_> = self
+            .blocks
+            .read()
+            .iter()
+            .map(|b| b.meta().clone())
+            .collect();
+        let expired = retention::expired(&metas, now, self.opts.retention_ms);
+        if expired.is_empty() {
+            return Ok(());
+        }
+        let doomed: Vec<Arc<Block>> = {
+            let mut live = self.blocks.write();
+            let (gone, keep) = live.drain(..).partition(|b| expired.contains(&b.meta().id));
+            *live = keep;
+            gone
+        };
+        for b in doomed {
+            block::delete_block(b.dir())?;
+            self.stats
+                .retention_deletions
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    fn storage_stats(&self) -> StorageStats {
+        let blocks = self.blocks.read();
+        StorageStats {
+            head_series: self.head.num_series(),
+            head_min_t: self.head.time_range().map(|r| r.0),
+            head_max_t: self.head.time_range().map(|r| r.1),
+            out_of_order_samples: self.head.out_of_order_samples(),
+            samples_appended: self.stats.samples_appended.load(Ordering::Relaxed),
+            blocks: blocks.len() as u64,
+            block_bytes: blocks.iter().map(|b| b.size_bytes()).sum(),
+            block_samples: blocks.iter().map(|b| b.meta().stats.num_samples).sum(),
+            wal_bytes: self.wal.lock().as_ref().map_or(0, Wal::size_bytes),
+            head_cuts: self.stats.head_cuts.load(Ordering::Relaxed),
+            compactions: self.stats.compactions.load(Ordering::Relaxed),
+            retention_deletions: self.stats.retention_deletions.load(Ordering::Relaxed),
+            maintenance_errors: self.stats.maintenance_errors.load(Ordering::Relaxed),
+            open_damage: self.report.damage.len() as u64,
+        }
+    }
+}
+
+/// WAL checkpoint filter after a head cut at `cut`.
+fn keep_after_cut(head: &Head, record: Record, cut: i64) -> Option<Record> {
+    let alive = |r: u64| head.get_by_ref(r).is_some();
+    let kept = match record {
+        Record::Series(list) => Record::Series(
+            list.into_iter()
+                .filter(|s| alive(s.series_ref))
+                .collect::<Vec<_>>(),
+        ),
+        Record::Samples(list) => Record::Samples(
+            list.into_iter()
+                .filter(|s| s.t >= cut && alive(s.series_ref))
+                .collect::<Vec<_>>(),
+        ),
+        Record::Deletes(list) => Record::Deletes(
+            list.into_iter()
+                .filter(|d| d.maxt >= cut && alive(d.series_ref))
+                .collect::<Vec<_>>(),
+        ),
+    };
+    let empty = match &kept {
+        Record::Series(l) => l.is_empty(),
+        Record::Samples(l) => l.is_empty(),
+        Record::Deletes(l) => l.is_empty(),
+    };
+    (!empty).then_some(kept)
+}
+
+/// A chunk with owned bytes, on its way into a block.
+#[derive(Debug)]
+pub(crate) struct OwnedChunk {
+    pub(crate) min_t: i64,
+    pub(crate) max_t: i64,
+    pub(crate) num_samples: u32,
+    pub(crate) bytes: Vec<u8>,
+}
+
+/// Encodes sorted samples as Gorilla chunks of at most 120 samples.
+pub(crate) fn chunks_of(samples: &[Sample]) -> Vec<OwnedChunk> {
+    samples
+        .chunks(crate::head::SAMPLES_PER_CHUNK)
+        .filter_map(|c| {
+            Some(OwnedChunk {
+                min_t: c.first()?.t,
+                max_t: c.last()?.t,
+                num_samples: c.len() as u32,
+                bytes: encode(Encoding::Xor, c),
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn to_write(chunks: &[OwnedChunk]) -> Vec<ChunkToWrite<'_>> {
+    chunks
+        .iter()
+        .map(|c| ChunkToWrite {
+            min_t: c.min_t,
+            max_t: c.max_t,
+            num_samples: c.num_samples,
+            encoding: Encoding::Xor.as_u8(),
+            bytes: &c.bytes,
+        })
+        .collect()
+}
+
+/// A batch of samples to store; see [`Storage::appender`].
+///
+/// Each [`Appender::append`] checks its sample at once and returns a typed
+/// error for a bad one, which is then left out; the rest of the batch is
+/// stored by [`Appender::commit`].
+#[derive(Debug)]
+pub struct Appender<'a> {
+    inner: &'a Arc<Inner>,
+    existing: Vec<(Arc<MemSeries>, i64, f64)>,
+    new: Vec<(Labels, i64, f64)>,
+}
+
+impl Appender<'_> {
+    /// Adds a sample to the batch.
+    ///
+    /// # Errors
+    /// [`Error::InvalidLabels`] when `labels` break the storage's
+    /// [`crate::LabelLimits`] or are empty; [`Error::OutOfBounds`] when `t`
+    /// is older than the retention period allows. The sample is not added.
+    pub fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<()> {
+        check_limits(labels, &self.inner.opts.label_limits)?;
+        let oldest = self
+            .inner
+            .opts
+            .clock
+            .now_ms()
+            .saturating_sub(self.inner.opts.retention_ms);
+        if t < oldest {
+            return Err(Error::OutOfBounds {
+                series: labels.to_string(),
+                t,
+                reason: "older than the retention period",
+            });
+        }
+        match self.inner.head.get(labels) {
+            Some(series) => self.existing.push((series, t, v)),
+            None => self.new.push((labels.clone(), t, v)),
+        }
+        Ok(())
+    }
+
+    /// Number of samples in the batch.
+    pub fn len(&self) -> usize {
+        self.existing.len() + self.new.len()
+    }
+
+    /// True when the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Stores the batch: WAL first (one write for new series, one for the
+    /// samples), then the head. When it returns `Ok`, the samples survive a
+    /// crash of the process (and, with `FsyncPolicy::Always`, of the machine).
+    ///
+    /// # Errors
+    /// [`Error::Closed`] or a WAL write failure; nothing of the batch is
+    /// visible then.
+    pub fn commit(self) -> Result<()> {
+        let inner = self.inner;
+        let _gate = inner.gate.read();
+        if inner.closed.load(Ordering::SeqCst) {
+            return Err(Error::Closed);
+        }
+        let mut batch: Vec<(Arc<MemSeries>, i64, f64)> = Vec::with_capacity(self.len());
+        let mut refound = Vec::new();
+        for (s, t, v) in self.existing {
+            // A head cut may have dropped the series since `append` found it.
+            if s.is_dropped() {
+                refound.push((s.labels(), t, v));
+            } else {
+                batch.push((s, t, v));
+            }
+        }
+        refound.extend(self.new);
+        if !refound.is_empty() {
+            let labels: Vec<Labels> = refound.iter().map(|(l, _, _)| l.clone()).collect();
+            let series = inner
+                .head
+                .get_or_create(&labels, |new| inner.log_new_series(new))?;
+            batch.extend(
+                series
+                    .into_iter()
+                    .zip(refound)
+                    .map(|(s, (_, t, v))| (s, t, v)),
+            );
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let samples: Vec<RefSample> = batch
+            .iter()
+            .map(|(s, t, v)| RefSample {
+                series_ref: s.series_ref,
+                t: *t,
+                v: *v,
+            })
+            .collect();
+        inner.with_wal(|w| w.log(&[Record::Samples(samples)]))?;
+        for (s, t, v) in &batch {
+            inner.head.append(s, *t, *v);
+        }
+        inner
+            .stats
+            .samples_appended
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+fn check_limits(labels: &Labels, limits: &crate::LabelLimits) -> Result<()> {
+    if labels.is_empty() {
+        return Err(LabelError::Empty.into());
+    }
+    if labels.len() > limits.max_labels {
+        return Err(LabelError::TooMany {
+            count: labels.len(),
+            limit: limits.max_labels,
+        }
+        .into());
+    }
+    for l in labels {
+        if l.name.len() > limits.max_name_len {
+            return Err(LabelError::NameTooLong {
+                name: l.name.chars().take(64).collect(),
+                len: l.name.len(),
+                limit: limits.max_name_len,
+            }
+            .into());
+        }
+        if l.value.len() > limits.max_value_len {
+            return Err(LabelError::ValueTooLong {
+                name: l.name.clone(),
+                len: l.value.len(),
+                limit: limits.max_value_len,
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Reads the storage. Each call sees the data as it is at that moment
+/// (head, data being flushed, blocks), consistently: data moving between
+/// them never goes missing from a result.
+#[derive(Debug, Clone)]
+pub struct StorageQuerier {
+    inner: Arc<Inner>,
+}
+
+/// Blocks overlapping `[mint, maxt]`, newest first (the newest source wins
+/// at equal timestamps).
+fn overlapping_blocks(
+    blocks: &[Arc<Block>],
+    mint: i64,
+    maxt: i64,
+) -> impl Iterator<Item = &Arc<Block>> {
+    blocks
+        .iter()
+        .rev()
+        .filter(move |b| b.meta().max_t >= mint && b.meta().min_t <= maxt)
+}
+
+impl Querier for StorageQuerier {
+    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>> {
+        // labels -> sources, newest first
+        let _view = self.inner.view.read();
+        let mut found: BTreeMap<Labels, Vec<Source>> = BTreeMap::new();
+        for s in self.inner.head.select(matchers)? {
+            let snap = self.inner.head.snapshot(&s, mint, maxt);
+            if snap.is_empty() {
+                continue;
+            }
+            let sources = found.entry(s.labels()).or_default();
+            push_snapshot(sources, snap);
+        }
+        let frozen = self.inner.frozen.read().clone();
+        let tombstones = self.inner.tombstones.read().clone();
+        let blocks = self.inner.blocks.read().clone();
+        if let Some(frozen) = &frozen {
+            for (labels, snap) in frozen.iter() {
+                if matches_all(matchers, labels) {
+                    push_snapshot(found.entry(labels.clone()).or_default(), snap.clone());
+                }
+            }
+        }
+        for b in overlapping_blocks(&blocks, mint, maxt) {
+            for id in postings_for_matchers(&**b, matchers)? {
+                let (labels, chunks) = b.series(id)?;
+                let chunks: Vec<_> = chunks
+                    .into_iter()
+                    .filter(|c| c.max_t >= mint && c.min_t <= maxt)
+                    .collect();
+                if chunks.is_empty() {
+                    continue;
+                }
+                let deleted = tombstones.intervals(b.meta().id, &labels);
+                found.entry(labels).or_default().push(Source::Block {
+                    block: b.clone(),
+                    chunks,
+                    deleted: deleted.into(),
+                });
+            }
+        }
+        Ok(found
+            .into_iter()
+            .map(|(labels, sources)| Series::new(labels, sources, mint, maxt))
+            .collect())
+    }
+
+    fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>> {
+        let mut names = self.inner.head.label_names(matchers)?;
+        let blocks = self.inner.blocks.read().clone();
+        for b in overlapping_blocks(&blocks, mint, maxt) {
+            if matchers.is_empty() {
+                names.extend(b.label_names()?);
+            } else {
+                for id in postings_for_matchers(&**b, matchers)? {
+                    names.extend(b.series(id)?.0.iter().map(|l| l.name.clone()));
+                }
+            }
+        }
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>> {
+        let mut values = self.inner.head.label_values(name, matchers)?;
+        let blocks = self.inner.blocks.read().clone();
+        for b in overlapping_blocks(&blocks, mint, maxt) {
+            if matchers.is_empty() {
+                values.extend(crate::index::PostingsSource::label_values(&**b, name)?);
+            } else {
+                for id in postings_for_matchers(&**b, matchers)? {
+                    values.extend(b.series(id)?.0.get(name).map(str::to_owned));
+                }
+            }
+        }
+        values.sort();
+        values.dedup();
+        Ok(values)
+    }
+}
+
+fn push_snapshot(sources: &mut Vec<Source>, snap: SeriesSnapshot) {
+    if !snap.ooo.is_empty() {
+        sources.push(Source::Samples(snap.ooo.into()));
+    }
+    if !snap.chunks.is_empty() {
+        sources.push(Source::HeadChunks(snap.chunks));
+    }
+}

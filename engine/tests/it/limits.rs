@@ -1,0 +1,79 @@
+//! Bad input gets a typed error; the rest of the batch is stored.
+
+use strata_engine::{Error, Label, LabelError, LabelLimits, Labels, Storage};
+
+use crate::common::{NOW, dump, series, test_options};
+
+#[test]
+fn a_bad_sample_is_refused_and_the_rest_of_the_batch_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut opts, _clock) = test_options();
+    opts.label_limits = LabelLimits {
+        max_labels: 4,
+        max_name_len: 20,
+        max_value_len: 10,
+    };
+    let storage = Storage::open(dir.path(), opts).unwrap();
+    let mut app = storage.appender();
+    app.append(&series(1), NOW, 1.0).unwrap();
+    let long = Labels::new(vec![
+        Label::new("__name__", "m"),
+        Label::new("v", "x".repeat(11)),
+    ])
+    .unwrap();
+    let err = app.append(&long, NOW, 1.0).unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidLabels(LabelError::ValueTooLong { ref name, len: 11, limit: 10 }) if name == "v"),
+        "{err}"
+    );
+    assert!(err.is_bad_input());
+    let many =
+        Labels::from_pairs(&[("a", "1"), ("b", "1"), ("c", "1"), ("d", "1"), ("e", "1")]).unwrap();
+    assert!(matches!(
+        app.append(&many, NOW, 1.0),
+        Err(Error::InvalidLabels(LabelError::TooMany {
+            count: 5,
+            limit: 4
+        }))
+    ));
+    assert!(matches!(
+        app.append(&Labels::default(), NOW, 1.0),
+        Err(Error::InvalidLabels(LabelError::Empty))
+    ));
+    let err = app.append(&series(2), i64::MIN, 1.0).unwrap_err();
+    assert!(matches!(err, Error::OutOfBounds { .. }), "{err}");
+    assert!(err.to_string().contains("retention"), "{err}");
+    app.append(&series(3), NOW, 3.0).unwrap();
+    app.commit().unwrap();
+    let data = dump(&storage);
+    assert_eq!(
+        data.keys().cloned().collect::<Vec<_>>(),
+        [series(1), series(3)]
+    );
+}
+
+#[test]
+fn a_second_open_of_the_same_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (opts, _clock) = test_options();
+    let first = Storage::open(dir.path(), opts.clone()).unwrap();
+    let err = Storage::open(dir.path(), opts.clone()).unwrap_err();
+    assert!(matches!(err, Error::Locked { .. }), "{err}");
+    assert!(err.to_string().contains("locked"), "{err}");
+    first.close().unwrap();
+    Storage::open(dir.path(), opts).unwrap().close().unwrap();
+}
+
+#[test]
+fn invalid_options_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut opts, _clock) = test_options();
+    opts.block_range_ms = 5;
+    assert!(matches!(
+        Storage::open(dir.path(), opts),
+        Err(Error::InvalidOption {
+            name: "block_range_ms",
+            ..
+        })
+    ));
+}

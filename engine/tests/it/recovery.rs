@@ -1,0 +1,156 @@
+//! Write, close, reopen: everything reads back identical.
+
+use std::collections::BTreeMap;
+
+use rand::{Rng, SeedableRng};
+use strata_engine::{MatchType, Matcher, Querier, STALE_NAN, Storage, is_stale_nan};
+
+use crate::common::{NOW, dump, series, test_options};
+
+#[test]
+fn many_series_survive_close_and_reopen_with_blocks_and_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let (opts, _clock) = test_options();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let storage = Storage::open(dir.path(), opts.clone()).unwrap();
+    for round in 0..6 {
+        let mut app = storage.appender();
+        for i in 0..500 {
+            for k in 0..20 {
+                let t = NOW + round * 10_000 + k * 500 + rng.gen_range(0..3);
+                let v = if rng.gen_bool(0.01) {
+                    STALE_NAN
+                } else {
+                    rng.r#gen::<f64>() * 1e6
+                };
+                app.append(&series(i), t, v).unwrap();
+            }
+        }
+        app.commit().unwrap();
+        // Late data for an earlier round: out of order.
+        let mut app = storage.appender();
+        app.append(&series(3), NOW + round * 10_000 - 7, -1.0)
+            .unwrap();
+        app.commit().unwrap();
+        if round % 2 == 1 {
+            storage.maintain().unwrap();
+        }
+    }
+    let before = dump(&storage);
+    assert_eq!(before.len(), 500);
+    assert!(
+        storage.stats().blocks > 0,
+        "expected head cuts to have written blocks"
+    );
+    storage.close().unwrap();
+
+    let storage = Storage::open(dir.path(), opts.clone()).unwrap();
+    assert!(
+        storage.open_report().damage.is_empty(),
+        "{:?}",
+        storage.open_report().damage
+    );
+    assert_eq!(dump(&storage), before);
+    // Stale markers keep their exact bits.
+    let stale: usize = before
+        .values()
+        .flat_map(|m| m.values())
+        .filter(|&&b| is_stale_nan(f64::from_bits(b)))
+        .count();
+    assert!(stale > 0);
+
+    // After a full flush and compaction, still identical, and from blocks only.
+    storage.flush().unwrap();
+    storage.compact().unwrap();
+    assert_eq!(storage.stats().head_series, 0);
+    assert_eq!(dump(&storage), before);
+    storage.close().unwrap();
+    let storage = Storage::open(dir.path(), opts).unwrap();
+    assert_eq!(dump(&storage), before);
+}
+
+#[test]
+fn label_queries_span_head_and_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (opts, _clock) = test_options();
+    let storage = Storage::open(dir.path(), opts).unwrap();
+    let mut app = storage.appender();
+    for i in 0..4 {
+        app.append(&series(i), NOW, 1.0).unwrap();
+    }
+    app.commit().unwrap();
+    storage.flush().unwrap();
+    let mut app = storage.appender();
+    app.append(&series(10), NOW + 1, 1.0).unwrap();
+    app.commit().unwrap();
+    let q = storage.querier();
+    assert_eq!(
+        q.label_names(&[], i64::MIN, i64::MAX).unwrap(),
+        ["__name__", "job", "s"]
+    );
+    assert_eq!(
+        q.label_values("s", &[], i64::MIN, i64::MAX).unwrap(),
+        ["0", "1", "10", "2", "3"]
+    );
+    let odd = [Matcher::equal("job", "odd")];
+    assert_eq!(
+        q.label_values("s", &odd, i64::MIN, i64::MAX).unwrap(),
+        ["1", "3"]
+    );
+    let nothing = [Matcher::new(MatchType::Regex, "s", "9+").unwrap()];
+    assert!(
+        q.label_values("s", &nothing, i64::MIN, i64::MAX)
+            .unwrap()
+            .is_empty()
+    );
+    // Time range: the block is skipped when the range excludes it.
+    let sel = q
+        .select(&[Matcher::equal("__name__", "m")], NOW + 1, NOW + 1)
+        .unwrap();
+    assert_eq!(sel.len(), 1);
+    assert_eq!(sel[0].labels().get("s"), Some("10"));
+}
+
+#[test]
+fn cardinality_statistics_count_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let (opts, _clock) = test_options();
+    let storage = Storage::open(dir.path(), opts).unwrap();
+    let mut app = storage.appender();
+    for i in 0..10 {
+        app.append(&series(i), NOW, 1.0).unwrap();
+    }
+    app.commit().unwrap();
+    let st = storage.tsdb_stats(10);
+    assert_eq!(st.num_series, 10);
+    assert_eq!(st.series_count_by_metric_name, [("m".to_string(), 10)]);
+    let by_name: BTreeMap<_, _> = st.label_value_count_by_label_name.into_iter().collect();
+    assert_eq!(by_name["s"], 10);
+    assert_eq!(by_name["job"], 2);
+    assert!(
+        st.series_count_by_label_value_pair
+            .contains(&("job=even".to_string(), 5))
+    );
+}
+
+#[test]
+fn retention_deletes_old_blocks_with_an_injected_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut opts, clock) = test_options();
+    opts.retention_ms = 100_000;
+    let storage = Storage::open(dir.path(), opts).unwrap();
+    let mut app = storage.appender();
+    app.append(&series(1), NOW - 50_000, 1.0).unwrap();
+    app.append(&series(1), NOW, 2.0).unwrap();
+    app.commit().unwrap();
+    storage.flush().unwrap();
+    assert_eq!(dump(&storage)[&series(1)].len(), 2);
+    clock.advance(60_000);
+    storage.maintain().unwrap();
+    // The block holding NOW-50s is now past retention; the other is not.
+    let left = dump(&storage);
+    assert_eq!(left[&series(1)].keys().copied().collect::<Vec<_>>(), [NOW]);
+    // Samples older than the retention period are refused.
+    let mut app = storage.appender();
+    assert!(app.append(&series(1), NOW - 50_000, 1.0).is_err());
+}
