@@ -22,14 +22,15 @@
 //! described byte by byte in `FORMAT.md`.
 //!
 //! ```
-//! use strata_engine::{Labels, MatchType, Matcher, Options, Querier, Storage};
+//! use strata_engine::{Clock, Labels, MatchType, Matcher, Options, Querier, Storage, SystemClock};
 //!
 //! let dir = tempfile::tempdir()?;
+//! let now = SystemClock.now_ms();
 //! let storage = Storage::open(dir.path(), Options::default())?;
 //! let mut app = storage.appender();
 //! for i in 0..10 {
 //!     let labels = Labels::from_pairs(&[("__name__", "up"), ("instance", &format!("host{i}"))])?;
-//!     app.append(&labels, 1_700_000_000_000, 1.0)?;
+//!     app.append(&labels, now, 1.0)?;
 //! }
 //! app.commit()?;
 //!

@@ -100,14 +100,15 @@ pub(crate) struct Inner {
 /// A storage engine instance over one data directory.
 ///
 /// ```
-/// use strata_engine::{Labels, Options, Querier, Storage, Matcher};
+/// use strata_engine::{Clock, Labels, Matcher, Options, Querier, Storage, SystemClock};
 /// let dir = tempfile::tempdir()?;
+/// let now = SystemClock.now_ms();
 /// let storage = Storage::open(dir.path(), Options::default().without_maintenance())?;
 /// let up = Labels::from_pairs(&[("__name__", "up"), ("job", "node")])?;
 /// let mut app = storage.appender();
-/// app.append(&up, 1_000, 1.0)?;
+/// app.append(&up, now, 1.0)?;
 /// app.commit()?;
-/// let series = storage.querier().select(&[Matcher::equal("job", "node")], 0, 2_000)?;
+/// let series = storage.querier().select(&[Matcher::equal("job", "node")], now - 1_000, now)?;
 /// assert_eq!(series[0].samples()?.len(), 1);
 /// storage.close()?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
