@@ -1,1 +1,25 @@
-//! PromQL for Strata (being written).
+//! PromQL for Strata: a parser with Prometheus' grammar, type checks and
+//! error messages, producing an [`Expr`] whose `Display` is canonical PromQL.
+//!
+//! ```
+//! use strata_promql::{Expr, ValueType, parse};
+//!
+//! let e = parse("histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))")?;
+//! assert_eq!(e.value_type(), ValueType::Vector);
+//! assert_eq!(parse(&e.to_string())?, e);
+//!
+//! let err = parse("rate(http_requests_total)").unwrap_err();
+//! assert_eq!(err.to_string(), "1:6: parse error: expected type range vector in call to function \"rate\", got instant vector");
+//! # Ok::<(), strata_promql::ParseError>(())
+//! ```
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod ast;
+pub mod duration;
+pub mod functions;
+mod parser;
+
+pub use ast::{Expr, ValueType};
+pub use duration::DurationExpr;
+pub use parser::{ParseError, Position, parse};

@@ -1,0 +1,6 @@
+//! PromQL integration tests: one binary, one module per concern.
+
+mod corpus;
+mod errors;
+mod grammar;
+mod roundtrip;
