@@ -10,11 +10,10 @@ pub(crate) struct BitWriter {
 
 impl BitWriter {
     /// A writer whose output starts with `prefix` (byte aligned).
-    pub(crate) fn with_prefix(prefix: &[u8]) -> Self {
-        BitWriter {
-            bytes: prefix.to_vec(),
-            used: 0,
-        }
+    pub(crate) fn with_prefix(prefix: &[u8], capacity: usize) -> Self {
+        let mut bytes = Vec::with_capacity(capacity.max(prefix.len()));
+        bytes.extend_from_slice(prefix);
+        BitWriter { bytes, used: 0 }
     }
 
     pub(crate) fn bytes(&self) -> &[u8] {
@@ -46,31 +45,48 @@ impl BitWriter {
 
     /// Writes the low `n` bits of `v` (n <= 64), most significant first.
     #[inline]
-    pub(crate) fn write_bits(&mut self, v: u64, mut n: u32) {
+    pub(crate) fn write_bits(&mut self, v: u64, n: u32) {
         debug_assert!(n <= 64);
-        while n > 0 {
-            if self.used == 0 {
-                self.bytes.push(0);
-            }
+        if n == 0 {
+            return;
+        }
+        // Left-align the n bits.
+        let mut bits = v << (64 - n);
+        let mut n = n;
+        if self.used != 0 {
+            // Fill the free low bits of the last byte first.
             let free = 8 - u32::from(self.used);
             let take = free.min(n);
-            // The `take` bits of v just below bit n.
-            let chunk = ((v >> (n - take)) & ((1u64 << take) - 1)) as u8;
             if let Some(last) = self.bytes.last_mut() {
-                *last |= chunk << (free - take);
+                *last |= ((bits >> 56) as u8) >> self.used;
             }
             self.used = ((u32::from(self.used) + take) % 8) as u8;
             n -= take;
+            if n == 0 {
+                return;
+            }
+            bits <<= take;
         }
+        // Byte aligned: append the rest at once.
+        let whole = n.div_ceil(8) as usize;
+        self.bytes.extend_from_slice(bits.to_be_bytes().get(..whole).unwrap_or(&[]));
+        self.used = (n % 8) as u8;
     }
 }
 
 /// Reads bits from a byte slice; reading past the end is an error.
+///
+/// Bits are consumed from a 64-bit window refilled eight bytes at a time,
+/// so most reads are a shift and a mask.
 #[derive(Debug, Clone)]
 pub(crate) struct BitReader<'a> {
     bytes: &'a [u8],
-    /// Position in bits from the start of `bytes`.
-    pos: usize,
+    /// Next byte of `bytes` not yet in the window.
+    next: usize,
+    /// The window: unread bits left-aligned, the rest zero.
+    window: u64,
+    /// Unread bits in the window.
+    avail: u32,
 }
 
 /// Reading ran past the end of the data.
@@ -82,21 +98,51 @@ pub(crate) struct EndOfData {
 
 impl<'a> BitReader<'a> {
     pub(crate) fn new(bytes: &'a [u8]) -> Self {
-        BitReader { bytes, pos: 0 }
+        BitReader { bytes, next: 0, window: 0, avail: 0 }
     }
 
     /// Byte offset of the current position.
     pub(crate) fn byte_offset(&self) -> usize {
-        self.pos / 8
+        (self.next * 8 - self.avail as usize) / 8
+    }
+
+    fn end(&self) -> EndOfData {
+        EndOfData { offset: self.byte_offset() }
+    }
+
+    /// Tops the window up to at least 57 bits when the data allows.
+    #[inline]
+    fn refill(&mut self) {
+        if let Some(chunk) = self.bytes.get(self.next..self.next + 8) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(chunk);
+            let word = u64::from_be_bytes(w);
+            // avail < 64 here (callers refill only when short).
+            self.window |= word >> self.avail;
+            let take = (63 - self.avail) / 8;
+            self.next += take as usize;
+            self.avail += take * 8;
+        } else {
+            while self.avail <= 56 {
+                let Some(&b) = self.bytes.get(self.next) else { break };
+                self.window |= u64::from(b) << (56 - self.avail);
+                self.next += 1;
+                self.avail += 8;
+            }
+        }
     }
 
     #[inline]
     pub(crate) fn read_bit(&mut self) -> Result<bool, EndOfData> {
-        let byte = *self.bytes.get(self.pos / 8).ok_or(EndOfData {
-            offset: self.pos / 8,
-        })?;
-        let bit = byte & (0x80 >> (self.pos % 8)) != 0;
-        self.pos += 1;
+        if self.avail == 0 {
+            self.refill();
+            if self.avail == 0 {
+                return Err(self.end());
+            }
+        }
+        let bit = self.window >> 63 == 1;
+        self.window <<= 1;
+        self.avail -= 1;
         Ok(bit)
     }
 
@@ -112,23 +158,16 @@ impl<'a> BitReader<'a> {
             let lo = self.read_bits(32)?;
             return Ok((hi << 32) | lo);
         }
-        let end = self.pos + n as usize;
-        if end > self.bytes.len() * 8 {
-            return Err(EndOfData {
-                offset: self.pos / 8,
-            });
+        if self.avail < n {
+            self.refill();
+            if self.avail < n {
+                return Err(self.end());
+            }
         }
-        // Load 8 bytes starting at the current byte (zero padded at the end).
-        let start = self.pos / 8;
-        let mut word = [0u8; 8];
-        let avail = self.bytes.get(start..).unwrap_or(&[]);
-        for (w, b) in word.iter_mut().zip(avail) {
-            *w = *b;
-        }
-        let w = u64::from_be_bytes(word);
-        let shift = 64 - (self.pos % 8) as u32 - n;
-        self.pos = end;
-        Ok((w >> shift) & (u64::MAX >> (64 - n)))
+        let v = self.window >> (64 - n);
+        self.window <<= n;
+        self.avail -= n;
+        Ok(v)
     }
 }
 

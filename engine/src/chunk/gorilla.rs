@@ -40,8 +40,13 @@ impl Default for XorAppender {
 impl XorAppender {
     /// An empty chunk.
     pub fn new() -> Self {
+        Self::with_capacity(32)
+    }
+
+    /// An empty chunk with room for `bytes` bytes before it reallocates.
+    pub fn with_capacity(bytes: usize) -> Self {
         XorAppender {
-            w: BitWriter::with_prefix(&[0; HEADER_LEN]),
+            w: BitWriter::with_prefix(&[0; HEADER_LEN], bytes),
             count: 0,
             t: 0,
             delta: 0,

@@ -123,7 +123,8 @@ pub fn encode(encoding: Encoding, samples: &[Sample]) -> Vec<u8> {
     );
     match encoding {
         Encoding::Xor => {
-            let mut app = XorAppender::new();
+            // About 2 bytes per sample for scrape data; more only grows once.
+            let mut app = XorAppender::with_capacity(samples.len() * 2 + 18);
             for s in samples {
                 app.append(s.t, s.v);
             }
