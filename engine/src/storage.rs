@@ -94,7 +94,8 @@ pub(crate) struct Inner {
     closed: AtomicBool,
     report: OpenReport,
     stats: crate::stats::Counters,
-    _lock: File,
+    /// The directory lock, released by `close` even while queriers live on.
+    lock: Mutex<Option<File>>,
 }
 
 /// A storage engine instance over one data directory.
@@ -183,7 +184,7 @@ impl Storage {
             closed: AtomicBool::new(false),
             report,
             stats: Default::default(),
-            _lock: lock,
+            lock: Mutex::new(Some(lock)),
             opts,
         });
         let maintenance = inner
@@ -438,10 +439,13 @@ impl Inner {
             return Ok(());
         }
         let _gate = self.gate.write();
-        match self.wal.lock().take() {
+        let closed = match self.wal.lock().take() {
             Some(w) => w.close(),
             None => Ok(()),
-        }
+        };
+        // Dropping the file releases the lock.
+        self.lock.lock().take();
+        closed
     }
 
     fn querier(self: &Arc<Self>) -> StorageQuerier {
@@ -904,9 +908,9 @@ impl Appender<'_> {
             })
             .collect();
         inner.with_wal(|w| w.log(&[Record::Samples(samples)]))?;
-        for (s, t, v) in &batch {
-            inner.head.append(s, *t, *v);
-        }
+        inner
+            .head
+            .append_batch(batch.iter().map(|(s, t, v)| (&**s, *t, *v)));
         inner
             .stats
             .samples_appended
@@ -1009,10 +1013,20 @@ impl Querier for StorageQuerier {
                 });
             }
         }
-        Ok(found
-            .into_iter()
-            .map(|(labels, sources)| Series::new(labels, sources, mint, maxt))
-            .collect())
+        let mut out = Vec::with_capacity(found.len());
+        for (labels, sources) in found {
+            let has_deletions = sources
+                .iter()
+                .any(|s| matches!(s, Source::Block { deleted, .. } if !deleted.is_empty()));
+            let series = Series::new(labels, sources, mint, maxt);
+            // A series whose samples are all deleted is gone, as in Prometheus.
+            // Only series with pending deletions need this look.
+            if has_deletions && series.iter().next().is_none() {
+                continue;
+            }
+            out.push(series);
+        }
+        Ok(out)
     }
 
     fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>> {

@@ -69,7 +69,8 @@ impl BitWriter {
         }
         // Byte aligned: append the rest at once.
         let whole = n.div_ceil(8) as usize;
-        self.bytes.extend_from_slice(bits.to_be_bytes().get(..whole).unwrap_or(&[]));
+        self.bytes
+            .extend_from_slice(bits.to_be_bytes().get(..whole).unwrap_or(&[]));
         self.used = (n % 8) as u8;
     }
 }
@@ -98,7 +99,12 @@ pub(crate) struct EndOfData {
 
 impl<'a> BitReader<'a> {
     pub(crate) fn new(bytes: &'a [u8]) -> Self {
-        BitReader { bytes, next: 0, window: 0, avail: 0 }
+        BitReader {
+            bytes,
+            next: 0,
+            window: 0,
+            avail: 0,
+        }
     }
 
     /// Byte offset of the current position.
@@ -107,7 +113,9 @@ impl<'a> BitReader<'a> {
     }
 
     fn end(&self) -> EndOfData {
-        EndOfData { offset: self.byte_offset() }
+        EndOfData {
+            offset: self.byte_offset(),
+        }
     }
 
     /// Tops the window up to at least 57 bits when the data allows.
@@ -124,7 +132,9 @@ impl<'a> BitReader<'a> {
             self.avail += take * 8;
         } else {
             while self.avail <= 56 {
-                let Some(&b) = self.bytes.get(self.next) else { break };
+                let Some(&b) = self.bytes.get(self.next) else {
+                    break;
+                };
                 self.window |= u64::from(b) << (56 - self.avail);
                 self.next += 1;
                 self.avail += 8;

@@ -62,10 +62,34 @@ impl MemSeries {
     }
 }
 
+/// Hasher for maps keyed by values that are already well mixed (label
+/// hashes) or sequential (refs, mixed here): SipHash would cost more than the
+/// lookup itself.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct U64Hasher(u64);
+
+impl std::hash::Hasher for U64Hasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        // A different mixer from `shard_of`, so keys of one shard still
+        // differ in the top bits the map uses for its tags.
+        let x = (v ^ (v >> 31)).wrapping_mul(0xd6e8_feb8_6659_fd93);
+        self.0 = x ^ (x >> 32);
+    }
+}
+
+type U64Map<V> = HashMap<u64, V, std::hash::BuildHasherDefault<U64Hasher>>;
 /// Label hash -> the series with that hash (usually one).
-type HashShard = HashMap<u64, Vec<Arc<MemSeries>>>;
+type HashShard = U64Map<Vec<Arc<MemSeries>>>;
 /// Series ref -> series.
-type RefShard = HashMap<u64, Arc<MemSeries>>;
+type RefShard = U64Map<Arc<MemSeries>>;
 
 /// The head.
 #[derive(Debug)]
@@ -200,12 +224,34 @@ impl Head {
 
     /// Appends one sample to `series`.
     pub(crate) fn append(&self, series: &MemSeries, t: i64, v: f64) {
-        let ooo = series.data.lock().append(t, v, self.range);
-        if ooo {
-            self.out_of_order_samples.fetch_add(1, Ordering::Relaxed);
+        self.append_batch(std::iter::once((series, t, v)));
+    }
+
+    /// Appends samples; the head's time range and counters are updated once
+    /// per batch, not per sample (they are shared by all writers).
+    pub(crate) fn append_batch<'a>(
+        &self,
+        samples: impl IntoIterator<Item = (&'a MemSeries, i64, f64)>,
+    ) {
+        let (mut lo, mut hi, mut ooo) = (i64::MAX, i64::MIN, 0u64);
+        for (series, t, v) in samples {
+            if series.data.lock().append(t, v, self.range) {
+                ooo += 1;
+            }
+            lo = lo.min(t);
+            hi = hi.max(t);
         }
-        self.min_t.fetch_min(t, Ordering::Relaxed);
-        self.max_t.fetch_max(t, Ordering::Relaxed);
+        if ooo > 0 {
+            self.out_of_order_samples.fetch_add(ooo, Ordering::Relaxed);
+        }
+        if lo <= hi {
+            if lo < self.min_t.load(Ordering::Relaxed) {
+                self.min_t.fetch_min(lo, Ordering::Relaxed);
+            }
+            if hi > self.max_t.load(Ordering::Relaxed) {
+                self.max_t.fetch_max(hi, Ordering::Relaxed);
+            }
+        }
     }
 
     /// Removes samples in `[mint, maxt]` from `series`; returns how many.

@@ -154,3 +154,42 @@ fn retention_deletes_old_blocks_with_an_injected_clock() {
     let mut app = storage.appender();
     assert!(app.append(&series(1), NOW - 50_000, 1.0).is_err());
 }
+
+#[test]
+fn a_series_whose_block_data_is_all_deleted_is_not_selected() {
+    let dir = tempfile::tempdir().unwrap();
+    let (opts, _clock) = test_options();
+    let storage = Storage::open(dir.path(), opts.clone()).unwrap();
+    let mut app = storage.appender();
+    for i in 0..3 {
+        app.append(&series(i), NOW + 1000, 1.0).unwrap();
+        app.append(&series(i), NOW + 2000, 2.0).unwrap();
+    }
+    app.commit().unwrap();
+    storage.flush().unwrap();
+    // Two deletions that together cover all of series 1's samples.
+    let m = [Matcher::equal("s", "1")];
+    storage.delete(&m, NOW, NOW + 1500).unwrap();
+    storage.delete(&m, NOW + 1500, NOW + 3000).unwrap();
+    let q = storage.querier();
+    let names: Vec<String> = q
+        .select(&[Matcher::equal("__name__", "m")], i64::MIN, i64::MAX)
+        .unwrap()
+        .iter()
+        .map(|s| s.labels().get("s").unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["0", "2"]);
+    // Still gone after reopening and after compaction removed the data.
+    storage.close().unwrap();
+    let storage = Storage::open(dir.path(), opts).unwrap();
+    assert_eq!(dump(&storage).len(), 2);
+    storage.compact().unwrap();
+    assert_eq!(dump(&storage).len(), 2);
+    assert!(
+        storage
+            .querier()
+            .label_values("s", &[], i64::MIN, i64::MAX)
+            .unwrap()
+            == ["0", "2"]
+    );
+}
