@@ -17,8 +17,10 @@
 
 pub mod ast;
 pub mod duration;
+pub mod eval;
 pub mod functions;
 mod parser;
+pub mod promqltest;
 
 pub use ast::{Expr, ValueType};
 pub use duration::DurationExpr;

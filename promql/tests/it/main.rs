@@ -1,5 +1,6 @@
 //! PromQL integration tests: one binary, one module per concern.
 
+mod conformance;
 mod corpus;
 mod errors;
 mod grammar;

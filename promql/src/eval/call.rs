@@ -1,0 +1,867 @@
+//! Function calls. Range functions read each series' window at every step
+//! from one sorted sample list (window bounds only move forward).
+
+use std::collections::HashMap;
+
+use strata_engine::{Label, Labels, MatchType, Matcher, Sample};
+
+use crate::ast::{Call, Expr};
+
+use super::aggregate::quantile;
+use super::kahan::{kahan_mean, kahan_sum};
+use super::selector::Windows;
+use super::{EvalError, Evaluator, Grid, StepSeries, Value, labels_from};
+
+type R<T> = Result<T, EvalError>;
+
+/// Prometheus' extrapolated rate/increase/delta over one window.
+fn extrapolated(
+    w: &[Sample],
+    range_start: i64,
+    range_end: i64,
+    range_ms: i64,
+    counter: bool,
+    rate: bool,
+) -> Option<f64> {
+    let (first, last) = (w.first()?, w.last()?);
+    if w.len() < 2 {
+        return None;
+    }
+    let mut result = last.v - first.v;
+    if counter {
+        for pair in w.windows(2) {
+            if pair[1].v < pair[0].v {
+                result += pair[0].v;
+            }
+        }
+    }
+    let mut to_start = (first.t - range_start) as f64 / 1000.0;
+    let mut to_end = (range_end - last.t) as f64 / 1000.0;
+    let sampled = (last.t - first.t) as f64 / 1000.0;
+    let avg_step = sampled / (w.len() - 1) as f64;
+    if counter && result > 0.0 && first.v >= 0.0 {
+        let to_zero = sampled * (first.v / result);
+        if to_zero < to_start {
+            to_start = to_zero;
+        }
+    }
+    let threshold = avg_step * 1.1;
+    let mut interval = sampled;
+    if to_start >= threshold {
+        to_start = avg_step / 2.0;
+    }
+    interval += to_start;
+    if to_end >= threshold {
+        to_end = avg_step / 2.0;
+    }
+    interval += to_end;
+    let mut factor = interval / sampled;
+    if rate {
+        factor /= range_ms as f64 / 1000.0;
+    }
+    Some(result * factor)
+}
+
+/// Least-squares slope and intercept at `intercept_t`, with compensated sums.
+fn linear_regression(w: &[Sample], intercept_t: i64) -> (f64, f64) {
+    use super::kahan::kahan_inc;
+    let init = w.first().map_or(0.0, |s| s.v);
+    let const_y = w.iter().all(|s| s.v == init);
+    if const_y {
+        return if init.is_infinite() {
+            (f64::NAN, f64::NAN)
+        } else {
+            (0.0, init)
+        };
+    }
+    let (mut n, mut sx, mut cx, mut sy, mut cy, mut sxy, mut cxy, mut sx2, mut cx2) =
+        (0.0f64, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    for s in w {
+        n += 1.0;
+        let x = (s.t - intercept_t) as f64 / 1e3;
+        (sx, cx) = kahan_inc(x, sx, cx);
+        (sy, cy) = kahan_inc(s.v, sy, cy);
+        (sxy, cxy) = kahan_inc(x * s.v, sxy, cxy);
+        (sx2, cx2) = kahan_inc(x * x, sx2, cx2);
+    }
+    sx += cx;
+    sy += cy;
+    sxy += cxy;
+    sx2 += cx2;
+    let cov = sxy - sx * sy / n;
+    let var = sx2 - sx * sx / n;
+    let slope = cov / var;
+    (slope, sy / n - slope * sx / n)
+}
+
+fn over_time(name: &str, w: &[Sample], q: f64) -> Option<f64> {
+    if w.is_empty() {
+        return None;
+    }
+    let vals = || w.iter().map(|s| s.v);
+    Some(match name {
+        "sum_over_time" => kahan_sum(vals()),
+        "avg_over_time" => kahan_mean(vals()),
+        "count_over_time" => w.len() as f64,
+        "present_over_time" => 1.0,
+        "last_over_time" => w.last()?.v,
+        "first_over_time" => w.first()?.v,
+        "min_over_time" => vals().fold(f64::NAN, |m, v| if m.is_nan() || v < m { v } else { m }),
+        "max_over_time" => vals().fold(f64::NAN, |m, v| if m.is_nan() || v > m { v } else { m }),
+        "stddev_over_time" | "stdvar_over_time" => {
+            let (mut n, mut mean, mut m2) = (0.0f64, 0.0f64, 0.0f64);
+            for v in vals() {
+                n += 1.0;
+                let d = v - mean;
+                mean += d / n;
+                m2 += d * (v - mean);
+            }
+            let var = m2 / n;
+            if name == "stddev_over_time" {
+                var.sqrt()
+            } else {
+                var
+            }
+        }
+        "quantile_over_time" => quantile(q, &mut vals().collect::<Vec<_>>()),
+        "mad_over_time" => {
+            let mut v: Vec<f64> = vals().collect();
+            let median = quantile(0.5, &mut v);
+            let mut dev: Vec<f64> = v.iter().map(|x| (x - median).abs()).collect();
+            quantile(0.5, &mut dev)
+        }
+        "ts_of_last_over_time" => w.last()?.t as f64 / 1000.0,
+        "ts_of_first_over_time" => w.first()?.t as f64 / 1000.0,
+        "ts_of_max_over_time" | "ts_of_min_over_time" => {
+            let mut best: Option<Sample> = None;
+            for s in w {
+                let better = match best {
+                    None => true,
+                    Some(b) if name == "ts_of_max_over_time" => s.v >= b.v || b.v.is_nan(),
+                    Some(b) => s.v <= b.v || b.v.is_nan(),
+                };
+                if better {
+                    best = Some(*s);
+                }
+            }
+            best?.t as f64 / 1000.0
+        }
+        "changes" => w
+            .windows(2)
+            .filter(|p| p[0].v != p[1].v && !(p[0].v.is_nan() && p[1].v.is_nan()))
+            .count() as f64,
+        "resets" => w.windows(2).filter(|p| p[1].v < p[0].v).count() as f64,
+        _ => return None,
+    })
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn is_leap(y: i64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+fn date_part(name: &str, seconds: f64) -> f64 {
+    let secs = seconds.floor() as i64;
+    let days = secs.div_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    match name {
+        "year" => y as f64,
+        "month" => f64::from(m),
+        "day_of_month" => f64::from(d),
+        "day_of_week" => (days + 4).rem_euclid(7) as f64,
+        "day_of_year" => (days - (civil_to_days(y, 1, 1)) + 1) as f64,
+        "hour" => secs.rem_euclid(86_400).div_euclid(3600) as f64,
+        "minute" => secs.rem_euclid(3600).div_euclid(60) as f64,
+        "days_in_month" => f64::from(match m {
+            2 if is_leap(y) => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        }),
+        _ => f64::NAN,
+    }
+}
+
+fn civil_to_days(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn math1(name: &str, x: f64) -> Option<f64> {
+    Some(match name {
+        "abs" => x.abs(),
+        "ceil" => x.ceil(),
+        "floor" => x.floor(),
+        "exp" => x.exp(),
+        "sqrt" => x.sqrt(),
+        "ln" => x.ln(),
+        "log2" => x.log2(),
+        "log10" => x.log10(),
+        "sgn" => {
+            if x.is_nan() {
+                x
+            } else if x > 0.0 {
+                1.0
+            } else if x < 0.0 {
+                -1.0
+            } else {
+                0.0
+            }
+        }
+        "sin" => x.sin(),
+        "cos" => x.cos(),
+        "tan" => x.tan(),
+        "asin" => x.asin(),
+        "acos" => x.acos(),
+        "atan" => x.atan(),
+        "sinh" => x.sinh(),
+        "cosh" => x.cosh(),
+        "tanh" => x.tanh(),
+        "asinh" => x.asinh(),
+        "acosh" => x.acosh(),
+        "atanh" => x.atanh(),
+        "deg" => x.to_degrees(),
+        "rad" => x.to_radians(),
+        _ => return None,
+    })
+}
+
+/// Prometheus' float comparison with a relative tolerance.
+fn almost_equal(a: f64, b: f64, eps: f64) -> bool {
+    if a == b {
+        return true;
+    }
+    let abs_sum = a.abs() + b.abs();
+    let diff = (a - b).abs();
+    if a == 0.0 || b == 0.0 || abs_sum < f64::MIN_POSITIVE {
+        return diff < eps * f64::MIN_POSITIVE;
+    }
+    diff / abs_sum.min(f64::MAX) < eps
+}
+
+/// Quantile from classic cumulative buckets `(upper bound, count)`.
+pub(crate) fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> f64 {
+    if q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+    if !buckets.last().is_some_and(|b| b.0 == f64::INFINITY) {
+        return f64::NAN;
+    }
+    // Buckets with the same bound add up.
+    let mut merged: Vec<(f64, f64)> = Vec::with_capacity(buckets.len());
+    for &(le, c) in buckets.iter() {
+        match merged.last_mut() {
+            Some(last) if last.0 == le => last.1 += c,
+            _ => merged.push((le, c)),
+        }
+    }
+    // Monotonicity fix, ignoring tiny floating-point deltas.
+    if let Some(&(_, first)) = merged.first() {
+        let mut prev = first;
+        for b in merged.iter_mut().skip(1) {
+            let cur = b.1;
+            if cur == prev {
+                continue;
+            }
+            if almost_equal(prev, cur, 1e-12) || cur < prev {
+                b.1 = prev;
+                continue;
+            }
+            prev = cur;
+        }
+    }
+    if merged.len() < 2 {
+        return f64::NAN;
+    }
+    let observations = merged.last().map_or(0.0, |b| b.1);
+    if observations == 0.0 {
+        return f64::NAN;
+    }
+    let mut rank = q * observations;
+    let n = merged.len();
+    let b = merged[..n - 1].partition_point(|x| x.1 < rank);
+    if b == n - 1 {
+        return merged[n - 2].0;
+    }
+    if b == 0 && merged[0].0 <= 0.0 {
+        return merged[0].0;
+    }
+    let (mut start, end, mut count) = (0.0, merged[b].0, merged[b].1);
+    if b > 0 {
+        start = merged[b - 1].0;
+        count -= merged[b - 1].1;
+        rank -= merged[b - 1].1;
+    }
+    start + (end - start) * (rank / count)
+}
+
+impl Evaluator<'_> {
+    fn scalar_arg(&mut self, e: &Expr, grid: &Grid) -> R<Vec<f64>> {
+        match self.eval(e, grid)? {
+            Value::Scalar(v) => Ok(v),
+            _ => Err(EvalError::Execution("expected a scalar argument".into())),
+        }
+    }
+
+    fn vector_arg(&mut self, e: &Expr, grid: &Grid) -> R<Vec<StepSeries>> {
+        match self.eval(e, grid)? {
+            Value::Vector(v) => Ok(v),
+            _ => Err(EvalError::Execution(
+                "expected an instant vector argument".into(),
+            )),
+        }
+    }
+
+    fn string_arg(&mut self, e: &Expr, grid: &Grid) -> R<String> {
+        match self.eval(e, grid)? {
+            Value::String(s) => Ok(s),
+            _ => Err(EvalError::Execution("expected a string argument".into())),
+        }
+    }
+
+    /// A range function: `f(window, step index, windows)` per series and step.
+    fn over_windows(
+        &mut self,
+        arg: &Expr,
+        grid: &Grid,
+        keep_name: bool,
+        f: impl Fn(&Windows, usize) -> Option<f64>,
+    ) -> R<Value> {
+        let windows = self.range_arg(arg, grid)?;
+        let mut out = Vec::with_capacity(windows.len());
+        for w in &windows {
+            let points: Vec<Option<f64>> = (0..grid.len()).map(|i| f(w, i)).collect();
+            if points.iter().any(Option::is_some) {
+                out.push(StepSeries {
+                    labels: w.labels.clone(),
+                    drop_name: !keep_name,
+                    points,
+                });
+            }
+        }
+        Ok(Value::Vector(out))
+    }
+
+    fn map_vector(
+        &mut self,
+        arg: &Expr,
+        grid: &Grid,
+        f: impl Fn(f64, usize) -> Option<f64>,
+    ) -> R<Value> {
+        let series = self.vector_arg(arg, grid)?;
+        Ok(Value::Vector(
+            series
+                .into_iter()
+                .filter_map(|mut s| {
+                    for (i, p) in s.points.iter_mut().enumerate() {
+                        *p = p.and_then(|x| f(x, i));
+                    }
+                    s.drop_name = true;
+                    s.points.iter().any(Option::is_some).then_some(s)
+                })
+                .collect(),
+        ))
+    }
+
+    pub(crate) fn call(&mut self, c: &Call, grid: &Grid) -> R<Value> {
+        let name = c.func;
+        let args = &c.args;
+        let arg = |i: usize| {
+            args.get(i)
+                .ok_or_else(|| EvalError::Execution(format!("missing argument {i} of {name}")))
+        };
+        match name {
+            "rate" | "increase" | "delta" => {
+                let (counter, rate) = (name != "delta", name == "rate");
+                self.over_windows(arg(0)?, grid, false, |w, i| {
+                    let end = *w.ends.get(i)?;
+                    extrapolated(
+                        w.window(i),
+                        end - w.range_ms,
+                        end,
+                        w.range_ms,
+                        counter,
+                        rate,
+                    )
+                })
+            }
+            "irate" | "idelta" => self.over_windows(arg(0)?, grid, false, |w, i| {
+                let win = w.window(i);
+                let (a, b) = (win.get(win.len().checked_sub(2)?)?, win.last()?);
+                let dt = (b.t - a.t) as f64 / 1000.0;
+                if name == "idelta" {
+                    Some(b.v - a.v)
+                } else if dt == 0.0 {
+                    None
+                } else if b.v < a.v {
+                    Some(b.v / dt)
+                } else {
+                    Some((b.v - a.v) / dt)
+                }
+            }),
+            "deriv" => self.over_windows(arg(0)?, grid, false, |w, i| {
+                let win = w.window(i);
+                (win.len() >= 2).then(|| linear_regression(win, win[0].t).0)
+            }),
+            "predict_linear" => {
+                let d = self.scalar_arg(arg(1)?, grid)?;
+                self.over_windows(arg(0)?, grid, false, |w, i| {
+                    let win = w.window(i);
+                    if win.len() < 2 {
+                        return None;
+                    }
+                    let (slope, intercept) = linear_regression(win, *w.ends.get(i)?);
+                    Some(intercept + slope * d.get(i).copied().unwrap_or(0.0))
+                })
+            }
+            "quantile_over_time" => {
+                let q = self.scalar_arg(arg(0)?, grid)?;
+                self.over_windows(arg(1)?, grid, false, |w, i| {
+                    over_time(name, w.window(i), q.get(i).copied().unwrap_or(f64::NAN))
+                })
+            }
+            "double_exponential_smoothing" | "holt_winters" => {
+                let sf = self.scalar_arg(arg(1)?, grid)?;
+                let tf = self.scalar_arg(arg(2)?, grid)?;
+                if let Some(bad) = sf.iter().find(|x| !(**x > 0.0 && **x < 1.0)) {
+                    return Err(EvalError::Execution(format!(
+                        "invalid smoothing factor. Expected: 0 < sf < 1, got: {bad}"
+                    )));
+                }
+                if let Some(bad) = tf.iter().find(|x| !(**x > 0.0 && **x < 1.0)) {
+                    return Err(EvalError::Execution(format!(
+                        "invalid trend factor. Expected: 0 < tf < 1, got: {bad}"
+                    )));
+                }
+                self.over_windows(arg(0)?, grid, false, |w, i| {
+                    let win = w.window(i);
+                    if win.len() < 2 {
+                        return None;
+                    }
+                    let (sf, tf) = (sf.get(i).copied()?, tf.get(i).copied()?);
+                    let (mut s0, mut s1, mut b) = (0.0, win[0].v, win[1].v - win[0].v);
+                    for (k, x) in win.iter().enumerate().skip(1) {
+                        if k > 1 {
+                            b = tf * (s1 - s0) + (1.0 - tf) * b;
+                        }
+                        let next = sf * x.v + (1.0 - sf) * (s1 + b);
+                        s0 = s1;
+                        s1 = next;
+                    }
+                    Some(s1)
+                })
+            }
+            n if n.ends_with("_over_time") && n != "absent_over_time"
+                || n == "changes"
+                || n == "resets" =>
+            {
+                let keep = matches!(n, "last_over_time" | "first_over_time");
+                self.over_windows(arg(0)?, grid, keep, |w, i| {
+                    over_time(n, w.window(i), f64::NAN)
+                })
+            }
+            "absent_over_time" => {
+                let windows = self.range_arg(arg(0)?, grid)?;
+                let points: Vec<Option<f64>> = (0..grid.len())
+                    .map(|i| {
+                        windows
+                            .iter()
+                            .all(|w| w.window(i).is_empty())
+                            .then_some(1.0)
+                    })
+                    .collect();
+                let sel = match arg(0)? {
+                    Expr::Matrix(m) => Some(&m.vector),
+                    _ => None,
+                };
+                Ok(absent_result(
+                    sel.map(|v| v.all_matchers()).unwrap_or_default(),
+                    points,
+                ))
+            }
+            "absent" => {
+                let series = self.vector_arg(arg(0)?, grid)?;
+                let points: Vec<Option<f64>> = (0..grid.len())
+                    .map(|i| {
+                        series
+                            .iter()
+                            .all(|s| s.points.get(i).copied().flatten().is_none())
+                            .then_some(1.0)
+                    })
+                    .collect();
+                let matchers = match arg(0)? {
+                    Expr::Vector(v) => v.all_matchers(),
+                    _ => Vec::new(),
+                };
+                Ok(absent_result(matchers, points))
+            }
+            "time" => Ok(Value::Scalar(
+                grid.times.iter().map(|&t| t as f64 / 1000.0).collect(),
+            )),
+            "pi" => Ok(Value::Scalar(vec![std::f64::consts::PI; grid.len()])),
+            "start" => Ok(Value::Scalar(vec![self.start as f64 / 1000.0; grid.len()])),
+            "end" => Ok(Value::Scalar(vec![self.end as f64 / 1000.0; grid.len()])),
+            "range" => Ok(Value::Scalar(vec![
+                (self.end - self.start) as f64 / 1000.0;
+                grid.len()
+            ])),
+            "step" => Ok(Value::Scalar(vec![self.step as f64 / 1000.0; grid.len()])),
+            "min_of" | "max_of" => {
+                let a = self.scalar_arg(arg(0)?, grid)?;
+                let b = self.scalar_arg(arg(1)?, grid)?;
+                Ok(Value::Scalar(
+                    a.iter()
+                        .zip(&b)
+                        .map(|(&x, &y)| if name == "min_of" { x.min(y) } else { x.max(y) })
+                        .collect(),
+                ))
+            }
+            "vector" => {
+                let v = self.scalar_arg(arg(0)?, grid)?;
+                Ok(Value::Vector(vec![StepSeries {
+                    labels: Labels::default(),
+                    drop_name: false,
+                    points: v.into_iter().map(Some).collect(),
+                }]))
+            }
+            "scalar" => {
+                let series = self.vector_arg(arg(0)?, grid)?;
+                Ok(Value::Scalar(
+                    (0..grid.len())
+                        .map(|i| {
+                            let mut present = series
+                                .iter()
+                                .filter_map(|s| s.points.get(i).copied().flatten());
+                            match (present.next(), present.next()) {
+                                (Some(v), None) => v,
+                                _ => f64::NAN,
+                            }
+                        })
+                        .collect(),
+                ))
+            }
+            "timestamp" => {
+                if let Expr::Vector(v) = arg(0)? {
+                    let series = self.instant_samples(v, grid)?;
+                    return Ok(Value::Vector(
+                        series
+                            .into_iter()
+                            .map(|(labels, pts)| StepSeries {
+                                labels,
+                                drop_name: true,
+                                points: pts
+                                    .into_iter()
+                                    .map(|p| p.map(|s| s.t as f64 / 1000.0))
+                                    .collect(),
+                            })
+                            .collect(),
+                    ));
+                }
+                let times = grid.times.clone();
+                self.map_vector(arg(0)?, grid, |_, i| {
+                    times.get(i).map(|&t| t as f64 / 1000.0)
+                })
+            }
+            "clamp" | "clamp_min" | "clamp_max" => {
+                let (lo, hi) = match name {
+                    "clamp" => (
+                        self.scalar_arg(arg(1)?, grid)?,
+                        self.scalar_arg(arg(2)?, grid)?,
+                    ),
+                    "clamp_min" => (
+                        self.scalar_arg(arg(1)?, grid)?,
+                        vec![f64::INFINITY; grid.len()],
+                    ),
+                    _ => (
+                        vec![f64::NEG_INFINITY; grid.len()],
+                        self.scalar_arg(arg(1)?, grid)?,
+                    ),
+                };
+                self.map_vector(arg(0)?, grid, |x, i| {
+                    let (l, h) = (lo.get(i).copied()?, hi.get(i).copied()?);
+                    if l > h {
+                        return None;
+                    }
+                    Some(x.max(l).min(h))
+                })
+            }
+            "round" => {
+                let to = match args.get(1) {
+                    Some(e) => self.scalar_arg(e, grid)?,
+                    None => vec![1.0; grid.len()],
+                };
+                self.map_vector(arg(0)?, grid, |x, i| {
+                    let inv = 1.0 / to.get(i).copied().unwrap_or(1.0);
+                    Some((x * inv + 0.5).floor() / inv)
+                })
+            }
+            "day_of_month" | "day_of_week" | "day_of_year" | "days_in_month" | "hour"
+            | "minute" | "month" | "year" => match args.first() {
+                Some(e) => self.map_vector(e, grid, |x, _| Some(date_part(name, x))),
+                None => Ok(Value::Vector(vec![StepSeries {
+                    labels: Labels::default(),
+                    drop_name: false,
+                    points: grid
+                        .times
+                        .iter()
+                        .map(|&t| Some(date_part(name, t as f64 / 1000.0)))
+                        .collect(),
+                }])),
+            },
+            "label_replace" => {
+                let series = self.vector_arg(arg(0)?, grid)?;
+                let dst = self.string_arg(arg(1)?, grid)?;
+                let repl = self.string_arg(arg(2)?, grid)?;
+                let src = self.string_arg(arg(3)?, grid)?;
+                let re_src = self.string_arg(arg(4)?, grid)?;
+                let re = regex::Regex::new(&format!("^(?s:{re_src})$")).map_err(|e| {
+                    EvalError::Execution(format!(
+                        "invalid regular expression in label_replace(): {re_src}: {e}"
+                    ))
+                })?;
+                if strata_engine::validate_name(&dst).is_err() {
+                    return Err(EvalError::Execution(format!(
+                        "invalid destination label name in label_replace(): {dst}"
+                    )));
+                }
+                let mut out = Vec::with_capacity(series.len());
+                for mut s in series {
+                    let value = s.labels.get(&src).unwrap_or("").to_owned();
+                    if let Some(caps) = re.captures(&value) {
+                        let mut res = String::new();
+                        caps.expand(&go_template(&repl), &mut res);
+                        let mut l: Vec<Label> =
+                            s.labels.iter().filter(|x| x.name != dst).cloned().collect();
+                        l.push(Label::new(dst.clone(), res));
+                        s.labels = labels_from(l);
+                        if dst == "__name__" {
+                            s.drop_name = false;
+                        }
+                    }
+                    out.push(s);
+                }
+                Ok(Value::Vector(out))
+            }
+            "label_join" => {
+                let series = self.vector_arg(arg(0)?, grid)?;
+                let dst = self.string_arg(arg(1)?, grid)?;
+                let sep = self.string_arg(arg(2)?, grid)?;
+                let mut srcs = Vec::new();
+                for e in args.iter().skip(3) {
+                    srcs.push(self.string_arg(e, grid)?);
+                }
+                if strata_engine::validate_name(&dst).is_err() {
+                    return Err(EvalError::Execution(format!(
+                        "invalid destination label name in label_join(): {dst}"
+                    )));
+                }
+                Ok(Value::Vector(
+                    series
+                        .into_iter()
+                        .map(|mut s| {
+                            let joined = srcs
+                                .iter()
+                                .map(|n| s.labels.get(n).unwrap_or(""))
+                                .collect::<Vec<_>>()
+                                .join(&sep);
+                            let mut l: Vec<Label> =
+                                s.labels.iter().filter(|x| x.name != dst).cloned().collect();
+                            l.push(Label::new(dst.clone(), joined));
+                            s.labels = labels_from(l);
+                            s
+                        })
+                        .collect(),
+                ))
+            }
+            "sort" | "sort_desc" => {
+                let mut series = self.vector_arg(arg(0)?, grid)?;
+                let key = |s: &StepSeries| s.points.first().copied().flatten().unwrap_or(f64::NAN);
+                series.sort_by(|a, b| {
+                    let (x, y) = (key(a), key(b));
+                    match (x.is_nan(), y.is_nan()) {
+                        (true, true) => std::cmp::Ordering::Equal,
+                        (true, false) => std::cmp::Ordering::Greater,
+                        (false, true) => std::cmp::Ordering::Less,
+                        _ if name == "sort" => {
+                            x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal)
+                        }
+                        _ => y.partial_cmp(&x).unwrap_or(std::cmp::Ordering::Equal),
+                    }
+                });
+                Ok(Value::Vector(series))
+            }
+            "sort_by_label" | "sort_by_label_desc" => {
+                let mut series = self.vector_arg(arg(0)?, grid)?;
+                let mut names = Vec::new();
+                for e in args.iter().skip(1) {
+                    names.push(self.string_arg(e, grid)?);
+                }
+                series.sort_by(|a, b| {
+                    let mut ord = std::cmp::Ordering::Equal;
+                    for n in &names {
+                        ord = natural_cmp(
+                            a.labels.get(n).unwrap_or(""),
+                            b.labels.get(n).unwrap_or(""),
+                        );
+                        if ord != std::cmp::Ordering::Equal {
+                            break;
+                        }
+                    }
+                    let ord = ord.then_with(|| a.labels.cmp(&b.labels));
+                    if name == "sort_by_label_desc" {
+                        ord.reverse()
+                    } else {
+                        ord
+                    }
+                });
+                Ok(Value::Vector(series))
+            }
+            "histogram_quantile" => {
+                let q = self.scalar_arg(arg(0)?, grid)?;
+                let series = super::drop_names(self.vector_arg(arg(1)?, grid)?);
+                let mut groups: HashMap<Labels, Vec<(f64, &StepSeries)>> = HashMap::new();
+                for s in &series {
+                    let Some(le) = s
+                        .labels
+                        .get("le")
+                        .and_then(|v| v.trim().parse::<f64>().ok())
+                    else {
+                        continue;
+                    };
+                    let key = super::labels_without(&s.labels, &["le", "__name__"]);
+                    groups.entry(key).or_default().push((le, s));
+                }
+                let mut out = Vec::new();
+                for (labels, buckets) in groups {
+                    let points: Vec<Option<f64>> = (0..grid.len())
+                        .map(|i| {
+                            let mut b: Vec<(f64, f64)> = buckets
+                                .iter()
+                                .filter_map(|(le, s)| {
+                                    Some((*le, s.points.get(i).copied().flatten()?))
+                                })
+                                .collect();
+                            if b.is_empty() {
+                                return None;
+                            }
+                            Some(bucket_quantile(
+                                q.get(i).copied().unwrap_or(f64::NAN),
+                                &mut b,
+                            ))
+                        })
+                        .collect();
+                    if points.iter().any(Option::is_some) {
+                        out.push(StepSeries {
+                            labels,
+                            drop_name: false,
+                            points,
+                        });
+                    }
+                }
+                Ok(Value::Vector(out))
+            }
+            n => {
+                if let Some(first) = args.first()
+                    && math1(n, 0.0).is_some()
+                {
+                    return self.map_vector(first, grid, |x, _| math1(n, x));
+                }
+                Err(EvalError::Execution(format!(
+                    "function {n:?} is not implemented yet"
+                )))
+            }
+        }
+    }
+}
+
+/// `absent()` output: labels from the equality matchers (except the name).
+fn absent_result(matchers: Vec<Matcher>, points: Vec<Option<f64>>) -> Value {
+    if points.iter().all(Option::is_none) {
+        return Value::Vector(Vec::new());
+    }
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for m in &matchers {
+        *seen.entry(m.name.as_str()).or_default() += 1;
+    }
+    let l: Vec<Label> = matchers
+        .iter()
+        .filter(|m| {
+            m.kind == MatchType::Equal
+                && m.name != "__name__"
+                && seen.get(m.name.as_str()) == Some(&1)
+        })
+        .map(|m| Label::new(m.name.clone(), m.value.clone()))
+        .collect();
+    Value::Vector(vec![StepSeries {
+        labels: labels_from(l),
+        drop_name: false,
+        points,
+    }])
+}
+
+/// Go's `$1`/`${1}`/`$name` template syntax mapped to the regex crate's.
+fn go_template(s: &str) -> String {
+    s.to_owned()
+}
+
+/// Natural order: digit runs compare as numbers.
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (mut x, mut y) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (x.first(), y.first()) {
+            (None, None) => return std::cmp::Ordering::Equal,
+            (None, _) => return std::cmp::Ordering::Less,
+            (_, None) => return std::cmp::Ordering::Greater,
+            (Some(c), Some(d)) if c.is_ascii_digit() && d.is_ascii_digit() => {
+                let nx = x.iter().take_while(|c| c.is_ascii_digit()).count();
+                let ny = y.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (dx, dy) = (&x[..nx], &y[..ny]);
+                let tx: &[u8] = {
+                    let z = dx.iter().take_while(|c| **c == b'0').count();
+                    &dx[z..]
+                };
+                let ty: &[u8] = {
+                    let z = dy.iter().take_while(|c| **c == b'0').count();
+                    &dy[z..]
+                };
+                let ord = tx.len().cmp(&ty.len()).then_with(|| tx.cmp(ty));
+                if ord != std::cmp::Ordering::Equal {
+                    return ord;
+                }
+                x = &x[nx..];
+                y = &y[ny..];
+            }
+            (Some(c), Some(d)) => {
+                if c != d {
+                    return c.cmp(d);
+                }
+                x = &x[1..];
+                y = &y[1..];
+            }
+        }
+    }
+}

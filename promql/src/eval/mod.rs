@@ -1,0 +1,314 @@
+//! Evaluation of a parsed expression over an engine [`Querier`], as an
+//! instant query (one time) or a range query (start, end, step).
+//!
+//! Every node is evaluated once for all steps of the query: an instant
+//! vector is a set of series with a value (or none) per step, and range
+//! functions slide a window over each series' samples across all steps.
+
+mod aggregate;
+mod binary;
+mod call;
+mod error;
+mod kahan;
+mod selector;
+mod value;
+
+use std::time::{Duration, Instant};
+
+use strata_engine::{Labels, Querier};
+
+use crate::ast::{AtModifier, Expr, UnaryOp};
+use crate::duration::DurationExpr;
+
+pub use error::EvalError;
+pub use value::{RangeSeries, StepSeries, Value};
+
+/// Engine settings; the defaults are Prometheus'.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    /// How far back an instant selector looks for a sample (default 5m).
+    pub lookback_ms: i64,
+    /// Most samples a query may load (default 50,000,000).
+    pub max_samples: usize,
+    /// Longest a query may run (default 2 minutes).
+    pub timeout: Duration,
+    /// Step of a subquery written without one, `x[5m:]` (default 1m).
+    pub default_subquery_step_ms: i64,
+}
+
+impl Default for EvalOptions {
+    fn default() -> Self {
+        EvalOptions {
+            lookback_ms: 300_000,
+            max_samples: 50_000_000,
+            timeout: Duration::from_secs(120),
+            default_subquery_step_ms: 60_000,
+        }
+    }
+}
+
+/// Most points per series a range query may return.
+pub const MAX_POINTS_PER_SERIES: i64 = 11_000;
+
+/// Evaluates `expr` at time `t` (ms).
+///
+/// # Errors
+/// [`EvalError`] for storage failures, limits and execution errors.
+pub fn eval_instant(
+    q: &dyn Querier,
+    expr: &Expr,
+    t: i64,
+    opts: &EvalOptions,
+) -> Result<Value, EvalError> {
+    let mut ev = Evaluator::new(q, opts, t, t, 0);
+    let grid = Grid::new(t, t, 0);
+    let v = ev.eval(expr, &grid)?;
+    finish(v)
+}
+
+/// Evaluates `expr` at every step from `start` to `end` (ms, inclusive).
+///
+/// # Errors
+/// As [`eval_instant`]; also [`EvalError::TooManyPoints`] for more than
+/// 11,000 steps, and an error for an expression returning a range vector.
+pub fn eval_range(
+    q: &dyn Querier,
+    expr: &Expr,
+    start: i64,
+    end: i64,
+    step: i64,
+    opts: &EvalOptions,
+) -> Result<Value, EvalError> {
+    if step <= 0 {
+        return Err(EvalError::Execution("zero or negative query resolution step widths are not accepted. Try a positive integer".into()));
+    }
+    if end < start {
+        return Err(EvalError::Execution(
+            "end timestamp must not be before start time".into(),
+        ));
+    }
+    if (end - start) / step + 1 > MAX_POINTS_PER_SERIES {
+        return Err(EvalError::TooManyPoints);
+    }
+    if matches!(
+        expr.value_type(),
+        crate::ValueType::Matrix | crate::ValueType::String
+    ) {
+        return Err(EvalError::Execution(format!(
+            "invalid expression type {:?} for range query, must be Scalar or instant Vector",
+            expr.value_type().to_string()
+        )));
+    }
+    let mut ev = Evaluator::new(q, opts, start, end, step);
+    let grid = Grid::new(start, end, step);
+    let v = ev.eval(expr, &grid)?;
+    finish(v)
+}
+
+/// Drops names marked for delayed removal and rejects duplicate label sets.
+fn finish(v: Value) -> Result<Value, EvalError> {
+    match v {
+        Value::Vector(series) => Ok(Value::Vector(dedup_check(drop_names(series))?)),
+        other => Ok(other),
+    }
+}
+
+/// Removes `__name__` (and `__type__`, `__unit__`) from series marked for it.
+pub(crate) fn drop_names(series: Vec<StepSeries>) -> Vec<StepSeries> {
+    series
+        .into_iter()
+        .map(|mut s| {
+            if s.drop_name {
+                s.labels = without_metadata_labels(&s.labels);
+                s.drop_name = false;
+            }
+            s
+        })
+        .collect()
+}
+
+pub(crate) fn without_metadata_labels(l: &Labels) -> Labels {
+    labels_without(l, &["__name__", "__type__", "__unit__"])
+}
+
+pub(crate) fn labels_without(l: &Labels, names: &[&str]) -> Labels {
+    if !l.iter().any(|x| names.contains(&x.name.as_str())) {
+        return l.clone();
+    }
+    let kept: Vec<_> = l
+        .iter()
+        .filter(|x| !names.contains(&x.name.as_str()))
+        .cloned()
+        .collect();
+    labels_from(kept)
+}
+
+/// Builds labels the evaluator derived from valid ones (no validation needed
+/// beyond sorting; empty values are dropped as usual).
+pub(crate) fn labels_from(v: Vec<strata_engine::Label>) -> Labels {
+    let limits = strata_engine::LabelLimits {
+        max_labels: usize::MAX,
+        max_name_len: usize::MAX,
+        max_value_len: usize::MAX,
+    };
+    Labels::with_limits(v, &limits).unwrap_or_default()
+}
+
+/// Two series with the same labels at the same step are an error.
+fn dedup_check(mut series: Vec<StepSeries>) -> Result<Vec<StepSeries>, EvalError> {
+    series.sort_by(|a, b| a.labels.cmp(&b.labels));
+    let mut out: Vec<StepSeries> = Vec::with_capacity(series.len());
+    for s in series {
+        if let Some(last) = out.last_mut()
+            && last.labels == s.labels
+        {
+            for (a, b) in last.points.iter_mut().zip(&s.points) {
+                match (a.is_some(), b) {
+                    (true, Some(_)) => {
+                        return Err(EvalError::Execution(
+                            "vector cannot contain metrics with the same labelset".into(),
+                        ));
+                    }
+                    (false, Some(v)) => *a = Some(*v),
+                    _ => {}
+                }
+            }
+            continue;
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+/// The times a node is evaluated at.
+#[derive(Debug, Clone)]
+pub(crate) struct Grid {
+    pub(crate) times: Vec<i64>,
+}
+
+impl Grid {
+    pub(crate) fn new(start: i64, end: i64, step: i64) -> Grid {
+        let times = if step == 0 {
+            vec![start]
+        } else {
+            (0..)
+                .map(|i| start + i * step)
+                .take_while(|t| *t <= end)
+                .collect()
+        };
+        Grid { times }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.times.len()
+    }
+}
+
+/// State of one query's evaluation.
+pub(crate) struct Evaluator<'a> {
+    pub(crate) q: &'a dyn Querier,
+    pub(crate) opts: &'a EvalOptions,
+    /// The outermost query's start, end and step (for `@ start()`, `step()`).
+    pub(crate) start: i64,
+    pub(crate) end: i64,
+    pub(crate) step: i64,
+    pub(crate) samples_loaded: usize,
+    deadline: Instant,
+}
+
+impl<'a> Evaluator<'a> {
+    fn new(q: &'a dyn Querier, opts: &'a EvalOptions, start: i64, end: i64, step: i64) -> Self {
+        Evaluator {
+            q,
+            opts,
+            start,
+            end,
+            step,
+            samples_loaded: 0,
+            deadline: Instant::now() + opts.timeout,
+        }
+    }
+
+    pub(crate) fn check_deadline(&self) -> Result<(), EvalError> {
+        if Instant::now() > self.deadline {
+            Err(EvalError::Timeout)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(crate) fn count_samples(&mut self, n: usize) -> Result<(), EvalError> {
+        self.samples_loaded += n;
+        if self.samples_loaded > self.opts.max_samples {
+            return Err(EvalError::TooManySamples);
+        }
+        Ok(())
+    }
+
+    /// A duration expression's value in ms.
+    pub(crate) fn duration_ms(&self, d: &DurationExpr) -> Result<i64, EvalError> {
+        d.eval_ms(self.step, self.end - self.start)
+            .ok_or_else(|| EvalError::Execution(format!("invalid duration expression {d}")))
+    }
+
+    /// The time a selector with `at` and `offset` reads at, for grid time `t`.
+    pub(crate) fn read_time(&self, t: i64, at: &Option<AtModifier>, offset: i64) -> i64 {
+        let base = match at {
+            None => t,
+            Some(AtModifier::Timestamp(ms)) => *ms,
+            Some(AtModifier::Start) => self.start,
+            Some(AtModifier::End) => self.end,
+        };
+        base - offset
+    }
+
+    pub(crate) fn eval(&mut self, expr: &Expr, grid: &Grid) -> Result<Value, EvalError> {
+        self.check_deadline()?;
+        match expr {
+            Expr::Number(n) => Ok(Value::Scalar(vec![n.0; grid.len()])),
+            Expr::String(s) => Ok(Value::String(s.clone())),
+            Expr::Paren(e) => self.eval(e, grid),
+            Expr::Unary(op, e) => {
+                let v = self.eval(e, grid)?;
+                Ok(match (op, v) {
+                    (UnaryOp::Plus, v) => v,
+                    (UnaryOp::Neg, Value::Scalar(s)) => {
+                        Value::Scalar(s.into_iter().map(|x| -x).collect())
+                    }
+                    (UnaryOp::Neg, Value::Vector(series)) => Value::Vector(
+                        series
+                            .into_iter()
+                            .map(|mut s| {
+                                s.points.iter_mut().for_each(|p| *p = p.map(|x| -x));
+                                s.drop_name = true;
+                                s
+                            })
+                            .collect(),
+                    ),
+                    (_, other) => other,
+                })
+            }
+            Expr::Vector(v) => self.instant_selector(v, grid),
+            Expr::Matrix(_) | Expr::Subquery(_) => {
+                // Only reachable as an instant query's whole expression.
+                let windows = self.range_arg(expr, grid)?;
+                Ok(Value::Matrix(
+                    windows
+                        .into_iter()
+                        .map(|w| {
+                            let (lo, hi) = w.windows.first().copied().unwrap_or((0, 0));
+                            RangeSeries {
+                                labels: w.labels,
+                                samples: w.samples.get(lo..hi).unwrap_or(&[]).to_vec(),
+                            }
+                        })
+                        .filter(|r| !r.samples.is_empty())
+                        .collect(),
+                ))
+            }
+            Expr::Binary(b) => self.binary(b, grid),
+            Expr::Aggregate(a) => self.aggregate(a, grid),
+            Expr::Call(c) => self.call(c, grid),
+        }
+    }
+}

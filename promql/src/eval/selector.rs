@@ -1,0 +1,236 @@
+//! Selectors: instant vectors with lookback and staleness, and the windows
+//! of range vectors (matrix selectors and subqueries) for every step.
+
+use strata_engine::{Labels, Sample, is_stale_nan};
+
+use crate::ast::{Expr, VectorSelector};
+
+use super::{EvalError, Evaluator, Grid, StepSeries, Value};
+
+/// A series and the sample an instant selector picked at each step.
+pub(crate) type PickedSeries = (Labels, Vec<Option<Sample>>);
+
+/// A series' samples and, for each step, the index range of its window.
+#[derive(Debug)]
+pub(crate) struct Windows {
+    pub(crate) labels: Labels,
+    pub(crate) samples: Vec<Sample>,
+    /// `samples[lo..hi]` is the window of step i.
+    pub(crate) windows: Vec<(usize, usize)>,
+    /// The time each window ends at (the selector's read time).
+    pub(crate) ends: Vec<i64>,
+    /// Window length in ms.
+    pub(crate) range_ms: i64,
+}
+
+impl Windows {
+    pub(crate) fn window(&self, i: usize) -> &[Sample] {
+        match self.windows.get(i) {
+            Some(&(lo, hi)) => self.samples.get(lo..hi).unwrap_or(&[]),
+            None => &[],
+        }
+    }
+}
+
+/// Index range of samples with `end - range < t <= end`.
+fn window_of(samples: &[Sample], end: i64, range: i64) -> (usize, usize) {
+    let lo = samples.partition_point(|s| s.t <= end.saturating_sub(range));
+    let hi = samples.partition_point(|s| s.t <= end);
+    (lo, hi.max(lo))
+}
+
+impl Evaluator<'_> {
+    fn fetch(
+        &mut self,
+        v: &VectorSelector,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<(Labels, Vec<Sample>)>, EvalError> {
+        let series = self.q.select(&v.all_matchers(), mint, maxt)?;
+        let mut out = Vec::with_capacity(series.len());
+        for s in series {
+            let samples = s.samples()?;
+            self.count_samples(samples.len())?;
+            out.push((s.labels().clone(), samples));
+        }
+        Ok(out)
+    }
+
+    /// An instant selector with the sample (time, value) chosen at each step.
+    pub(crate) fn instant_samples(
+        &mut self,
+        v: &VectorSelector,
+        grid: &Grid,
+    ) -> Result<Vec<PickedSeries>, EvalError> {
+        let offset = match &v.offset {
+            Some(d) => self.duration_ms(d)?,
+            None => 0,
+        };
+        let reads: Vec<i64> = grid
+            .times
+            .iter()
+            .map(|&t| self.read_time(t, &v.at, offset))
+            .collect();
+        let lookback = self.opts.lookback_ms;
+        let (Some(&lo), Some(&hi)) = (reads.iter().min(), reads.iter().max()) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for (labels, samples) in self.fetch(v, lo.saturating_sub(lookback).saturating_add(1), hi)? {
+            let points: Vec<Option<Sample>> = reads
+                .iter()
+                .map(|&rt| {
+                    let idx = samples.partition_point(|s| s.t <= rt);
+                    let s = *samples.get(idx.checked_sub(1)?)?;
+                    (s.t > rt - lookback && !is_stale_nan(s.v)).then_some(s)
+                })
+                .collect();
+            if points.iter().any(Option::is_some) {
+                out.push((labels, points));
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn instant_selector(
+        &mut self,
+        v: &VectorSelector,
+        grid: &Grid,
+    ) -> Result<Value, EvalError> {
+        let series = self.instant_samples(v, grid)?;
+        Ok(Value::Vector(
+            series
+                .into_iter()
+                .map(|(labels, points)| StepSeries {
+                    labels,
+                    drop_name: false,
+                    points: points.into_iter().map(|p| p.map(|s| s.v)).collect(),
+                })
+                .collect(),
+        ))
+    }
+
+    /// The windows of a range-vector expression (matrix selector or subquery) at every step.
+    pub(crate) fn range_arg(
+        &mut self,
+        expr: &Expr,
+        grid: &Grid,
+    ) -> Result<Vec<Windows>, EvalError> {
+        match expr {
+            Expr::Paren(e) => self.range_arg(e, grid),
+            Expr::Matrix(m) => {
+                let range = self.duration_ms(&m.range)?;
+                let offset = match &m.vector.offset {
+                    Some(d) => self.duration_ms(d)?,
+                    None => 0,
+                };
+                let ends: Vec<i64> = grid
+                    .times
+                    .iter()
+                    .map(|&t| self.read_time(t, &m.vector.at, offset))
+                    .collect();
+                let (Some(&lo), Some(&hi)) = (ends.iter().min(), ends.iter().max()) else {
+                    return Ok(Vec::new());
+                };
+                let mut out = Vec::new();
+                for (labels, mut samples) in
+                    self.fetch(&m.vector, lo.saturating_sub(range).saturating_add(1), hi)?
+                {
+                    // Range vectors ignore staleness markers.
+                    samples.retain(|s| !is_stale_nan(s.v));
+                    let windows = ends
+                        .iter()
+                        .map(|&e| window_of(&samples, e, range))
+                        .collect();
+                    out.push(Windows {
+                        labels,
+                        samples,
+                        windows,
+                        ends: ends.clone(),
+                        range_ms: range,
+                    });
+                }
+                Ok(out)
+            }
+            Expr::Subquery(sq) => {
+                let range = self.duration_ms(&sq.range)?;
+                let step = match &sq.step {
+                    Some(d) => self.duration_ms(d)?,
+                    None => self.opts.default_subquery_step_ms,
+                };
+                if step <= 0 {
+                    return Err(EvalError::Execution(
+                        "subquery step must be positive".into(),
+                    ));
+                }
+                let offset = match &sq.offset {
+                    Some(d) => self.duration_ms(d)?,
+                    None => 0,
+                };
+                let ends: Vec<i64> = grid
+                    .times
+                    .iter()
+                    .map(|&t| self.read_time(t, &sq.at, offset))
+                    .collect();
+                let (Some(&lo), Some(&hi)) = (ends.iter().min(), ends.iter().max()) else {
+                    return Ok(Vec::new());
+                };
+                // Inner steps are multiples of the step, after lo - range.
+                let first = (lo - range).div_euclid(step) * step + step;
+                if (hi - first) / step > 11_000 * 100 {
+                    return Err(EvalError::TooManyPoints);
+                }
+                let inner_grid = Grid::new(first, hi.max(first), step);
+                let inner = self.eval(&sq.expr, &inner_grid)?;
+                let series: Vec<(Labels, Vec<Sample>)> = match inner {
+                    Value::Vector(series) => super::drop_names(series)
+                        .into_iter()
+                        .map(|s| {
+                            let samples: Vec<Sample> = inner_grid
+                                .times
+                                .iter()
+                                .zip(&s.points)
+                                .filter_map(|(&t, p)| p.map(|v| Sample::new(t, v)))
+                                .collect();
+                            (s.labels, samples)
+                        })
+                        .collect(),
+                    Value::Scalar(vals) => vec![(
+                        Labels::default(),
+                        inner_grid
+                            .times
+                            .iter()
+                            .zip(vals)
+                            .map(|(&t, v)| Sample::new(t, v))
+                            .collect(),
+                    )],
+                    _ => {
+                        return Err(EvalError::Execution(
+                            "subquery of a non-vector expression".into(),
+                        ));
+                    }
+                };
+                Ok(series
+                    .into_iter()
+                    .map(|(labels, samples)| {
+                        let windows = ends
+                            .iter()
+                            .map(|&e| window_of(&samples, e, range))
+                            .collect();
+                        Windows {
+                            labels,
+                            samples,
+                            windows,
+                            ends: ends.clone(),
+                            range_ms: range,
+                        }
+                    })
+                    .collect())
+            }
+            other => Err(EvalError::Execution(format!(
+                "expected a range vector, got {}",
+                other.value_type()
+            ))),
+        }
+    }
+}
