@@ -658,7 +658,7 @@ mod tests {
             parse_values("1 _ 3 _x2 1+2x2 10-2x1 -2+4x1 1x1 stale")
                 .unwrap()
                 .len(),
-            14
+            15
         );
         let v = parse_values("0+10x2 1e3").unwrap();
         assert_eq!(v, [Some(0.0), Some(10.0), Some(20.0), Some(1000.0)]);
