@@ -437,7 +437,11 @@ pub fn run_script(text: &str) -> Result<Vec<StatementResult>, String> {
                 Err(e) => Outcome::Fail(format!("parse error: {e}")),
                 Ok(expr) => match skip_reason(&query, &expr, &histograms, &block) {
                     Some(reason) => Outcome::Skip(reason),
-                    None if st_data && query.contains("rate") => {
+                    None if st_data
+                        && ["rate", "increase", "resets", "delta"]
+                            .iter()
+                            .any(|f| query.contains(f)) =>
+                    {
                         Outcome::Skip("experimental: start timestamps")
                     }
                     None => run_eval(
@@ -608,8 +612,9 @@ fn compare_instant(
             Some((_, a)) if float_eq(want, *a) => {}
             Some((_, a)) => return Outcome::Fail(format!("{l}: got {a}, expected {want}")),
             None => {
+                let have: Vec<String> = got.iter().map(|g| g.0.to_string()).collect();
                 return Outcome::Fail(format!(
-                    "missing {l}{}",
+                    "missing {l}{}; got {have:?}",
                     if ordered { " at its position" } else { "" }
                 ));
             }

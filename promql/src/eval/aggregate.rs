@@ -150,15 +150,43 @@ impl Evaluator<'_> {
                 }
                 Ok(Value::Vector(out.into_values().collect()))
             }
-            AggregateOp::LimitRatio => Err(EvalError::Execution(
-                "limit_ratio is not implemented yet".into(),
-            )),
+            AggregateOp::LimitRatio => {
+                let Some(Ok(ratios)) = param else {
+                    return Err(EvalError::Execution("missing ratio".into()));
+                };
+                if ratios.iter().any(|r| r.is_nan()) {
+                    return Err(EvalError::Execution("Ratio value is NaN".into()));
+                }
+                // A series' place in [0, 1) from its labels: stable across
+                // queries, so limit_ratio(r) and limit_ratio(r - 1) are complements.
+                Ok(Value::Vector(
+                    input
+                        .into_iter()
+                        .filter_map(|mut s| {
+                            let place = s.labels.stable_hash() as f64 / u64::MAX as f64;
+                            for (p, r) in s.points.iter_mut().zip(&ratios) {
+                                let r = r.clamp(-1.0, 1.0);
+                                let keep = if r >= 0.0 {
+                                    place < r
+                                } else {
+                                    place >= 1.0 + r
+                                };
+                                if !keep {
+                                    *p = None;
+                                }
+                            }
+                            s.points.iter().any(Option::is_some).then_some(s)
+                        })
+                        .collect(),
+                ))
+            }
             _ => {
                 let q = match param {
                     Some(Ok(q)) => q,
                     _ => vec![0.0; steps],
                 };
-                let input = super::drop_names(input);
+                // Grouped with names not yet dropped (delayed name removal);
+                // a group drops its name if any member does.
                 let mut groups: HashMap<Labels, Vec<usize>> = HashMap::new();
                 for (i, s) in input.iter().enumerate() {
                     groups
@@ -186,7 +214,9 @@ impl Evaluator<'_> {
                     if points.iter().any(Option::is_some) {
                         out.push(StepSeries {
                             labels,
-                            drop_name: false,
+                            drop_name: members
+                                .iter()
+                                .any(|&m| input.get(m).is_some_and(|s| s.drop_name)),
                             points,
                         });
                     }
@@ -325,8 +355,16 @@ fn fold(op: AggregateOp, values: &[f64], q: f64) -> f64 {
 
 /// Prometheus' `avg`: compensated sum, incremental mean on overflow.
 fn avg(values: &[f64]) -> f64 {
-    let mut acc = Acc::default();
-    for &v in values {
+    let Some((&first, rest)) = values.split_first() else {
+        return f64::NAN;
+    };
+    let mut acc = Acc {
+        count: 1.0,
+        value: first,
+        mean: first,
+        ..Acc::default()
+    };
+    for &v in rest {
         acc.count += 1.0;
         if !acc.incremental {
             let (s, c) = kahan_inc(v, acc.value, acc.c);

@@ -223,13 +223,7 @@ impl Evaluator<'_> {
                 };
                 let (l, r) = if one_to_many { (ov, mv) } else { (mv, ov) };
                 let (v, keep) = apply(b.op, l, r);
-                let value = if b.return_bool {
-                    f64::from(u8::from(keep))
-                } else if keep {
-                    v
-                } else {
-                    continue;
-                };
+                // Cardinality is checked on every match, filtered out or not.
                 let labels = result_labels(&s.labels, &one[j].labels, m);
                 let seen = matched.entry(many_sigs[i].as_slice()).or_default();
                 if !grouped && !seen.is_empty() {
@@ -242,6 +236,13 @@ impl Evaluator<'_> {
                     ));
                 }
                 seen.push(labels.clone());
+                let value = if b.return_bool {
+                    f64::from(u8::from(keep))
+                } else if keep {
+                    v
+                } else {
+                    continue;
+                };
                 let entry = out.entry(labels.clone()).or_insert_with(|| StepSeries {
                     labels,
                     drop_name: drop || (s.drop_name && !b.op.is_comparison()),

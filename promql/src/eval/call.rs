@@ -39,22 +39,23 @@ fn extrapolated(
     let mut to_end = (range_end - last.t) as f64 / 1000.0;
     let sampled = (last.t - first.t) as f64 / 1000.0;
     let avg_step = sampled / (w.len() - 1) as f64;
+    // Extrapolate to a boundary only when a sample is close to it (within
+    // 110% of the average spacing), else by half a spacing.
+    let threshold = avg_step * 1.1;
+    if to_start >= threshold {
+        to_start = avg_step / 2.0;
+    }
+    // A counter cannot go below zero: do not extrapolate past that point.
     if counter && result > 0.0 && first.v >= 0.0 {
         let to_zero = sampled * (first.v / result);
         if to_zero < to_start {
             to_start = to_zero;
         }
     }
-    let threshold = avg_step * 1.1;
-    let mut interval = sampled;
-    if to_start >= threshold {
-        to_start = avg_step / 2.0;
-    }
-    interval += to_start;
     if to_end >= threshold {
         to_end = avg_step / 2.0;
     }
-    interval += to_end;
+    let interval = sampled + to_start + to_end;
     let mut factor = interval / sampled;
     if rate {
         factor /= range_ms as f64 / 1000.0;
@@ -125,6 +126,9 @@ fn over_time(name: &str, w: &[Sample], q: f64) -> Option<f64> {
         }
         "quantile_over_time" => quantile(q, &mut vals().collect::<Vec<_>>()),
         "mad_over_time" => {
+            if w.iter().any(|s| s.v.is_nan()) {
+                return Some(f64::NAN);
+            }
             let mut v: Vec<f64> = vals().collect();
             let median = quantile(0.5, &mut v);
             let mut dev: Vec<f64> = v.iter().map(|x| (x - median).abs()).collect();
@@ -429,12 +433,14 @@ impl Evaluator<'_> {
             }),
             "predict_linear" => {
                 let d = self.scalar_arg(arg(1)?, grid)?;
+                let times = grid.times.clone();
                 self.over_windows(arg(0)?, grid, false, |w, i| {
                     let win = w.window(i);
                     if win.len() < 2 {
                         return None;
                     }
-                    let (slope, intercept) = linear_regression(win, *w.ends.get(i)?);
+                    // The intercept is at the evaluation time, even under `@`.
+                    let (slope, intercept) = linear_regression(win, *times.get(i)?);
                     Some(intercept + slope * d.get(i).copied().unwrap_or(0.0))
                 })
             }
@@ -692,6 +698,9 @@ impl Evaluator<'_> {
                                 s.labels.iter().filter(|x| x.name != dst).cloned().collect();
                             l.push(Label::new(dst.clone(), joined));
                             s.labels = labels_from(l);
+                            if dst == "__name__" {
+                                s.drop_name = false;
+                            }
                             s
                         })
                         .collect(),
@@ -742,7 +751,9 @@ impl Evaluator<'_> {
             }
             "histogram_quantile" => {
                 let q = self.scalar_arg(arg(0)?, grid)?;
-                let series = super::drop_names(self.vector_arg(arg(1)?, grid)?);
+                // Grouped with the name still on (delayed name removal): buckets of
+                // different metrics never mix.
+                let series = self.vector_arg(arg(1)?, grid)?;
                 let mut groups: HashMap<Labels, Vec<(f64, &StepSeries)>> = HashMap::new();
                 for s in &series {
                     let Some(le) = s
@@ -752,7 +763,7 @@ impl Evaluator<'_> {
                     else {
                         continue;
                     };
-                    let key = super::labels_without(&s.labels, &["le", "__name__"]);
+                    let key = super::labels_without(&s.labels, &["le"]);
                     groups.entry(key).or_default().push((le, s));
                 }
                 let mut out = Vec::new();
@@ -777,7 +788,7 @@ impl Evaluator<'_> {
                     if points.iter().any(Option::is_some) {
                         out.push(StepSeries {
                             labels,
-                            drop_name: false,
+                            drop_name: true,
                             points,
                         });
                     }

@@ -26,9 +26,13 @@ pub(crate) fn kahan_sum(values: impl IntoIterator<Item = f64>) -> f64 {
 /// Mean of `values` as Prometheus computes `avg_over_time`: a compensated
 /// sum, switching to an incremental mean if the sum would overflow.
 pub(crate) fn kahan_mean(values: impl IntoIterator<Item = f64>) -> f64 {
-    let (mut sum, mut c, mut mean, mut count) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    let mut it = values.into_iter();
+    let Some(first) = it.next() else {
+        return f64::NAN;
+    };
+    let (mut sum, mut c, mut mean, mut count) = (first, 0.0f64, 0.0f64, 1.0f64);
     let mut incremental = false;
-    for v in values {
+    for v in it {
         count += 1.0;
         if !incremental {
             let (s, nc) = kahan_inc(v, sum, c);

@@ -154,15 +154,17 @@ pub(crate) fn labels_from(v: Vec<strata_engine::Label>) -> Labels {
     Labels::with_limits(v, &limits).unwrap_or_default()
 }
 
-/// Two series with the same labels at the same step are an error.
-fn dedup_check(mut series: Vec<StepSeries>) -> Result<Vec<StepSeries>, EvalError> {
-    series.sort_by(|a, b| a.labels.cmp(&b.labels));
+/// Two series with the same labels at the same step are an error; the same
+/// labels at different steps merge. Order is kept (`sort`, `topk`).
+fn dedup_check(series: Vec<StepSeries>) -> Result<Vec<StepSeries>, EvalError> {
     let mut out: Vec<StepSeries> = Vec::with_capacity(series.len());
+    let mut index: std::collections::HashMap<Labels, usize> =
+        std::collections::HashMap::with_capacity(series.len());
     for s in series {
-        if let Some(last) = out.last_mut()
-            && last.labels == s.labels
+        if let Some(&i) = index.get(&s.labels)
+            && let Some(first) = out.get_mut(i)
         {
-            for (a, b) in last.points.iter_mut().zip(&s.points) {
+            for (a, b) in first.points.iter_mut().zip(&s.points) {
                 match (a.is_some(), b) {
                     (true, Some(_)) => {
                         return Err(EvalError::Execution(
@@ -175,6 +177,7 @@ fn dedup_check(mut series: Vec<StepSeries>) -> Result<Vec<StepSeries>, EvalError
             }
             continue;
         }
+        index.insert(s.labels.clone(), out.len());
         out.push(s);
     }
     Ok(out)
