@@ -244,6 +244,33 @@ fn float_eq(e: f64, a: f64) -> bool {
     (e - a).abs() / abs_sum.min(f64::MAX) < eps
 }
 
+/// Functions and operators that only work on native histograms.
+fn uses_native_histogram_features(e: &Expr) -> bool {
+    const NH_ONLY: [&str; 5] = [
+        "histogram_avg",
+        "histogram_count",
+        "histogram_sum",
+        "histogram_stddev",
+        "histogram_stdvar",
+    ];
+    match e {
+        Expr::Call(c) => {
+            NH_ONLY.contains(&c.func) || c.args.iter().any(uses_native_histogram_features)
+        }
+        Expr::Binary(b) => {
+            matches!(
+                b.op,
+                crate::ast::BinaryOp::TrimUpper | crate::ast::BinaryOp::TrimLower
+            ) || uses_native_histogram_features(&b.lhs)
+                || uses_native_histogram_features(&b.rhs)
+        }
+        Expr::Subquery(s) => uses_native_histogram_features(&s.expr),
+        Expr::Paren(x) | Expr::Unary(_, x) => uses_native_histogram_features(x),
+        Expr::Aggregate(a) => uses_native_histogram_features(&a.expr),
+        _ => false,
+    }
+}
+
 /// Every vector selector in `e` (also inside matrix selectors and subqueries).
 fn selectors(e: &Expr, out: &mut Vec<Vec<Matcher>>) {
     match e {
@@ -292,11 +319,8 @@ fn skip_reason(
     if q.contains("start_timestamp") {
         return Some("experimental: start timestamps");
     }
-    if q.contains("</")
-        || q.contains(">/")
-        || q.contains("histogram_") && !q.contains("histogram_quantile(")
-    {
-        return Some("native histogram function");
+    if uses_native_histogram_features(expr) {
+        return Some("native histogram function or operator");
     }
     let printed = expr.to_string();
     if printed.contains("step()")
@@ -433,18 +457,12 @@ pub fn run_script(text: &str) -> Result<Vec<StatementResult>, String> {
                     break;
                 }
             }
+            // Every statement runs; a failure is excused (skipped) only when a
+            // rule says it needs native histograms or feature-flagged syntax.
             let outcome = match crate::parse(&query) {
                 Err(e) => Outcome::Fail(format!("parse error: {e}")),
-                Ok(expr) => match skip_reason(&query, &expr, &histograms, &block) {
-                    Some(reason) => Outcome::Skip(reason),
-                    None if st_data
-                        && ["rate", "increase", "resets", "delta"]
-                            .iter()
-                            .any(|f| query.contains(f)) =>
-                    {
-                        Outcome::Skip("experimental: start timestamps")
-                    }
-                    None => run_eval(
+                Ok(expr) => {
+                    let outcome = run_eval(
                         &store,
                         &expr,
                         &words,
@@ -453,8 +471,19 @@ pub fn run_script(text: &str) -> Result<Vec<StatementResult>, String> {
                         first == "eval_ordered",
                         &block,
                         &opts,
-                    ),
-                },
+                    );
+                    let excuse = skip_reason(&query, &expr, &histograms, &block).or_else(|| {
+                        (st_data
+                            && ["rate", "increase", "resets", "delta"]
+                                .iter()
+                                .any(|f| query.contains(f)))
+                        .then_some("experimental: start timestamps")
+                    });
+                    match (outcome, excuse) {
+                        (Outcome::Fail(_), Some(reason)) => Outcome::Skip(reason),
+                        (o, _) => o,
+                    }
+                }
             };
             results.push(StatementResult {
                 line: start_line,

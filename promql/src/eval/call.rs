@@ -323,6 +323,127 @@ pub(crate) fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> f64 {
     start + (end - start) * (rank / count)
 }
 
+/// Fraction of observations between `lower` and `upper` in classic buckets.
+pub(crate) fn bucket_fraction(lower: f64, upper: f64, buckets: &mut [(f64, f64)]) -> f64 {
+    buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+    if !buckets.last().is_some_and(|b| b.0 == f64::INFINITY) {
+        return f64::NAN;
+    }
+    let mut merged: Vec<(f64, f64)> = Vec::with_capacity(buckets.len());
+    for &(le, c) in buckets.iter() {
+        match merged.last_mut() {
+            Some(last) if last.0 == le => last.1 += c,
+            _ => merged.push((le, c)),
+        }
+    }
+    let count = merged.last().map_or(0.0, |b| b.1);
+    if count == 0.0 || lower.is_nan() || upper.is_nan() {
+        return f64::NAN;
+    }
+    if lower >= upper {
+        return 0.0;
+    }
+    let (mut rank, mut lower_rank, mut upper_rank) = (0.0f64, 0.0f64, 0.0f64);
+    let (mut lower_set, mut upper_set) = (false, false);
+    for (i, &(upper_bound, bucket_count)) in merged.iter().enumerate() {
+        let lower_bound = if i == 0 {
+            // The first bucket starts at 0 when it only holds positive values.
+            if upper_bound > 0.0 {
+                0.0
+            } else {
+                f64::NEG_INFINITY
+            }
+        } else {
+            merged[i - 1].0
+        };
+        let interpolate =
+            |v: f64| rank + (bucket_count - rank) * (v - lower_bound) / (upper_bound - lower_bound);
+        if !lower_set && lower_bound >= lower {
+            lower_rank = rank;
+            lower_set = true;
+        }
+        if !upper_set && lower_bound >= upper {
+            upper_rank = rank;
+            upper_set = true;
+        }
+        if lower_set && upper_set {
+            break;
+        }
+        // A bucket of infinite width contributes nothing to the fraction.
+        let infinite = lower_bound.is_infinite() || upper_bound.is_infinite();
+        if !lower_set && lower_bound < lower && upper_bound > lower {
+            lower_rank = if lower_bound.is_infinite() {
+                bucket_count
+            } else if upper_bound.is_infinite() {
+                rank
+            } else {
+                interpolate(lower)
+            };
+            lower_set = true;
+        }
+        if !upper_set && lower_bound < upper && upper_bound > upper {
+            upper_rank = if infinite { rank } else { interpolate(upper) };
+            upper_set = true;
+        }
+        if lower_set && upper_set {
+            break;
+        }
+        rank = bucket_count;
+    }
+    if !lower_set || lower_rank > count {
+        lower_rank = count;
+    }
+    if !upper_set || upper_rank > count {
+        upper_rank = count;
+    }
+    (upper_rank - lower_rank) / count
+}
+
+/// OpenMetrics-style number for a label value: `0.0`, `0.25`, `1.0`.
+fn format_openmetrics(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
+    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.1}")
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Classic histogram buckets grouped by series without `le` (the name still
+/// on: delayed name removal keeps metrics apart).
+fn classic_groups(series: &[StepSeries]) -> HashMap<Labels, Vec<(f64, &StepSeries)>> {
+    let mut groups: HashMap<Labels, Vec<(f64, &StepSeries)>> = HashMap::new();
+    for s in series {
+        let Some(le) = s
+            .labels
+            .get("le")
+            .and_then(|v| v.trim().parse::<f64>().ok())
+        else {
+            continue;
+        };
+        groups
+            .entry(super::labels_without(&s.labels, &["le"]))
+            .or_default()
+            .push((le, s));
+    }
+    groups
+}
+
+/// The buckets of a group at one step.
+fn buckets_at(members: &[(f64, &StepSeries)], step: usize) -> Vec<(f64, f64)> {
+    members
+        .iter()
+        .filter_map(|(le, s)| Some((*le, s.points.get(step).copied().flatten()?)))
+        .collect()
+}
+
 impl Evaluator<'_> {
     fn scalar_arg(&mut self, e: &Expr, grid: &Grid) -> R<Vec<f64>> {
         match self.eval(e, grid)? {
@@ -748,6 +869,78 @@ impl Evaluator<'_> {
                     }
                 });
                 Ok(Value::Vector(series))
+            }
+            "histogram_fraction" => {
+                let lo = self.scalar_arg(arg(0)?, grid)?;
+                let hi = self.scalar_arg(arg(1)?, grid)?;
+                let series = self.vector_arg(arg(2)?, grid)?;
+                let mut out = Vec::new();
+                for (labels, members) in classic_groups(&series) {
+                    let points: Vec<Option<f64>> = (0..grid.len())
+                        .map(|i| {
+                            let mut b = buckets_at(&members, i);
+                            if b.is_empty() {
+                                return None;
+                            }
+                            Some(bucket_fraction(
+                                lo.get(i).copied()?,
+                                hi.get(i).copied()?,
+                                &mut b,
+                            ))
+                        })
+                        .collect();
+                    if points.iter().any(Option::is_some) {
+                        out.push(StepSeries {
+                            labels,
+                            drop_name: true,
+                            points,
+                        });
+                    }
+                }
+                Ok(Value::Vector(out))
+            }
+            "histogram_quantiles" => {
+                let series = self.vector_arg(arg(0)?, grid)?;
+                let label = self.string_arg(arg(1)?, grid)?;
+                if strata_engine::validate_name(&label).is_err() {
+                    return Err(EvalError::Execution(format!(
+                        "invalid label name {label:?}"
+                    )));
+                }
+                let mut qs = Vec::new();
+                for e in args.iter().skip(2) {
+                    qs.push(self.scalar_arg(e, grid)?);
+                }
+                let mut out = Vec::new();
+                for (labels, members) in classic_groups(&series) {
+                    for q in &qs {
+                        // The label shows the quantile of the first step (a literal in practice).
+                        let q0 = q.first().copied().unwrap_or(f64::NAN);
+                        let mut l: Vec<Label> =
+                            labels.iter().filter(|x| x.name != label).cloned().collect();
+                        l.push(Label::new(label.clone(), format_openmetrics(q0)));
+                        let points: Vec<Option<f64>> = (0..grid.len())
+                            .map(|i| {
+                                let mut b = buckets_at(&members, i);
+                                if b.is_empty() {
+                                    return None;
+                                }
+                                Some(bucket_quantile(
+                                    q.get(i).copied().unwrap_or(f64::NAN),
+                                    &mut b,
+                                ))
+                            })
+                            .collect();
+                        if points.iter().any(Option::is_some) {
+                            out.push(StepSeries {
+                                labels: labels_from(l),
+                                drop_name: true,
+                                points,
+                            });
+                        }
+                    }
+                }
+                Ok(Value::Vector(out))
             }
             "histogram_quantile" => {
                 let q = self.scalar_arg(arg(0)?, grid)?;
