@@ -497,6 +497,247 @@ pub fn run_script(text: &str) -> Result<Vec<StatementResult>, String> {
     Ok(results)
 }
 
+/// What an eval block expects.
+#[derive(Debug, Default)]
+struct Expectation {
+    fail: bool,
+    fail_msg: Option<String>,
+    ordered: bool,
+    series: Vec<(Labels, Vec<Option<f64>>)>,
+    scalar: Option<f64>,
+    string: Option<String>,
+    /// `expect range vector from <t1> to <t2> step <s>`: (t1, t2, s).
+    range_vector: Option<(i64, i64, i64)>,
+}
+
+impl Expectation {
+    fn parse(
+        block: &[&str],
+        legacy_fail: bool,
+        legacy_ordered: bool,
+    ) -> Result<Expectation, Outcome> {
+        let mut e = Expectation {
+            fail: legacy_fail,
+            ordered: legacy_ordered,
+            ..Expectation::default()
+        };
+        for l in block {
+            if let Some(x) = l.strip_prefix("expect ") {
+                let x = x.trim();
+                if x.starts_with("fail") {
+                    e.fail = true;
+                    if let Some(m) = x.split_once("msg:") {
+                        e.fail_msg = Some(m.1.trim().to_owned());
+                    }
+                } else if x == "ordered" {
+                    e.ordered = true;
+                } else if let Some(s) = x.strip_prefix("string ") {
+                    let s = s.trim();
+                    e.string = Some(
+                        s.trim_matches(|c| c == '"' || c == '`')
+                            .replace("\\\"", "\""),
+                    );
+                } else if let Some(r) = x.strip_prefix("range vector from ") {
+                    let w: Vec<&str> = r.split_whitespace().collect();
+                    let (Some(t1), Some(t2), Some(st)) = (
+                        w.first().and_then(|v| script_duration(v)),
+                        w.get(2).and_then(|v| script_duration(v)),
+                        w.get(4).and_then(|v| script_duration(v)),
+                    ) else {
+                        return Err(Outcome::Fail(format!("bad expect line {l}")));
+                    };
+                    e.range_vector = Some((t1, t2, st));
+                }
+                continue;
+            }
+            if l.starts_with("expected_fail_message") || l.starts_with("expected_fail_regexp") {
+                continue;
+            }
+            if let Some(v) = script_number(l) {
+                e.scalar = Some(v);
+                continue;
+            }
+            let Some((m, vals)) = split_series(l) else {
+                return Err(Outcome::Fail(format!("bad result line {l}")));
+            };
+            let labels = parse_labels(m).map_err(Outcome::Fail)?;
+            match parse_values(vals) {
+                Ok(v) => e.series.push((labels, v)),
+                Err(_) => return Err(Outcome::Skip("native histogram result")),
+            }
+        }
+        Ok(e)
+    }
+
+    /// Checks one evaluation's result.
+    fn check(&self, result: Result<Value, crate::eval::EvalError>, instant: bool) -> Outcome {
+        let value = match (result, self.fail) {
+            (Err(e), true) => {
+                return match &self.fail_msg {
+                    Some(m) if *m != e.to_string() => {
+                        Outcome::Fail(format!("error {:?}, expected {m:?}", e.to_string()))
+                    }
+                    _ => Outcome::Pass,
+                };
+            }
+            (Err(e), false) => return Outcome::Fail(format!("unexpected error: {e}")),
+            (Ok(_), true) => return Outcome::Fail("expected an error".into()),
+            (Ok(v), false) => v,
+        };
+        match value {
+            Value::String(s) => match &self.string {
+                Some(want) if *want == s => Outcome::Pass,
+                other => Outcome::Fail(format!("string {s:?}, expected {other:?}")),
+            },
+            Value::Scalar(v) => match self.scalar {
+                Some(want) if instant && v.first().is_some_and(|&a| float_eq(want, a)) => {
+                    Outcome::Pass
+                }
+                _ if !instant => compare_range(
+                    &[(Labels::default(), v.into_iter().map(Some).collect())],
+                    &self.series,
+                ),
+                other => Outcome::Fail(format!("scalar {v:?}, expected {other:?}")),
+            },
+            Value::Vector(series) => {
+                if self.scalar.is_some() {
+                    return Outcome::Fail("got a vector, expected a scalar".into());
+                }
+                let got: Vec<(Labels, Vec<Option<f64>>)> =
+                    series.into_iter().map(|s| (s.labels, s.points)).collect();
+                if instant {
+                    compare_instant(&got, &self.series, self.ordered)
+                } else {
+                    compare_range(&got, &self.series)
+                }
+            }
+            Value::Matrix(m) => {
+                let Some((t1, t2, step)) = self.range_vector else {
+                    return Outcome::Fail(
+                        "got a range vector without `expect range vector`".into(),
+                    );
+                };
+                let times: Vec<i64> = (0..)
+                    .map(|k| t1 + k * step)
+                    .take_while(|t| *t <= t2)
+                    .collect();
+                let got: Vec<(Labels, Vec<Option<f64>>)> = m
+                    .into_iter()
+                    .map(|r| {
+                        let pts = times
+                            .iter()
+                            .map(|t| r.samples.iter().find(|s| s.t == *t).map(|s| s.v))
+                            .collect();
+                        (r.labels, pts)
+                    })
+                    .collect();
+                compare_range(&got, &self.series)
+            }
+        }
+    }
+}
+
+/// Functions whose result depends on the evaluation time itself.
+const TIME_DEPENDENT: [&str; 15] = [
+    "time",
+    "timestamp",
+    "predict_linear",
+    "day_of_month",
+    "day_of_week",
+    "day_of_year",
+    "days_in_month",
+    "hour",
+    "minute",
+    "month",
+    "year",
+    "start",
+    "end",
+    "range",
+    "step",
+];
+
+fn calls_time_dependent(e: &Expr) -> bool {
+    match e {
+        Expr::Call(c) => {
+            TIME_DEPENDENT.contains(&c.func) || c.args.iter().any(calls_time_dependent)
+        }
+        Expr::Binary(b) => calls_time_dependent(&b.lhs) || calls_time_dependent(&b.rhs),
+        Expr::Subquery(s) => calls_time_dependent(&s.expr),
+        Expr::Paren(x) | Expr::Unary(_, x) => calls_time_dependent(x),
+        Expr::Aggregate(a) => {
+            calls_time_dependent(&a.expr) || a.param.as_deref().is_some_and(calls_time_dependent)
+        }
+        _ => false,
+    }
+}
+
+/// Pins every selector and subquery without `@` to `@ t`, as the upstream
+/// runner does; the inside of a subquery (which then has an `@`) is left alone.
+fn pin_at(e: &mut Expr, t: i64) {
+    use crate::ast::AtModifier;
+    match e {
+        Expr::Vector(v) => {
+            v.at.get_or_insert(AtModifier::Timestamp(t));
+        }
+        Expr::Matrix(m) => {
+            m.vector.at.get_or_insert(AtModifier::Timestamp(t));
+        }
+        // Once a subquery has an `@`, its inside is left alone.
+        Expr::Subquery(s) => {
+            s.at.get_or_insert(AtModifier::Timestamp(t));
+        }
+        Expr::Paren(x) | Expr::Unary(_, x) => pin_at(x, t),
+        Expr::Binary(b) => {
+            pin_at(&mut b.lhs, t);
+            pin_at(&mut b.rhs, t);
+        }
+        Expr::Aggregate(a) => {
+            pin_at(&mut a.expr, t);
+            if let Some(p) = a.param.as_deref_mut() {
+                pin_at(p, t);
+            }
+        }
+        Expr::Call(c) => c.args.iter_mut().for_each(|x| pin_at(x, t)),
+        Expr::Number(_) | Expr::String(_) => {}
+    }
+}
+
+/// The instant result at `t`, checked again as a range query around `t`.
+fn range_mode_check(
+    store: &MemQuerier,
+    expr: &Expr,
+    t: i64,
+    exp: &Expectation,
+    opts: &EvalOptions,
+) -> Outcome {
+    let result = eval_range(store, expr, t - 60_000, t + 60_000, 60_000, opts);
+    let value = match result {
+        Ok(v) => v,
+        Err(e) => return Outcome::Fail(format!("range-mode re-run at {t}: {e}")),
+    };
+    if exp.ordered {
+        return Outcome::Pass;
+    }
+    let at_t = match value {
+        Value::Scalar(v) => Value::Scalar(v.get(1).copied().into_iter().collect()),
+        Value::Vector(series) => Value::Vector(
+            series
+                .into_iter()
+                .filter_map(|mut s| {
+                    let p = s.points.get(1).copied().flatten()?;
+                    s.points = vec![Some(p)];
+                    Some(s)
+                })
+                .collect(),
+        ),
+        other => other,
+    };
+    match exp.check(Ok(at_t), true) {
+        Outcome::Fail(why) => Outcome::Fail(format!("range-mode re-run at {t}: {why}")),
+        o => o,
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run_eval(
     store: &MemQuerier,
@@ -508,58 +749,11 @@ fn run_eval(
     block: &[&str],
     opts: &EvalOptions,
 ) -> Outcome {
-    let mut expect_fail = legacy_fail;
-    let mut fail_msg: Option<String> = None;
-    let mut ordered = legacy_ordered;
-    let mut expected: Vec<(Labels, Vec<Option<f64>>)> = Vec::new();
-    let mut scalar: Option<f64> = None;
-    let mut string: Option<String> = None;
-    for l in block {
-        if let Some(e) = l.strip_prefix("expect ") {
-            let e = e.trim();
-            if e.starts_with("fail") {
-                expect_fail = true;
-                if let Some(m) = e.split_once("msg:") {
-                    fail_msg = Some(m.1.trim().to_owned());
-                }
-            } else if e == "ordered" {
-                ordered = true;
-            } else if let Some(s) = e.strip_prefix("string ") {
-                let s = s.trim();
-                string = Some(
-                    s.trim_matches(|c| c == '"' || c == '`')
-                        .replace("\\\"", "\""),
-                );
-            } else if e.starts_with("range vector") {
-                return Outcome::Skip("expect range vector: not handled by the runner yet");
-            }
-            continue;
-        }
-        if l.starts_with("expected_fail_message") || l.starts_with("expected_fail_regexp") {
-            continue;
-        }
-        if let Some(v) = script_number(l) {
-            scalar = Some(v);
-            continue;
-        }
-        let Some((m, vals)) = split_series(l) else {
-            return Outcome::Fail(format!("bad result line {l}"));
-        };
-        let labels = match parse_labels(m) {
-            Ok(x) => x,
-            Err(e) => return Outcome::Fail(e),
-        };
-        match parse_values(vals) {
-            Ok(v) => expected.push((labels, v)),
-            Err(_) => return Outcome::Skip("native histogram result"),
-        }
-    }
-    let result = if instant {
-        let Some(t) = words.get(3).and_then(|w| script_duration(w)) else {
-            return Outcome::Fail("bad time".into());
-        };
-        eval_instant(store, expr, t, opts)
-    } else {
+    let exp = match Expectation::parse(block, legacy_fail, legacy_ordered) {
+        Ok(e) => e,
+        Err(o) => return o,
+    };
+    if !instant {
         let (Some(s), Some(e), Some(st)) = (
             words.get(3).and_then(|w| script_duration(w)),
             words.get(5).and_then(|w| script_duration(w)),
@@ -567,48 +761,60 @@ fn run_eval(
         ) else {
             return Outcome::Fail("bad range".into());
         };
-        eval_range(store, expr, s, e, st, opts)
-    };
-    let value = match (result, expect_fail) {
-        (Err(e), true) => {
-            return match fail_msg {
-                Some(m) if m != e.to_string() => {
-                    Outcome::Fail(format!("error {e:?}, expected {m:?}"))
-                }
-                _ => Outcome::Pass,
-            };
-        }
-        (Err(e), false) => return Outcome::Fail(format!("unexpected error: {e}")),
-        (Ok(_), true) => return Outcome::Fail("expected an error".into()),
-        (Ok(v), false) => v,
-    };
-    match value {
-        Value::String(s) => match string {
-            Some(want) if want == s => Outcome::Pass,
-            other => Outcome::Fail(format!("string {s:?}, expected {other:?}")),
-        },
-        Value::Scalar(v) => match scalar {
-            Some(want) if instant && v.first().is_some_and(|&a| float_eq(want, a)) => Outcome::Pass,
-            _ if !instant => compare_range(
-                &[(Labels::default(), v.into_iter().map(Some).collect())],
-                &expected,
-            ),
-            other => Outcome::Fail(format!("scalar {v:?}, expected {other:?}")),
-        },
-        Value::Vector(series) => {
-            if scalar.is_some() {
-                return Outcome::Fail("got a vector, expected a scalar".into());
-            }
-            let got: Vec<(Labels, Vec<Option<f64>>)> =
-                series.into_iter().map(|s| (s.labels, s.points)).collect();
-            if instant {
-                compare_instant(&got, &expected, ordered)
-            } else {
-                compare_range(&got, &expected)
-            }
-        }
-        Value::Matrix(_) => Outcome::Skip("range vector result: not handled by the runner yet"),
+        return exp.check(eval_range(store, expr, s, e, st, opts), false);
     }
+    let Some(mut t) = words.get(3).and_then(|w| script_duration(w)) else {
+        return Outcome::Fail("bad time".into());
+    };
+    if let Some((_, t2, _)) = exp.range_vector {
+        t = t2;
+    }
+    let first = exp.check(eval_instant(store, expr, t, opts), true);
+    if first != Outcome::Pass {
+        return first;
+    }
+    let text = expr.to_string();
+    let range_checks = exp.range_vector.is_none()
+        && exp.string.is_none()
+        && !["start()", "end()", "range()", "step()"]
+            .iter()
+            .any(|f| text.contains(f));
+    if range_checks && !exp.fail {
+        let o = range_mode_check(store, expr, t, &exp, opts);
+        if o != Outcome::Pass {
+            return o;
+        }
+    }
+    if calls_time_dependent(expr) {
+        return Outcome::Pass;
+    }
+    // Pinned to `@ t`, the result must not depend on the evaluation time.
+    let mut pinned = expr.clone();
+    pin_at(&mut pinned, t);
+    let Ok(pinned) = crate::parse(&pinned.to_string()) else {
+        return Outcome::Fail("pinned expression does not re-parse".into());
+    };
+    let times: Vec<i64> = if t == 0 {
+        vec![-1000, 0, 1000]
+    } else {
+        vec![-10 * t, 0, t / 5, t, 10 * t]
+    };
+    for at in times {
+        match exp.check(eval_instant(store, &pinned, at, opts), true) {
+            Outcome::Pass => {}
+            Outcome::Fail(why) => {
+                return Outcome::Fail(format!("with @ {t} evaluated at {at}: {why}"));
+            }
+            skip => return skip,
+        }
+        if range_checks && !exp.fail {
+            let o = range_mode_check(store, &pinned, at, &exp, opts);
+            if o != Outcome::Pass {
+                return Outcome::Fail(format!("with @ {t}: {o:?}"));
+            }
+        }
+    }
+    Outcome::Pass
 }
 
 fn compare_instant(
