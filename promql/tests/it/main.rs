@@ -4,4 +4,6 @@ mod conformance;
 mod corpus;
 mod errors;
 mod grammar;
+mod limits;
 mod roundtrip;
+mod storage;

@@ -1,0 +1,83 @@
+//! Query limits fail fast with Prometheus' messages.
+
+use std::time::Duration;
+
+use strata_engine::{Labels, Sample};
+use strata_promql::eval::{EvalError, EvalOptions, eval_instant, eval_range};
+use strata_promql::parse;
+use strata_promql::promqltest::MemQuerier;
+
+fn store(series: usize, samples: i64) -> MemQuerier {
+    let mut q = MemQuerier::default();
+    for i in 0..series {
+        let l = Labels::from_pairs(&[("__name__", "m"), ("i", &i.to_string())]).unwrap();
+        let s: Vec<Sample> = (0..samples)
+            .map(|k| Sample::new(k * 15_000, k as f64))
+            .collect();
+        q.add(l, &s);
+    }
+    q
+}
+
+#[test]
+fn too_many_samples() {
+    let q = store(10, 100);
+    let opts = EvalOptions {
+        max_samples: 500,
+        ..EvalOptions::default()
+    };
+    let e = parse("sum(rate(m[1h]))").unwrap();
+    let err = eval_instant(&q, &e, 1_500_000, &opts).unwrap_err();
+    assert_eq!(err, EvalError::TooManySamples);
+    assert_eq!(
+        err.to_string(),
+        "query processing would load too many samples into memory in query execution"
+    );
+    // Under the limit it works.
+    let opts = EvalOptions {
+        max_samples: 5_000,
+        ..EvalOptions::default()
+    };
+    assert!(eval_instant(&q, &e, 1_500_000, &opts).is_ok());
+}
+
+#[test]
+fn too_many_points_and_bad_steps() {
+    let q = store(1, 10);
+    let e = parse("m").unwrap();
+    let opts = EvalOptions::default();
+    let err = eval_range(&q, &e, 0, 11_000 * 1000, 1000, &opts).unwrap_err();
+    assert_eq!(err, EvalError::TooManyPoints);
+    assert!(
+        err.to_string()
+            .contains("exceeded maximum resolution of 11,000 points per timeseries")
+    );
+    assert!(eval_range(&q, &e, 0, 10_999 * 1000, 1000, &opts).is_ok());
+    assert!(
+        eval_range(&q, &e, 0, 1000, 0, &opts)
+            .unwrap_err()
+            .to_string()
+            .contains("zero or negative query resolution step")
+    );
+    assert!(eval_range(&q, &e, 1000, 0, 1000, &opts).is_err());
+    let m = parse("m[5m]").unwrap();
+    assert!(
+        eval_range(&q, &m, 0, 1000, 1000, &opts)
+            .unwrap_err()
+            .to_string()
+            .contains("invalid expression type \"range vector\" for range query")
+    );
+}
+
+#[test]
+fn timeout() {
+    let q = store(5, 100);
+    let opts = EvalOptions {
+        timeout: Duration::ZERO,
+        ..EvalOptions::default()
+    };
+    std::thread::sleep(Duration::from_millis(2));
+    let err = eval_instant(&q, &parse("sum(m)").unwrap(), 1_000_000, &opts).unwrap_err();
+    assert_eq!(err, EvalError::Timeout);
+    assert_eq!(err.to_string(), "query timed out in query execution");
+}
