@@ -476,18 +476,21 @@ impl Evaluator<'_> {
         keep_name: bool,
         f: impl Fn(&Windows, usize) -> Option<f64>,
     ) -> R<Value> {
-        let windows = self.range_arg(arg, grid)?;
-        let mut out = Vec::with_capacity(windows.len());
-        for w in &windows {
-            let points: Vec<Option<f64>> = (0..grid.len()).map(|i| f(w, i)).collect();
-            if points.iter().any(Option::is_some) {
+        let mut out = Vec::new();
+        let steps = grid.len();
+        self.for_each_windows(arg, grid, |ev, w| {
+            let points: Vec<Option<f64>> = (0..steps).map(|i| f(w, i)).collect();
+            let n = points.iter().filter(|p| p.is_some()).count();
+            if n > 0 {
+                ev.count_points(n)?;
                 out.push(StepSeries {
                     labels: w.labels.clone(),
                     drop_name: !keep_name,
                     points,
                 });
             }
-        }
+            Ok(())
+        })?;
         Ok(Value::Vector(out))
     }
 

@@ -240,9 +240,20 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    pub(crate) fn count_samples(&mut self, n: usize) -> Result<(), EvalError> {
+    /// Counts result points the query now holds.
+    pub(crate) fn count_points(&mut self, n: usize) -> Result<(), EvalError> {
         self.samples_loaded += n;
         if self.samples_loaded > self.opts.max_samples {
+            return Err(EvalError::TooManySamples);
+        }
+        Ok(())
+    }
+
+    /// Checks that raw samples about to be held, with the points already
+    /// held, stay within the limit (Prometheus limits samples held at once,
+    /// not samples read in total).
+    pub(crate) fn check_held(&self, n: usize) -> Result<(), EvalError> {
+        if self.samples_loaded.saturating_add(n) > self.opts.max_samples {
             return Err(EvalError::TooManySamples);
         }
         Ok(())

@@ -11,7 +11,7 @@ use super::{EvalError, Evaluator, Grid, StepSeries, Value};
 pub(crate) type PickedSeries = (Labels, Vec<Option<Sample>>);
 
 /// A series' samples and, for each step, the index range of its window.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Windows {
     pub(crate) labels: Labels,
     pub(crate) samples: Vec<Sample>,
@@ -40,20 +40,23 @@ fn window_of(samples: &[Sample], end: i64, range: i64) -> (usize, usize) {
 }
 
 impl Evaluator<'_> {
-    fn fetch(
+    /// Calls `f` with each selected series' samples, one series at a time,
+    /// so a query holds one series' raw samples (plus its results) at once.
+    fn for_each_series(
         &mut self,
         v: &VectorSelector,
         mint: i64,
         maxt: i64,
-    ) -> Result<Vec<(Labels, Vec<Sample>)>, EvalError> {
+        mut f: impl FnMut(&mut Self, Labels, Vec<Sample>) -> Result<(), EvalError>,
+    ) -> Result<(), EvalError> {
         let series = self.q.select(&v.all_matchers(), mint, maxt)?;
-        let mut out = Vec::with_capacity(series.len());
         for s in series {
+            self.check_deadline()?;
             let samples = s.samples()?;
-            self.count_samples(samples.len())?;
-            out.push((s.labels().clone(), samples));
+            self.check_held(samples.len())?;
+            f(self, s.labels().clone(), samples)?;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// An instant selector with the sample (time, value) chosen at each step.
@@ -76,19 +79,27 @@ impl Evaluator<'_> {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
-        for (labels, samples) in self.fetch(v, lo.saturating_sub(lookback).saturating_add(1), hi)? {
-            let points: Vec<Option<Sample>> = reads
-                .iter()
-                .map(|&rt| {
-                    let idx = samples.partition_point(|s| s.t <= rt);
-                    let s = *samples.get(idx.checked_sub(1)?)?;
-                    (s.t > rt - lookback && !is_stale_nan(s.v)).then_some(s)
-                })
-                .collect();
-            if points.iter().any(Option::is_some) {
-                out.push((labels, points));
-            }
-        }
+        self.for_each_series(
+            v,
+            lo.saturating_sub(lookback).saturating_add(1),
+            hi,
+            |ev, labels, samples| {
+                let points: Vec<Option<Sample>> = reads
+                    .iter()
+                    .map(|&rt| {
+                        let idx = samples.partition_point(|s| s.t <= rt);
+                        let s = *samples.get(idx.checked_sub(1)?)?;
+                        (s.t > rt - lookback && !is_stale_nan(s.v)).then_some(s)
+                    })
+                    .collect();
+                let n = points.iter().filter(|p| p.is_some()).count();
+                if n > 0 {
+                    ev.count_points(n)?;
+                    out.push((labels, points));
+                }
+                Ok(())
+            },
+        )?;
         Ok(out)
     }
 
@@ -110,14 +121,16 @@ impl Evaluator<'_> {
         ))
     }
 
-    /// The windows of a range-vector expression (matrix selector or subquery) at every step.
-    pub(crate) fn range_arg(
+    /// Calls `f` with the windows of each series of a range-vector
+    /// expression; a matrix selector is streamed one series at a time.
+    pub(crate) fn for_each_windows(
         &mut self,
         expr: &Expr,
         grid: &Grid,
-    ) -> Result<Vec<Windows>, EvalError> {
+        mut f: impl FnMut(&mut Self, &Windows) -> Result<(), EvalError>,
+    ) -> Result<(), EvalError> {
         match expr {
-            Expr::Paren(e) => self.range_arg(e, grid),
+            Expr::Paren(e) => self.for_each_windows(e, grid, f),
             Expr::Matrix(m) => {
                 let range = self.duration_ms(&m.range)?;
                 let offset = match &m.vector.offset {
@@ -130,26 +143,55 @@ impl Evaluator<'_> {
                     .map(|&t| self.read_time(t, &m.vector.at, offset))
                     .collect();
                 let (Some(&lo), Some(&hi)) = (ends.iter().min(), ends.iter().max()) else {
-                    return Ok(Vec::new());
+                    return Ok(());
                 };
-                let mut out = Vec::new();
-                for (labels, mut samples) in
-                    self.fetch(&m.vector, lo.saturating_sub(range).saturating_add(1), hi)?
-                {
-                    // Range vectors ignore staleness markers.
-                    samples.retain(|s| !is_stale_nan(s.v));
-                    let windows = ends
-                        .iter()
-                        .map(|&e| window_of(&samples, e, range))
-                        .collect();
-                    out.push(Windows {
-                        labels,
-                        samples,
-                        windows,
-                        ends: ends.clone(),
-                        range_ms: range,
-                    });
+                self.for_each_series(
+                    &m.vector,
+                    lo.saturating_sub(range).saturating_add(1),
+                    hi,
+                    |ev, labels, mut samples| {
+                        // Range vectors ignore staleness markers.
+                        samples.retain(|s| !is_stale_nan(s.v));
+                        let windows = ends
+                            .iter()
+                            .map(|&e| window_of(&samples, e, range))
+                            .collect();
+                        f(
+                            ev,
+                            &Windows {
+                                labels,
+                                samples,
+                                windows,
+                                ends: ends.clone(),
+                                range_ms: range,
+                            },
+                        )
+                    },
+                )
+            }
+            other => {
+                for w in self.range_arg(other, grid)? {
+                    f(self, &w)?;
                 }
+                Ok(())
+            }
+        }
+    }
+
+    /// The windows of a range-vector expression (matrix selector or subquery) at every step.
+    pub(crate) fn range_arg(
+        &mut self,
+        expr: &Expr,
+        grid: &Grid,
+    ) -> Result<Vec<Windows>, EvalError> {
+        match expr {
+            Expr::Paren(e) => self.range_arg(e, grid),
+            Expr::Matrix(_) => {
+                let mut out = Vec::new();
+                self.for_each_windows(expr, grid, |_, w| {
+                    out.push(w.clone());
+                    Ok(())
+                })?;
                 Ok(out)
             }
             Expr::Subquery(sq) => {

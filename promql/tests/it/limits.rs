@@ -21,24 +21,29 @@ fn store(series: usize, samples: i64) -> MemQuerier {
 
 #[test]
 fn too_many_samples() {
+    // The limit is on samples held at once: one series' raw samples plus the
+    // result points so far (as Prometheus counts), not on samples read.
     let q = store(10, 100);
+    let e = parse("sum(rate(m[1h]))").unwrap();
     let opts = EvalOptions {
-        max_samples: 500,
+        max_samples: 99,
         ..EvalOptions::default()
     };
-    let e = parse("sum(rate(m[1h]))").unwrap();
     let err = eval_instant(&q, &e, 1_500_000, &opts).unwrap_err();
     assert_eq!(err, EvalError::TooManySamples);
     assert_eq!(
         err.to_string(),
         "query processing would load too many samples into memory in query execution"
     );
-    // Under the limit it works.
+    // Under the limit it works, although 1000 samples are read in total.
     let opts = EvalOptions {
-        max_samples: 5_000,
+        max_samples: 120,
         ..EvalOptions::default()
     };
     assert!(eval_instant(&q, &e, 1_500_000, &opts).is_ok());
+    // Result points count too: 10 series x 91 steps.
+    let err = eval_range(&q, &parse("m").unwrap(), 0, 1_350_000, 15_000, &opts).unwrap_err();
+    assert_eq!(err, EvalError::TooManySamples);
 }
 
 #[test]
