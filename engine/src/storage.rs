@@ -443,8 +443,12 @@ impl Inner {
             Some(w) => w.close(),
             None => Ok(()),
         };
-        // Dropping the file releases the lock.
-        self.lock.lock().take();
+        // Unlock explicitly rather than only closing: a child process forked
+        // at this moment holds a copy of the descriptor until it execs, and
+        // the lock belongs to the shared open file description.
+        if let Some(f) = self.lock.lock().take() {
+            let _ = f.unlock();
+        }
         closed
     }
 
