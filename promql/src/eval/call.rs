@@ -783,7 +783,8 @@ impl Evaluator<'_> {
                     let value = s.labels.get(&src).unwrap_or("").to_owned();
                     if let Some(caps) = re.captures(&value) {
                         let mut res = String::new();
-                        caps.expand(&go_template(&repl), &mut res);
+                        // The regex crate's `$1`, `${1}`, `$name` expansion matches Go's.
+                        caps.expand(&repl, &mut res);
                         let mut l: Vec<Label> =
                             s.labels.iter().filter(|x| x.name != dst).cloned().collect();
                         l.push(Label::new(dst.clone(), res));
@@ -1028,11 +1029,6 @@ fn absent_result(matchers: Vec<Matcher>, points: Vec<Option<f64>>) -> Value {
         drop_name: false,
         points,
     }])
-}
-
-/// Go's `$1`/`${1}`/`$name` template syntax mapped to the regex crate's.
-fn go_template(s: &str) -> String {
-    s.to_owned()
 }
 
 /// Natural order: digit runs compare as numbers.
