@@ -117,7 +117,22 @@ impl Series {
     /// # Errors
     /// [`Error::Corruption`] when a chunk fails its checksum or does not decode.
     pub fn samples(&self) -> Result<Vec<Sample>> {
-        self.iter().collect()
+        match self.sources.as_slice() {
+            // One source needs no merge: decode straight into the output.
+            [only] => {
+                let mut out = Vec::new();
+                let mut it = SourceIter::new(only, self.mint, self.maxt);
+                while let Some(s) = it.next() {
+                    let s = s?;
+                    if s.t > self.maxt {
+                        break;
+                    }
+                    out.push(s);
+                }
+                Ok(out)
+            }
+            _ => self.iter().collect(),
+        }
     }
 }
 

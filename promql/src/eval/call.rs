@@ -17,6 +17,7 @@ type R<T> = Result<T, EvalError>;
 /// Prometheus' extrapolated rate/increase/delta over one window.
 fn extrapolated(
     w: &[Sample],
+    monotonic: bool,
     range_start: i64,
     range_end: i64,
     range_ms: i64,
@@ -28,7 +29,7 @@ fn extrapolated(
         return None;
     }
     let mut result = last.v - first.v;
-    if counter {
+    if counter && !monotonic {
         for pair in w.windows(2) {
             if pair[1].v < pair[0].v {
                 result += pair[0].v;
@@ -527,8 +528,10 @@ impl Evaluator<'_> {
                 let (counter, rate) = (name != "delta", name == "rate");
                 self.over_windows(arg(0)?, grid, false, |w, i| {
                     let end = *w.ends.get(i)?;
+                    // A series without resets anywhere needs no reset scan per window.
                     extrapolated(
                         w.window(i),
+                        w.monotonic,
                         end - w.range_ms,
                         end,
                         w.range_ms,

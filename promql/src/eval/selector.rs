@@ -21,9 +21,28 @@ pub(crate) struct Windows {
     pub(crate) ends: Vec<i64>,
     /// Window length in ms.
     pub(crate) range_ms: i64,
+    /// No sample is lower than its predecessor (no counter reset anywhere).
+    pub(crate) monotonic: bool,
 }
 
 impl Windows {
+    /// The windows ending at each of `ends`, `range` ms long, over `samples`.
+    pub(crate) fn new(labels: Labels, samples: Vec<Sample>, ends: &[i64], range: i64) -> Windows {
+        let windows = ends
+            .iter()
+            .map(|&e| window_of(&samples, e, range))
+            .collect();
+        let monotonic = !samples.windows(2).any(|p| p[1].v < p[0].v);
+        Windows {
+            labels,
+            samples,
+            windows,
+            ends: ends.to_vec(),
+            range_ms: range,
+            monotonic,
+        }
+    }
+
     pub(crate) fn window(&self, i: usize) -> &[Sample] {
         match self.windows.get(i) {
             Some(&(lo, hi)) => self.samples.get(lo..hi).unwrap_or(&[]),
@@ -152,20 +171,7 @@ impl Evaluator<'_> {
                     |ev, labels, mut samples| {
                         // Range vectors ignore staleness markers.
                         samples.retain(|s| !is_stale_nan(s.v));
-                        let windows = ends
-                            .iter()
-                            .map(|&e| window_of(&samples, e, range))
-                            .collect();
-                        f(
-                            ev,
-                            &Windows {
-                                labels,
-                                samples,
-                                windows,
-                                ends: ends.clone(),
-                                range_ms: range,
-                            },
-                        )
+                        f(ev, &Windows::new(labels, samples, &ends, range))
                     },
                 )
             }
@@ -254,19 +260,7 @@ impl Evaluator<'_> {
                 };
                 Ok(series
                     .into_iter()
-                    .map(|(labels, samples)| {
-                        let windows = ends
-                            .iter()
-                            .map(|&e| window_of(&samples, e, range))
-                            .collect();
-                        Windows {
-                            labels,
-                            samples,
-                            windows,
-                            ends: ends.clone(),
-                            range_ms: range,
-                        }
-                    })
+                    .map(|(labels, samples)| Windows::new(labels, samples, &ends, range))
                     .collect())
             }
             other => Err(EvalError::Execution(format!(
