@@ -117,21 +117,51 @@ impl Series {
     /// # Errors
     /// [`Error::Corruption`] when a chunk fails its checksum or does not decode.
     pub fn samples(&self) -> Result<Vec<Sample>> {
-        match self.sources.as_slice() {
-            // One source needs no merge: decode straight into the output.
-            [only] => {
-                let mut out = Vec::new();
-                let mut it = SourceIter::new(only, self.mint, self.maxt);
-                while let Some(s) = it.next() {
-                    let s = s?;
-                    if s.t > self.maxt {
-                        break;
-                    }
-                    out.push(s);
-                }
-                Ok(out)
+        // Sources that do not overlap in time (a series spread over
+        // consecutive blocks, the usual case) are read one after the other;
+        // only overlapping ones need the merge.
+        let mut spans: Vec<(i64, i64, usize)> = Vec::with_capacity(self.sources.len());
+        for (i, src) in self.sources.iter().enumerate() {
+            match src.time_range() {
+                Some((lo, hi)) => spans.push((lo, hi, i)),
+                None => continue,
             }
-            _ => self.iter().collect(),
+        }
+        spans.sort_unstable();
+        if spans.windows(2).any(|w| w[0].1 >= w[1].0) {
+            return self.iter().collect();
+        }
+        let mut out = Vec::new();
+        for &(_, _, i) in &spans {
+            let Some(src) = self.sources.get(i) else {
+                continue;
+            };
+            let mut it = SourceIter::new(src, self.mint, self.maxt);
+            while let Some(s) = it.next() {
+                let s = s?;
+                if s.t > self.maxt {
+                    break;
+                }
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Source {
+    /// Oldest and newest timestamps the source may hold; `None` when empty.
+    fn time_range(&self) -> Option<(i64, i64)> {
+        match self {
+            Source::Samples(s) => Some((s.first()?.t, s.last()?.t)),
+            Source::HeadChunks(c) => Some((
+                c.iter().map(|c| c.min_t).min()?,
+                c.iter().map(|c| c.max_t).max()?,
+            )),
+            Source::Block { chunks, .. } => Some((
+                chunks.iter().map(|c| c.min_t).min()?,
+                chunks.iter().map(|c| c.max_t).max()?,
+            )),
         }
     }
 }

@@ -28,10 +28,13 @@ pub(crate) struct Windows {
 impl Windows {
     /// The windows ending at each of `ends`, `range` ms long, over `samples`.
     pub(crate) fn new(labels: Labels, samples: Vec<Sample>, ends: &[i64], range: i64) -> Windows {
-        let windows = ends
-            .iter()
-            .map(|&e| window_of(&samples, e, range))
-            .collect();
+        let windows = if ends.windows(2).all(|w| w[0] <= w[1]) {
+            sliding_windows(&samples, ends, range)
+        } else {
+            ends.iter()
+                .map(|&e| window_of(&samples, e, range))
+                .collect()
+        };
         let monotonic = !samples.windows(2).any(|p| p[1].v < p[0].v);
         Windows {
             labels,
@@ -49,6 +52,24 @@ impl Windows {
             None => &[],
         }
     }
+}
+
+/// Windows for non-decreasing ends: both bounds only move forward, so the
+/// samples are passed over once in all.
+fn sliding_windows(samples: &[Sample], ends: &[i64], range: i64) -> Vec<(usize, usize)> {
+    let (mut lo, mut hi) = (0usize, 0usize);
+    ends.iter()
+        .map(|&end| {
+            let start = end.saturating_sub(range);
+            while samples.get(lo).is_some_and(|s| s.t <= start) {
+                lo += 1;
+            }
+            while samples.get(hi).is_some_and(|s| s.t <= end) {
+                hi += 1;
+            }
+            (lo, hi.max(lo))
+        })
+        .collect()
 }
 
 /// Index range of samples with `end - range < t <= end`.
