@@ -12,7 +12,9 @@ use strata_engine::{
 };
 
 use crate::ast::Expr;
-use crate::eval::{EvalOptions, Value, eval_instant, eval_range};
+use crate::eval::{
+    EvalOptions, Value, eval_instant, eval_instant_annotated, eval_range, eval_range_annotated,
+};
 
 /// Series held in memory: the test fixture the scripts load.
 #[derive(Debug, Default, Clone)]
@@ -480,7 +482,12 @@ pub fn run_script(text: &str) -> Result<Vec<StatementResult>, String> {
                         .then_some("experimental: start timestamps")
                     });
                     match (outcome, excuse) {
-                        (Outcome::Fail(_), Some(reason)) => Outcome::Skip(reason),
+                        (Outcome::Fail(why), Some(reason)) => {
+                            if std::env::var_os("PROMQLTEST_SHOW_EXCUSED").is_some() {
+                                eprintln!("excused ({reason}) line {start_line}: {query} -- {why}");
+                            }
+                            Outcome::Skip(reason)
+                        }
                         (o, _) => o,
                     }
                 }
@@ -508,6 +515,99 @@ struct Expectation {
     string: Option<String>,
     /// `expect range vector from <t1> to <t2> step <s>`: (t1, t2, s).
     range_vector: Option<(i64, i64, i64)>,
+    /// `expect warn` lines (None: any warning) and `expect no_warn`.
+    warn: AnnotationRule,
+    /// `expect info` lines and `expect no_info`.
+    info: AnnotationRule,
+}
+
+/// What an eval block says about one kind of annotation.
+#[derive(Debug, Default)]
+struct AnnotationRule {
+    /// One entry per `expect warn` line: `None` for a bare line.
+    expected: Vec<Option<TextMatch>>,
+    /// `expect no_warn`: none may be produced.
+    none: bool,
+}
+
+#[derive(Debug)]
+enum TextMatch {
+    Exact(String),
+    Regex(regex::Regex),
+}
+
+impl TextMatch {
+    /// Our annotations carry no `(line:col)` yet: exact texts are compared
+    /// without it, and regexes are matched with a placeholder position.
+    fn matches(&self, text: &str) -> bool {
+        match self {
+            TextMatch::Exact(want) => strip_position(want) == text,
+            TextMatch::Regex(re) => re.is_match(text),
+        }
+    }
+}
+
+/// `message (1:5)` -> `message`.
+fn strip_position(s: &str) -> &str {
+    match s.rfind(" (") {
+        Some(i)
+            if s.ends_with(')')
+                && s[i + 2..s.len() - 1]
+                    .split(':')
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            &s[..i]
+        }
+        _ => s,
+    }
+}
+
+impl AnnotationRule {
+    fn parse(rest: &str) -> Result<Option<TextMatch>, String> {
+        let rest = rest.trim();
+        if let Some(m) = rest.strip_prefix("msg:") {
+            return Ok(Some(TextMatch::Exact(m.trim().to_owned())));
+        }
+        if let Some(r) = rest.strip_prefix("regex:") {
+            // Without positions of our own, a trailing position pattern is dropped.
+            let r = r.trim();
+            let r = match r.rfind(" \\(") {
+                Some(i) if r.ends_with("\\)") => &r[..i],
+                _ => r,
+            };
+            return regex::Regex::new(r)
+                .map(|re| Some(TextMatch::Regex(re)))
+                .map_err(|e| e.to_string());
+        }
+        Ok(None)
+    }
+
+    fn check(&self, kind: &str, produced: &[String]) -> Result<(), String> {
+        if self.none && !produced.is_empty() {
+            return Err(format!("expected no {kind}, got {produced:?}"));
+        }
+        if self.expected.is_empty() {
+            return Ok(());
+        }
+        for e in &self.expected {
+            let ok = match e {
+                None => !produced.is_empty(),
+                Some(m) => produced.iter().any(|p| m.matches(p)),
+            };
+            if !ok {
+                return Err(format!("expected {kind} {e:?}, got {produced:?}"));
+            }
+        }
+        if let Some(p) = produced.iter().find(|p| {
+            !self
+                .expected
+                .iter()
+                .any(|e| e.as_ref().is_none_or(|m| m.matches(p)))
+        }) {
+            return Err(format!("unexpected {kind} {p:?}"));
+        }
+        Ok(())
+    }
 }
 
 impl Expectation {
@@ -524,7 +624,19 @@ impl Expectation {
         for l in block {
             if let Some(x) = l.strip_prefix("expect ") {
                 let x = x.trim();
-                if x.starts_with("fail") {
+                if let Some(rest) = x.strip_prefix("warn") {
+                    e.warn
+                        .expected
+                        .push(AnnotationRule::parse(rest).map_err(Outcome::Fail)?);
+                } else if let Some(rest) = x.strip_prefix("info") {
+                    e.info
+                        .expected
+                        .push(AnnotationRule::parse(rest).map_err(Outcome::Fail)?);
+                } else if x == "no_warn" {
+                    e.warn.none = true;
+                } else if x == "no_info" {
+                    e.info.none = true;
+                } else if x.starts_with("fail") {
                     e.fail = true;
                     if let Some(m) = x.split_once("msg:") {
                         e.fail_msg = Some(m.1.trim().to_owned());
@@ -567,6 +679,26 @@ impl Expectation {
             }
         }
         Ok(e)
+    }
+
+    /// Checks the annotations of a successful evaluation.
+    fn check_annotations(&self, annotations: &[crate::eval::Annotation]) -> Outcome {
+        use crate::eval::AnnotationKind;
+        let texts = |k: AnnotationKind| {
+            annotations
+                .iter()
+                .filter(|a| a.kind == k)
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+        };
+        let check = self
+            .warn
+            .check("warning", &texts(AnnotationKind::Warning))
+            .and_then(|()| self.info.check("info", &texts(AnnotationKind::Info)));
+        match check {
+            Ok(()) => Outcome::Pass,
+            Err(why) => Outcome::Fail(why),
+        }
     }
 
     /// Checks one evaluation's result.
@@ -761,7 +893,13 @@ fn run_eval(
         ) else {
             return Outcome::Fail("bad range".into());
         };
-        return exp.check(eval_range(store, expr, s, e, st, opts), false);
+        let result = eval_range_annotated(store, expr, s, e, st, opts);
+        let annotations = result.as_ref().map(|r| r.1.clone()).unwrap_or_default();
+        let o = exp.check(result.map(|r| r.0), false);
+        if o != Outcome::Pass || exp.fail {
+            return o;
+        }
+        return exp.check_annotations(&annotations);
     }
     let Some(mut t) = words.get(3).and_then(|w| script_duration(w)) else {
         return Outcome::Fail("bad time".into());
@@ -769,9 +907,17 @@ fn run_eval(
     if let Some((_, t2, _)) = exp.range_vector {
         t = t2;
     }
-    let first = exp.check(eval_instant(store, expr, t, opts), true);
+    let result = eval_instant_annotated(store, expr, t, opts);
+    let annotations = result.as_ref().map(|r| r.1.clone()).unwrap_or_default();
+    let first = exp.check(result.map(|r| r.0), true);
     if first != Outcome::Pass {
         return first;
+    }
+    if !exp.fail {
+        let o = exp.check_annotations(&annotations);
+        if o != Outcome::Pass {
+            return o;
+        }
     }
     let text = expr.to_string();
     let range_checks = exp.range_vector.is_none()

@@ -157,6 +157,14 @@ impl Evaluator<'_> {
                 if ratios.iter().any(|r| r.is_nan()) {
                     return Err(EvalError::Execution("Ratio value is NaN".into()));
                 }
+                if let Some(&r) = ratios.iter().find(|r| r.abs() > 1.0) {
+                    let cap = r.clamp(-1.0, 1.0);
+                    self.warn(format!(
+                        "ratio value should be between -1 and 1, got {}, capping to {}",
+                        super::annotation::go_g(r),
+                        super::annotation::go_g(cap)
+                    ));
+                }
                 // A series' place in [0, 1) from its labels: stable across
                 // queries, so limit_ratio(r) and limit_ratio(r - 1) are complements.
                 Ok(Value::Vector(
@@ -185,6 +193,9 @@ impl Evaluator<'_> {
                     Some(Ok(q)) => q,
                     _ => vec![0.0; steps],
                 };
+                if a.op == AggregateOp::Quantile {
+                    self.check_quantiles(&q);
+                }
                 // Grouped with names not yet dropped (delayed name removal);
                 // a group drops its name if any member does.
                 let mut groups: HashMap<Labels, Vec<usize>> = HashMap::new();

@@ -262,7 +262,14 @@ fn almost_equal(a: f64, b: f64, eps: f64) -> bool {
 }
 
 /// Quantile from classic cumulative buckets `(upper bound, count)`.
-pub(crate) fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> f64 {
+/// Also returns whether the counts had to be forced monotonic.
+pub(crate) fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> (f64, bool) {
+    let mut forced = false;
+    let v = bucket_quantile_inner(q, buckets, &mut forced);
+    (v, forced)
+}
+
+fn bucket_quantile_inner(q: f64, buckets: &mut [(f64, f64)], forced: &mut bool) -> f64 {
     if q.is_nan() {
         return f64::NAN;
     }
@@ -292,8 +299,13 @@ pub(crate) fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> f64 {
             if cur == prev {
                 continue;
             }
-            if almost_equal(prev, cur, 1e-12) || cur < prev {
+            if almost_equal(prev, cur, 1e-12) {
                 b.1 = prev;
+                continue;
+            }
+            if cur < prev {
+                b.1 = prev;
+                *forced = true;
                 continue;
             }
             prev = cur;
@@ -418,23 +430,31 @@ fn format_openmetrics(v: f64) -> String {
 }
 
 /// Classic histogram buckets grouped by series without `le` (the name still
-/// on: delayed name removal keeps metrics apart).
-fn classic_groups(series: &[StepSeries]) -> HashMap<Labels, Vec<(f64, &StepSeries)>> {
+/// on: delayed name removal keeps metrics apart), and the series whose `le`
+/// is missing or not a number, as (le value, metric name).
+#[allow(clippy::type_complexity)]
+fn classic_groups(
+    series: &[StepSeries],
+) -> (
+    HashMap<Labels, Vec<(f64, &StepSeries)>>,
+    Vec<(String, String)>,
+) {
     let mut groups: HashMap<Labels, Vec<(f64, &StepSeries)>> = HashMap::new();
+    let mut malformed = Vec::new();
     for s in series {
-        let Some(le) = s
-            .labels
-            .get("le")
-            .and_then(|v| v.trim().parse::<f64>().ok())
-        else {
-            continue;
-        };
-        groups
-            .entry(super::labels_without(&s.labels, &["le"]))
-            .or_default()
-            .push((le, s));
+        let raw = s.labels.get("le").unwrap_or("");
+        match raw.trim().parse::<f64>() {
+            Ok(le) if !le.is_nan() => groups
+                .entry(super::labels_without(&s.labels, &["le"]))
+                .or_default()
+                .push((le, s)),
+            _ => malformed.push((
+                raw.to_owned(),
+                s.labels.metric_name().unwrap_or("").to_owned(),
+            )),
+        }
     }
-    groups
+    (groups, malformed)
 }
 
 /// The buckets of a group at one step.
@@ -516,6 +536,22 @@ impl Evaluator<'_> {
         ))
     }
 
+    /// Warns about φ values outside [0, 1] (or NaN), as Prometheus does.
+    pub(crate) fn check_quantiles(&mut self, q: &[f64]) {
+        if let Some(bad) = q.iter().find(|v| !(0.0..=1.0).contains(*v)) {
+            self.warn(format!(
+                "quantile value should be between 0 and 1, got {}",
+                super::annotation::go_g(*bad)
+            ));
+        }
+    }
+
+    fn warn_malformed_le(&mut self, malformed: &[(String, String)]) {
+        for (le, name) in malformed {
+            self.warn(format!("bucket label \"le\" is missing or has a malformed value of {le:?} for metric name {name:?}"));
+        }
+    }
+
     pub(crate) fn call(&mut self, c: &Call, grid: &Grid) -> R<Value> {
         let name = c.func;
         let args = &c.args;
@@ -526,7 +562,7 @@ impl Evaluator<'_> {
         match name {
             "rate" | "increase" | "delta" => {
                 let (counter, rate) = (name != "delta", name == "rate");
-                self.over_windows(arg(0)?, grid, false, |w, i| {
+                let v = self.over_windows(arg(0)?, grid, false, |w, i| {
                     let end = *w.ends.get(i)?;
                     // A series without resets anywhere needs no reset scan per window.
                     extrapolated(
@@ -538,7 +574,23 @@ impl Evaluator<'_> {
                         counter,
                         rate,
                     )
-                })
+                })?;
+                if counter && let Value::Vector(series) = &v {
+                    let odd: Vec<String> = series
+                        .iter()
+                        .filter_map(|s| s.labels.metric_name())
+                        .filter(|n| {
+                            !["_total", "_sum", "_count", "_bucket"]
+                                .iter()
+                                .any(|x| n.ends_with(x))
+                        })
+                        .map(str::to_owned)
+                        .collect();
+                    for n in odd {
+                        self.info(format!("metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {n:?}"));
+                    }
+                }
+                Ok(v)
             }
             "irate" | "idelta" => self.over_windows(arg(0)?, grid, false, |w, i| {
                 let win = w.window(i);
@@ -573,6 +625,7 @@ impl Evaluator<'_> {
             }
             "quantile_over_time" => {
                 let q = self.scalar_arg(arg(0)?, grid)?;
+                self.check_quantiles(&q);
                 self.over_windows(arg(1)?, grid, false, |w, i| {
                     over_time(name, w.window(i), q.get(i).copied().unwrap_or(f64::NAN))
                 })
@@ -835,6 +888,9 @@ impl Evaluator<'_> {
                 ))
             }
             "sort" | "sort_desc" => {
+                if self.is_range_query() {
+                    self.warn("sort is ineffective for range queries since results are always ordered by labels".into());
+                }
                 let mut series = self.vector_arg(arg(0)?, grid)?;
                 let key = |s: &StepSeries| s.points.first().copied().flatten().unwrap_or(f64::NAN);
                 series.sort_by(|a, b| {
@@ -852,6 +908,9 @@ impl Evaluator<'_> {
                 Ok(Value::Vector(series))
             }
             "sort_by_label" | "sort_by_label_desc" => {
+                if self.is_range_query() {
+                    self.warn("sort is ineffective for range queries since results are always ordered by labels".into());
+                }
                 let mut series = self.vector_arg(arg(0)?, grid)?;
                 let mut names = Vec::new();
                 for e in args.iter().skip(1) {
@@ -882,7 +941,9 @@ impl Evaluator<'_> {
                 let hi = self.scalar_arg(arg(1)?, grid)?;
                 let series = self.vector_arg(arg(2)?, grid)?;
                 let mut out = Vec::new();
-                for (labels, members) in classic_groups(&series) {
+                let (groups, malformed) = classic_groups(&series);
+                self.warn_malformed_le(&malformed);
+                for (labels, members) in groups {
                     let points: Vec<Option<f64>> = (0..grid.len())
                         .map(|i| {
                             let mut b = buckets_at(&members, i);
@@ -918,8 +979,14 @@ impl Evaluator<'_> {
                 for e in args.iter().skip(2) {
                     qs.push(self.scalar_arg(e, grid)?);
                 }
+                for q in &qs {
+                    self.check_quantiles(q);
+                }
+                let mut fixed_names: Vec<String> = Vec::new();
                 let mut out = Vec::new();
-                for (labels, members) in classic_groups(&series) {
+                let (groups, malformed) = classic_groups(&series);
+                self.warn_malformed_le(&malformed);
+                for (labels, members) in groups {
                     for q in &qs {
                         // The label shows the quantile of the first step (a literal in practice).
                         let q0 = q.first().copied().unwrap_or(f64::NAN);
@@ -932,10 +999,17 @@ impl Evaluator<'_> {
                                 if b.is_empty() {
                                     return None;
                                 }
-                                Some(bucket_quantile(
-                                    q.get(i).copied().unwrap_or(f64::NAN),
-                                    &mut b,
-                                ))
+                                {
+                                    let (v, fixed) = bucket_quantile(
+                                        q.get(i).copied().unwrap_or(f64::NAN),
+                                        &mut b,
+                                    );
+                                    if fixed {
+                                        fixed_names
+                                            .push(labels.metric_name().unwrap_or("").to_owned());
+                                    }
+                                    Some(v)
+                                }
                             })
                             .collect();
                         if points.iter().any(Option::is_some) {
@@ -947,25 +1021,21 @@ impl Evaluator<'_> {
                         }
                     }
                 }
+                fixed_names.dedup();
+                for n in fixed_names {
+                    self.info(format!(
+                        "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {n:?}"
+                    ));
+                }
                 Ok(Value::Vector(out))
             }
             "histogram_quantile" => {
                 let q = self.scalar_arg(arg(0)?, grid)?;
-                // Grouped with the name still on (delayed name removal): buckets of
-                // different metrics never mix.
+                self.check_quantiles(&q);
                 let series = self.vector_arg(arg(1)?, grid)?;
-                let mut groups: HashMap<Labels, Vec<(f64, &StepSeries)>> = HashMap::new();
-                for s in &series {
-                    let Some(le) = s
-                        .labels
-                        .get("le")
-                        .and_then(|v| v.trim().parse::<f64>().ok())
-                    else {
-                        continue;
-                    };
-                    let key = super::labels_without(&s.labels, &["le"]);
-                    groups.entry(key).or_default().push((le, s));
-                }
+                let (groups, malformed) = classic_groups(&series);
+                self.warn_malformed_le(&malformed);
+                let mut fixed_names: Vec<String> = Vec::new();
                 let mut out = Vec::new();
                 for (labels, buckets) in groups {
                     let points: Vec<Option<f64>> = (0..grid.len())
@@ -979,10 +1049,14 @@ impl Evaluator<'_> {
                             if b.is_empty() {
                                 return None;
                             }
-                            Some(bucket_quantile(
-                                q.get(i).copied().unwrap_or(f64::NAN),
-                                &mut b,
-                            ))
+                            {
+                                let (v, fixed) =
+                                    bucket_quantile(q.get(i).copied().unwrap_or(f64::NAN), &mut b);
+                                if fixed {
+                                    fixed_names.push(labels.metric_name().unwrap_or("").to_owned());
+                                }
+                                Some(v)
+                            }
                         })
                         .collect();
                     if points.iter().any(Option::is_some) {
@@ -992,6 +1066,12 @@ impl Evaluator<'_> {
                             points,
                         });
                     }
+                }
+                fixed_names.dedup();
+                for n in fixed_names {
+                    self.info(format!(
+                        "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {n:?}"
+                    ));
                 }
                 Ok(Value::Vector(out))
             }

@@ -6,6 +6,7 @@
 //! functions slide a window over each series' samples across all steps.
 
 mod aggregate;
+mod annotation;
 mod binary;
 mod call;
 mod error;
@@ -20,6 +21,7 @@ use strata_engine::{Labels, Querier};
 use crate::ast::{AtModifier, Expr, UnaryOp};
 use crate::duration::DurationExpr;
 
+pub use annotation::{Annotation, AnnotationKind};
 pub use error::EvalError;
 pub use value::{RangeSeries, StepSeries, Value};
 
@@ -60,10 +62,23 @@ pub fn eval_instant(
     t: i64,
     opts: &EvalOptions,
 ) -> Result<Value, EvalError> {
+    eval_instant_annotated(q, expr, t, opts).map(|r| r.0)
+}
+
+/// As [`eval_instant`], with the warnings and infos the query produced.
+///
+/// # Errors
+/// As [`eval_instant`].
+pub fn eval_instant_annotated(
+    q: &dyn Querier,
+    expr: &Expr,
+    t: i64,
+    opts: &EvalOptions,
+) -> Result<(Value, Vec<Annotation>), EvalError> {
     let mut ev = Evaluator::new(q, opts, t, t, 0);
     let grid = Grid::new(t, t, 0);
     let v = ev.eval(expr, &grid)?;
-    finish(v)
+    Ok((finish(v)?, ev.annotations))
 }
 
 /// Evaluates `expr` at every step from `start` to `end` (ms, inclusive).
@@ -79,6 +94,21 @@ pub fn eval_range(
     step: i64,
     opts: &EvalOptions,
 ) -> Result<Value, EvalError> {
+    eval_range_annotated(q, expr, start, end, step, opts).map(|r| r.0)
+}
+
+/// As [`eval_range`], with the warnings and infos the query produced.
+///
+/// # Errors
+/// As [`eval_range`].
+pub fn eval_range_annotated(
+    q: &dyn Querier,
+    expr: &Expr,
+    start: i64,
+    end: i64,
+    step: i64,
+    opts: &EvalOptions,
+) -> Result<(Value, Vec<Annotation>), EvalError> {
     if step <= 0 {
         return Err(EvalError::Execution("zero or negative query resolution step widths are not accepted. Try a positive integer".into()));
     }
@@ -102,7 +132,7 @@ pub fn eval_range(
     let mut ev = Evaluator::new(q, opts, start, end, step);
     let grid = Grid::new(start, end, step);
     let v = ev.eval(expr, &grid)?;
-    finish(v)
+    Ok((finish(v)?, ev.annotations))
 }
 
 /// Drops names marked for delayed removal and rejects duplicate label sets.
@@ -217,6 +247,8 @@ pub(crate) struct Evaluator<'a> {
     pub(crate) step: i64,
     pub(crate) samples_loaded: usize,
     deadline: Instant,
+    /// Warnings and infos, each message once.
+    annotations: Vec<Annotation>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -229,7 +261,30 @@ impl<'a> Evaluator<'a> {
             step,
             samples_loaded: 0,
             deadline: Instant::now() + opts.timeout,
+            annotations: Vec::new(),
         }
+    }
+
+    /// Records a warning (once per message).
+    pub(crate) fn warn(&mut self, message: String) {
+        self.annotate(AnnotationKind::Warning, message);
+    }
+
+    /// Records an info (once per message).
+    pub(crate) fn info(&mut self, message: String) {
+        self.annotate(AnnotationKind::Info, message);
+    }
+
+    fn annotate(&mut self, kind: AnnotationKind, message: String) {
+        let a = Annotation { kind, message };
+        if !self.annotations.contains(&a) {
+            self.annotations.push(a);
+        }
+    }
+
+    /// Whether this is a range query (step > 0).
+    pub(crate) fn is_range_query(&self) -> bool {
+        self.step > 0
     }
 
     pub(crate) fn check_deadline(&self) -> Result<(), EvalError> {

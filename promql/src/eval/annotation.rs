@@ -1,0 +1,47 @@
+//! Warnings and infos a query reports alongside its result, as Prometheus'
+//! annotations (`PromQL warning: ...`, `PromQL info: ...`).
+
+use std::fmt;
+
+/// How serious an annotation is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AnnotationKind {
+    /// The result may be wrong or meaningless.
+    Warning,
+    /// Worth knowing; the result is as asked.
+    Info,
+}
+
+/// One annotation. Its text matches Prometheus'; unlike Prometheus, it does
+/// not yet carry the `(line:col)` of the expression it is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Annotation {
+    /// Warning or info.
+    pub kind: AnnotationKind,
+    /// The message, without the `PromQL warning: ` prefix.
+    pub message: String,
+}
+
+impl fmt::Display for Annotation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            AnnotationKind::Warning => write!(f, "PromQL warning: {}", self.message),
+            AnnotationKind::Info => write!(f, "PromQL info: {}", self.message),
+        }
+    }
+}
+
+/// Go's `%g` for the numbers annotation texts quote.
+pub(crate) fn go_g(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
+    } else {
+        format!("{v}")
+    }
+}
