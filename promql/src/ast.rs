@@ -429,6 +429,9 @@ pub struct Aggregate {
     pub param: Option<Box<Expr>>,
     /// `by` / `without`, if written.
     pub grouping: Option<Grouping>,
+    /// Where the aggregation, then its parameter (if any), then its
+    /// expression start in the query text.
+    pub positions: Spans,
 }
 
 /// A function call.
@@ -438,6 +441,27 @@ pub struct Call {
     pub func: &'static str,
     /// The arguments.
     pub args: Vec<Expr>,
+    /// Where the call and then each argument start in the query text.
+    pub positions: Spans,
+}
+
+/// Positions in the query text, for messages that point at a node.
+/// Ignored by equality: printing and re-parsing moves text around, and the
+/// trees must stay equal.
+#[derive(Debug, Clone, Default)]
+pub struct Spans(pub Vec<crate::Position>);
+
+impl PartialEq for Spans {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Spans {
+    /// The `i`-th position, if known.
+    pub fn get(&self, i: usize) -> Option<crate::Position> {
+        self.0.get(i).copied()
+    }
 }
 
 impl Expr {

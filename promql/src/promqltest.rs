@@ -533,16 +533,20 @@ struct AnnotationRule {
 #[derive(Debug)]
 enum TextMatch {
     Exact(String),
-    Regex(regex::Regex),
+    /// The regex as written, and without a trailing position pattern.
+    Regex(regex::Regex, regex::Regex),
 }
 
 impl TextMatch {
-    /// Our annotations carry no `(line:col)` yet: exact texts are compared
-    /// without it, and regexes are matched with a placeholder position.
+    /// Compares with the `(line:col)` when our annotation has one; an
+    /// annotation without a position is compared on its message only.
     fn matches(&self, text: &str) -> bool {
+        let positioned = strip_position(text) != text;
         match self {
+            TextMatch::Exact(want) if positioned => want == text,
             TextMatch::Exact(want) => strip_position(want) == text,
-            TextMatch::Regex(re) => re.is_match(text),
+            TextMatch::Regex(full, _) if positioned => full.is_match(text),
+            TextMatch::Regex(_, bare) => bare.is_match(text),
         }
     }
 }
@@ -569,15 +573,13 @@ impl AnnotationRule {
             return Ok(Some(TextMatch::Exact(m.trim().to_owned())));
         }
         if let Some(r) = rest.strip_prefix("regex:") {
-            // Without positions of our own, a trailing position pattern is dropped.
             let r = r.trim();
-            let r = match r.rfind(" \\(") {
+            let bare = match r.rfind(" \\(") {
                 Some(i) if r.ends_with("\\)") => &r[..i],
                 _ => r,
             };
-            return regex::Regex::new(r)
-                .map(|re| Some(TextMatch::Regex(re)))
-                .map_err(|e| e.to_string());
+            let compile = |x: &str| regex::Regex::new(x).map_err(|e| e.to_string());
+            return Ok(Some(TextMatch::Regex(compile(r)?, compile(bare)?)));
         }
         Ok(None)
     }

@@ -159,11 +159,14 @@ impl Evaluator<'_> {
                 }
                 if let Some(&r) = ratios.iter().find(|r| r.abs() > 1.0) {
                     let cap = r.clamp(-1.0, 1.0);
-                    self.warn(format!(
-                        "ratio value should be between -1 and 1, got {}, capping to {}",
-                        super::annotation::go_g(r),
-                        super::annotation::go_g(cap)
-                    ));
+                    self.warn(
+                        format!(
+                            "ratio value should be between -1 and 1, got {}, capping to {}",
+                            super::annotation::go_g(r),
+                            super::annotation::go_g(cap)
+                        ),
+                        a.positions.get(1),
+                    );
                 }
                 // A series' place in [0, 1) from its labels: stable across
                 // queries, so limit_ratio(r) and limit_ratio(r - 1) are complements.
@@ -194,7 +197,7 @@ impl Evaluator<'_> {
                     _ => vec![0.0; steps],
                 };
                 if a.op == AggregateOp::Quantile {
-                    self.check_quantiles(&q);
+                    self.check_quantiles(&q, a.positions.get(1));
                 }
                 // Grouped with names not yet dropped (delayed name removal);
                 // a group drops its name if any member does.

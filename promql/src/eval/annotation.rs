@@ -12,21 +12,26 @@ pub enum AnnotationKind {
     Info,
 }
 
-/// One annotation. Its text matches Prometheus'; unlike Prometheus, it does
-/// not yet carry the `(line:col)` of the expression it is about.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// One annotation, worded as Prometheus words it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Annotation {
     /// Warning or info.
     pub kind: AnnotationKind,
     /// The message, without the `PromQL warning: ` prefix.
     pub message: String,
+    /// Where the expression it is about starts in the query.
+    pub position: Option<crate::Position>,
 }
 
 impl fmt::Display for Annotation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
-            AnnotationKind::Warning => write!(f, "PromQL warning: {}", self.message),
-            AnnotationKind::Info => write!(f, "PromQL info: {}", self.message),
+            AnnotationKind::Warning => write!(f, "PromQL warning: {}", self.message)?,
+            AnnotationKind::Info => write!(f, "PromQL info: {}", self.message)?,
+        }
+        match self.position {
+            Some(p) => write!(f, " ({p})"),
+            None => Ok(()),
         }
     }
 }

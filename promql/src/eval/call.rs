@@ -537,24 +537,29 @@ impl Evaluator<'_> {
     }
 
     /// Warns about φ values outside [0, 1] (or NaN), as Prometheus does.
-    pub(crate) fn check_quantiles(&mut self, q: &[f64]) {
+    pub(crate) fn check_quantiles(&mut self, q: &[f64], at: Option<crate::Position>) {
         if let Some(bad) = q.iter().find(|v| !(0.0..=1.0).contains(*v)) {
-            self.warn(format!(
-                "quantile value should be between 0 and 1, got {}",
-                super::annotation::go_g(*bad)
-            ));
+            self.warn(
+                format!(
+                    "quantile value should be between 0 and 1, got {}",
+                    super::annotation::go_g(*bad)
+                ),
+                at,
+            );
         }
     }
 
-    fn warn_malformed_le(&mut self, malformed: &[(String, String)]) {
+    fn warn_malformed_le(&mut self, malformed: &[(String, String)], at: Option<crate::Position>) {
         for (le, name) in malformed {
-            self.warn(format!("bucket label \"le\" is missing or has a malformed value of {le:?} for metric name {name:?}"));
+            self.warn(format!("bucket label \"le\" is missing or has a malformed value of {le:?} for metric name {name:?}"), at);
         }
     }
 
     pub(crate) fn call(&mut self, c: &Call, grid: &Grid) -> R<Value> {
         let name = c.func;
         let args = &c.args;
+        // Position of argument i in the query text.
+        let arg_at = |i: usize| c.positions.get(i + 1);
         let arg = |i: usize| {
             args.get(i)
                 .ok_or_else(|| EvalError::Execution(format!("missing argument {i} of {name}")))
@@ -587,7 +592,7 @@ impl Evaluator<'_> {
                         .map(str::to_owned)
                         .collect();
                     for n in odd {
-                        self.info(format!("metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {n:?}"));
+                        self.info(format!("metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {n:?}"), arg_at(0));
                     }
                 }
                 Ok(v)
@@ -625,7 +630,7 @@ impl Evaluator<'_> {
             }
             "quantile_over_time" => {
                 let q = self.scalar_arg(arg(0)?, grid)?;
-                self.check_quantiles(&q);
+                self.check_quantiles(&q, arg_at(0));
                 self.over_windows(arg(1)?, grid, false, |w, i| {
                     over_time(name, w.window(i), q.get(i).copied().unwrap_or(f64::NAN))
                 })
@@ -889,7 +894,7 @@ impl Evaluator<'_> {
             }
             "sort" | "sort_desc" => {
                 if self.is_range_query() {
-                    self.warn("sort is ineffective for range queries since results are always ordered by labels".into());
+                    self.warn("sort is ineffective for range queries since results are always ordered by labels".into(), c.positions.get(0));
                 }
                 let mut series = self.vector_arg(arg(0)?, grid)?;
                 let key = |s: &StepSeries| s.points.first().copied().flatten().unwrap_or(f64::NAN);
@@ -909,7 +914,7 @@ impl Evaluator<'_> {
             }
             "sort_by_label" | "sort_by_label_desc" => {
                 if self.is_range_query() {
-                    self.warn("sort is ineffective for range queries since results are always ordered by labels".into());
+                    self.warn("sort is ineffective for range queries since results are always ordered by labels".into(), c.positions.get(0));
                 }
                 let mut series = self.vector_arg(arg(0)?, grid)?;
                 let mut names = Vec::new();
@@ -942,7 +947,7 @@ impl Evaluator<'_> {
                 let series = self.vector_arg(arg(2)?, grid)?;
                 let mut out = Vec::new();
                 let (groups, malformed) = classic_groups(&series);
-                self.warn_malformed_le(&malformed);
+                self.warn_malformed_le(&malformed, arg_at(2));
                 for (labels, members) in groups {
                     let points: Vec<Option<f64>> = (0..grid.len())
                         .map(|i| {
@@ -980,12 +985,12 @@ impl Evaluator<'_> {
                     qs.push(self.scalar_arg(e, grid)?);
                 }
                 for q in &qs {
-                    self.check_quantiles(q);
+                    self.check_quantiles(q, arg_at(0));
                 }
                 let mut fixed_names: Vec<String> = Vec::new();
                 let mut out = Vec::new();
                 let (groups, malformed) = classic_groups(&series);
-                self.warn_malformed_le(&malformed);
+                self.warn_malformed_le(&malformed, arg_at(0));
                 for (labels, members) in groups {
                     for q in &qs {
                         // The label shows the quantile of the first step (a literal in practice).
@@ -1025,16 +1030,16 @@ impl Evaluator<'_> {
                 for n in fixed_names {
                     self.info(format!(
                         "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {n:?}"
-                    ));
+                    ), arg_at(0));
                 }
                 Ok(Value::Vector(out))
             }
             "histogram_quantile" => {
                 let q = self.scalar_arg(arg(0)?, grid)?;
-                self.check_quantiles(&q);
+                self.check_quantiles(&q, arg_at(0));
                 let series = self.vector_arg(arg(1)?, grid)?;
                 let (groups, malformed) = classic_groups(&series);
-                self.warn_malformed_le(&malformed);
+                self.warn_malformed_le(&malformed, arg_at(1));
                 let mut fixed_names: Vec<String> = Vec::new();
                 let mut out = Vec::new();
                 for (labels, buckets) in groups {
@@ -1071,7 +1076,7 @@ impl Evaluator<'_> {
                 for n in fixed_names {
                     self.info(format!(
                         "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {n:?}"
-                    ));
+                    ), arg_at(1));
                 }
                 Ok(Value::Vector(out))
             }

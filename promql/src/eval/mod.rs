@@ -265,20 +265,33 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    /// Records a warning (once per message).
-    pub(crate) fn warn(&mut self, message: String) {
-        self.annotate(AnnotationKind::Warning, message);
+    /// Records a warning about the expression at `at` (once per message).
+    pub(crate) fn warn(&mut self, message: String, at: Option<crate::Position>) {
+        self.annotate(AnnotationKind::Warning, message, at);
     }
 
-    /// Records an info (once per message).
-    pub(crate) fn info(&mut self, message: String) {
-        self.annotate(AnnotationKind::Info, message);
+    /// Records an info about the expression at `at` (once per message).
+    pub(crate) fn info(&mut self, message: String, at: Option<crate::Position>) {
+        self.annotate(AnnotationKind::Info, message, at);
     }
 
-    fn annotate(&mut self, kind: AnnotationKind, message: String) {
-        let a = Annotation { kind, message };
-        if !self.annotations.contains(&a) {
-            self.annotations.push(a);
+    fn annotate(
+        &mut self,
+        kind: AnnotationKind,
+        message: String,
+        position: Option<crate::Position>,
+    ) {
+        // Prometheus keeps one annotation per text, whatever its position.
+        if !self
+            .annotations
+            .iter()
+            .any(|a| a.kind == kind && a.message == message)
+        {
+            self.annotations.push(Annotation {
+                kind,
+                message,
+                position,
+            });
         }
     }
 

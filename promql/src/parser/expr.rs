@@ -3,13 +3,13 @@
 
 use crate::ast::{
     Aggregate, AggregateOp, AtModifier, Binary, BinaryOp, Call, Expr, Fill, Group, GroupSide,
-    Grouping, Number, RangeMode, Subquery, UnaryOp, ValueType, VectorMatching,
+    Grouping, Number, RangeMode, Spans, Subquery, UnaryOp, ValueType, VectorMatching,
 };
 use crate::duration::{DurationExpr, DurationOp};
 use crate::functions;
 
 use super::lexer::Tok;
-use super::{ParseError, Parser};
+use super::{ParseError, Parser, Position};
 
 type R<T> = Result<T, ParseError>;
 
@@ -644,6 +644,7 @@ impl Parser<'_> {
             ));
         }
         let mut args = args.into_iter();
+        let mut param_at = None;
         let (param, expr) = match (op.param_type(), args.next(), args.next()) {
             (Some(pt), Some((p, p_at)), Some(e)) => {
                 if p.value_type() != pt {
@@ -655,6 +656,7 @@ impl Parser<'_> {
                         ),
                     ));
                 }
+                param_at = Some(p_at);
                 (Some(Box::new(p)), e)
             }
             (None, Some(e), None) => (None, e),
@@ -675,12 +677,17 @@ impl Parser<'_> {
                 ),
             ));
         }
-        let _ = start;
+        let mut positions = vec![Position::at(self.input, start)];
+        if let Some(p_at) = param_at {
+            positions.push(Position::at(self.input, p_at));
+        }
+        positions.push(Position::at(self.input, e_at));
         Ok(Expr::Aggregate(Aggregate {
             op,
             expr: Box::new(expr),
             param,
             grouping,
+            positions: Spans(positions),
         }))
     }
 
@@ -780,9 +787,14 @@ impl Parser<'_> {
                 "expected label selectors as the second argument to \"info\" function",
             ));
         }
+        let positions = std::iter::once(start)
+            .chain(args.iter().map(|a| a.1))
+            .map(|o| Position::at(self.input, o))
+            .collect();
         Ok(Expr::Call(Call {
             func: f.name,
             args: args.into_iter().map(|a| a.0).collect(),
+            positions: Spans(positions),
         }))
     }
 

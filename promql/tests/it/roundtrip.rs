@@ -4,7 +4,7 @@ use proptest::prelude::*;
 use strata_engine::{MatchType, Matcher};
 use strata_promql::ast::{
     Aggregate, AggregateOp, AtModifier, Binary, BinaryOp, Call, Expr, Grouping, MatrixSelector,
-    Number, Subquery, UnaryOp, VectorMatching, VectorSelector,
+    Number, Spans, Subquery, UnaryOp, VectorMatching, VectorSelector,
 };
 use strata_promql::{DurationExpr, ValueType, parse};
 
@@ -138,6 +138,7 @@ fn vector_expr() -> impl Strategy<Value = Expr> {
                         expr: Box::new(e),
                         param,
                         grouping: g.map(|(without, labels)| Grouping { without, labels }),
+                        positions: Spans::default(),
                     })
                 }),
             (inner.clone(), duration(), proptest::option::of(duration())).prop_map(
@@ -151,12 +152,14 @@ fn vector_expr() -> impl Strategy<Value = Expr> {
                             offset: None,
                             at: None,
                         })],
+                        positions: Spans::default(),
                     })
                 }
             ),
             (selector(), duration()).prop_map(|(v, range)| Expr::Call(Call {
                 func: "rate",
                 args: vec![Expr::Matrix(MatrixSelector { vector: v, range })],
+                positions: Spans::default(),
             })),
             inner
                 .clone()
