@@ -1034,6 +1034,20 @@ impl Evaluator<'_> {
                 }
                 Ok(Value::Vector(out))
             }
+            // Only native-histogram samples produce output; this engine
+            // stores floats, so the result is empty (the argument is still
+            // evaluated, for its errors and limits).
+            "histogram_avg" | "histogram_count" | "histogram_sum" | "histogram_stddev"
+            | "histogram_stdvar" => {
+                self.vector_arg(arg(0)?, grid)?;
+                Ok(Value::Vector(Vec::new()))
+            }
+            // Start timestamps are not stored: empty, as Prometheus without them.
+            "start_timestamp" => {
+                self.vector_arg(arg(0)?, grid)?;
+                Ok(Value::Vector(Vec::new()))
+            }
+            "info" => Err(EvalError::Execution("info() is not supported yet".into())),
             "histogram_quantile" => {
                 let q = self.scalar_arg(arg(0)?, grid)?;
                 self.check_quantiles(&q, arg_at(0));
