@@ -18,6 +18,9 @@ pub enum EvalError {
     /// The query ran longer than its timeout.
     #[error("query timed out in query execution")]
     Timeout,
+    /// The query was canceled by its caller.
+    #[error("query was canceled in query execution")]
+    Canceled,
     /// Anything Prometheus reports as an execution error, with its message.
     #[error("{0}")]
     Execution(String),

@@ -36,6 +36,8 @@ pub struct EvalOptions {
     pub timeout: Duration,
     /// Step of a subquery written without one, `x[5m:]` (default 1m).
     pub default_subquery_step_ms: i64,
+    /// Set to true (from another thread) to cancel the query.
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Default for EvalOptions {
@@ -45,6 +47,7 @@ impl Default for EvalOptions {
             max_samples: 50_000_000,
             timeout: Duration::from_secs(120),
             default_subquery_step_ms: 60_000,
+            cancel: None,
         }
     }
 }
@@ -301,11 +304,18 @@ impl<'a> Evaluator<'a> {
     }
 
     pub(crate) fn check_deadline(&self) -> Result<(), EvalError> {
-        if Instant::now() > self.deadline {
-            Err(EvalError::Timeout)
-        } else {
-            Ok(())
+        if self
+            .opts
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+        {
+            return Err(EvalError::Canceled);
         }
+        if Instant::now() > self.deadline {
+            return Err(EvalError::Timeout);
+        }
+        Ok(())
     }
 
     /// Counts result points the query now holds.
@@ -346,6 +356,20 @@ impl<'a> Evaluator<'a> {
 
     pub(crate) fn eval(&mut self, expr: &Expr, grid: &Grid) -> Result<Value, EvalError> {
         self.check_deadline()?;
+        if grid.len() > 1
+            && !matches!(expr, Expr::Number(_) | Expr::String(_))
+            && is_step_invariant(expr)
+        {
+            // Same value at every step (everything under `@`): evaluate once.
+            let first = Grid {
+                times: grid.times.iter().take(1).copied().collect(),
+            };
+            return Ok(broadcast(self.eval_node(expr, &first)?, grid.len()));
+        }
+        self.eval_node(expr, grid)
+    }
+
+    fn eval_node(&mut self, expr: &Expr, grid: &Grid) -> Result<Value, EvalError> {
         match expr {
             Expr::Number(n) => Ok(Value::Scalar(vec![n.0; grid.len()])),
             Expr::String(s) => Ok(Value::String(s.clone())),
@@ -392,5 +416,57 @@ impl<'a> Evaluator<'a> {
             Expr::Aggregate(a) => self.aggregate(a, grid),
             Expr::Call(c) => self.call(c, grid),
         }
+    }
+}
+
+/// Functions whose value depends on the evaluation time itself, so a call is
+/// never step-invariant (Prometheus' "@ modifier unsafe" functions).
+const EVAL_TIME_FUNCTIONS: [&str; 11] = [
+    "time",
+    "timestamp",
+    "predict_linear",
+    "day_of_month",
+    "day_of_week",
+    "day_of_year",
+    "days_in_month",
+    "hour",
+    "minute",
+    "month",
+    "year",
+];
+
+/// True when `e` has the same value at every step of a range query.
+fn is_step_invariant(e: &Expr) -> bool {
+    match e {
+        Expr::Number(_) | Expr::String(_) => true,
+        Expr::Vector(v) => v.at.is_some(),
+        Expr::Matrix(m) => m.vector.at.is_some(),
+        Expr::Subquery(s) => s.at.is_some(),
+        Expr::Paren(x) | Expr::Unary(_, x) => is_step_invariant(x),
+        Expr::Binary(b) => is_step_invariant(&b.lhs) && is_step_invariant(&b.rhs),
+        Expr::Aggregate(a) => {
+            is_step_invariant(&a.expr) && a.param.as_deref().is_none_or(is_step_invariant)
+        }
+        Expr::Call(c) => {
+            !EVAL_TIME_FUNCTIONS.contains(&c.func) && c.args.iter().all(is_step_invariant)
+        }
+    }
+}
+
+/// A one-step value repeated for `n` steps.
+fn broadcast(v: Value, n: usize) -> Value {
+    match v {
+        Value::Scalar(s) => Value::Scalar(vec![s.first().copied().unwrap_or(f64::NAN); n]),
+        Value::Vector(series) => Value::Vector(
+            series
+                .into_iter()
+                .map(|mut s| {
+                    let p = s.points.first().copied().flatten();
+                    s.points = vec![p; n];
+                    s
+                })
+                .collect(),
+        ),
+        other => other,
     }
 }

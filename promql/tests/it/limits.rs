@@ -86,3 +86,48 @@ fn timeout() {
     assert_eq!(err, EvalError::Timeout);
     assert_eq!(err.to_string(), "query timed out in query execution");
 }
+
+#[test]
+fn cancellation() {
+    let q = store(5, 100);
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let opts = EvalOptions {
+        cancel: Some(flag.clone()),
+        ..EvalOptions::default()
+    };
+    let err = eval_instant(&q, &parse("sum(m)").unwrap(), 1_000_000, &opts).unwrap_err();
+    assert_eq!(err, EvalError::Canceled);
+    assert_eq!(err.to_string(), "query was canceled in query execution");
+    flag.store(false, std::sync::atomic::Ordering::Relaxed);
+    assert!(eval_instant(&q, &parse("sum(m)").unwrap(), 1_000_000, &opts).is_ok());
+}
+
+#[test]
+fn step_invariant_parts_equal_the_instant_value_at_every_step() {
+    use strata_promql::eval::Value;
+    let q = store(3, 200);
+    let opts = EvalOptions::default();
+    for text in [
+        "sum(rate(m[5m] @ 1200))",
+        "max_over_time(m[10m:1m] @ 900) + 1",
+        "m @ 600",
+    ] {
+        let e = parse(text).unwrap();
+        let Value::Vector(at) = eval_instant(&q, &e, 1_200_000, &opts).unwrap() else {
+            panic!()
+        };
+        let Value::Vector(range) = eval_range(&q, &e, 0, 2_000_000, 100_000, &opts).unwrap() else {
+            panic!()
+        };
+        assert_eq!(at.len(), range.len(), "{text}");
+        for (a, r) in at.iter().zip(&range) {
+            assert_eq!(a.labels, r.labels);
+            assert!(
+                r.points.iter().all(|p| *p == a.points[0]),
+                "{text}: {:?} vs {:?}",
+                r.points,
+                a.points
+            );
+        }
+    }
+}
