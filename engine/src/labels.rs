@@ -39,6 +39,39 @@ pub struct LabelLimits {
     pub max_value_len: usize,
 }
 
+impl LabelLimits {
+    /// Checks the number of labels and the length of every name and value.
+    ///
+    /// # Errors
+    /// [`LabelError::TooMany`], [`LabelError::NameTooLong`] or
+    /// [`LabelError::ValueTooLong`] for the first limit exceeded.
+    pub fn check(&self, labels: &[Label]) -> std::result::Result<(), LabelError> {
+        if labels.len() > self.max_labels {
+            return Err(LabelError::TooMany {
+                count: labels.len(),
+                limit: self.max_labels,
+            });
+        }
+        for l in labels {
+            if l.name.len() > self.max_name_len {
+                return Err(LabelError::NameTooLong {
+                    name: truncated(&l.name),
+                    len: l.name.len(),
+                    limit: self.max_name_len,
+                });
+            }
+            if l.value.len() > self.max_value_len {
+                return Err(LabelError::ValueTooLong {
+                    name: l.name.clone(),
+                    len: l.value.len(),
+                    limit: self.max_value_len,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Default for LabelLimits {
     fn default() -> Self {
         LabelLimits {
@@ -91,36 +124,14 @@ impl Labels {
         if labels.is_empty() {
             return Err(LabelError::Empty.into());
         }
-        if labels.len() > limits.max_labels {
-            return Err(LabelError::TooMany {
-                count: labels.len(),
-                limit: limits.max_labels,
-            }
-            .into());
-        }
         labels.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         for (i, l) in labels.iter().enumerate() {
             validate_name(&l.name)?;
-            if l.name.len() > limits.max_name_len {
-                return Err(LabelError::NameTooLong {
-                    name: truncated(&l.name),
-                    len: l.name.len(),
-                    limit: limits.max_name_len,
-                }
-                .into());
-            }
-            if l.value.len() > limits.max_value_len {
-                return Err(LabelError::ValueTooLong {
-                    name: l.name.clone(),
-                    len: l.value.len(),
-                    limit: limits.max_value_len,
-                }
-                .into());
-            }
             if i > 0 && labels[i - 1].name == l.name {
                 return Err(LabelError::DuplicateName(l.name.clone()).into());
             }
         }
+        limits.check(&labels)?;
         Ok(Labels(labels))
     }
 

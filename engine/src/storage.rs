@@ -927,32 +927,7 @@ fn check_limits(labels: &Labels, limits: &crate::LabelLimits) -> Result<()> {
     if labels.is_empty() {
         return Err(LabelError::Empty.into());
     }
-    if labels.len() > limits.max_labels {
-        return Err(LabelError::TooMany {
-            count: labels.len(),
-            limit: limits.max_labels,
-        }
-        .into());
-    }
-    for l in labels {
-        if l.name.len() > limits.max_name_len {
-            return Err(LabelError::NameTooLong {
-                name: l.name.chars().take(64).collect(),
-                len: l.name.len(),
-                limit: limits.max_name_len,
-            }
-            .into());
-        }
-        if l.value.len() > limits.max_value_len {
-            return Err(LabelError::ValueTooLong {
-                name: l.name.clone(),
-                len: l.value.len(),
-                limit: limits.max_value_len,
-            }
-            .into());
-        }
-    }
-    Ok(())
+    Ok(limits.check(labels.as_slice())?)
 }
 
 /// Reads the storage. Each call sees the data as it is at that moment

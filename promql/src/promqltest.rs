@@ -771,29 +771,12 @@ impl Expectation {
     }
 }
 
-/// Functions whose result depends on the evaluation time itself.
-const TIME_DEPENDENT: [&str; 15] = [
-    "time",
-    "timestamp",
-    "predict_linear",
-    "day_of_month",
-    "day_of_week",
-    "day_of_year",
-    "days_in_month",
-    "hour",
-    "minute",
-    "month",
-    "year",
-    "start",
-    "end",
-    "range",
-    "step",
-];
-
 fn calls_time_dependent(e: &Expr) -> bool {
     match e {
         Expr::Call(c) => {
-            TIME_DEPENDENT.contains(&c.func) || c.args.iter().any(calls_time_dependent)
+            (crate::eval::EVAL_TIME_FUNCTIONS.contains(&c.func)
+                || ["start", "end", "range", "step"].contains(&c.func))
+                || c.args.iter().any(calls_time_dependent)
         }
         Expr::Binary(b) => calls_time_dependent(&b.lhs) || calls_time_dependent(&b.rhs),
         Expr::Subquery(s) => calls_time_dependent(&s.expr),

@@ -549,6 +549,18 @@ impl Evaluator<'_> {
         }
     }
 
+    fn report_monotonicity_fixes(&mut self, mut names: Vec<String>, at: Option<crate::Position>) {
+        names.dedup();
+        for n in names {
+            self.info(
+                format!(
+                    "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {n:?}"
+                ),
+                at,
+            );
+        }
+    }
+
     fn warn_malformed_le(&mut self, malformed: &[(String, String)], at: Option<crate::Position>) {
         for (le, name) in malformed {
             self.warn(format!("bucket label \"le\" is missing or has a malformed value of {le:?} for metric name {name:?}"), at);
@@ -1026,12 +1038,7 @@ impl Evaluator<'_> {
                         }
                     }
                 }
-                fixed_names.dedup();
-                for n in fixed_names {
-                    self.info(format!(
-                        "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {n:?}"
-                    ), arg_at(0));
-                }
+                self.report_monotonicity_fixes(fixed_names, arg_at(0));
                 Ok(Value::Vector(out))
             }
             // Only native-histogram samples produce output; this engine
@@ -1086,12 +1093,7 @@ impl Evaluator<'_> {
                         });
                     }
                 }
-                fixed_names.dedup();
-                for n in fixed_names {
-                    self.info(format!(
-                        "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {n:?}"
-                    ), arg_at(1));
-                }
+                self.report_monotonicity_fixes(fixed_names, arg_at(1));
                 Ok(Value::Vector(out))
             }
             n => {

@@ -421,7 +421,7 @@ impl<'a> Evaluator<'a> {
 
 /// Functions whose value depends on the evaluation time itself, so a call is
 /// never step-invariant (Prometheus' "@ modifier unsafe" functions).
-const EVAL_TIME_FUNCTIONS: [&str; 11] = [
+pub(crate) const EVAL_TIME_FUNCTIONS: [&str; 11] = [
     "time",
     "timestamp",
     "predict_linear",
