@@ -1,0 +1,300 @@
+//! Prometheus HTTP API handlers.
+
+pub mod json;
+pub mod params;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use strata_engine::{Labels, Matcher, Querier};
+use strata_promql::Expr;
+use strata_promql::eval::{eval_instant, eval_range};
+
+use crate::app::AppState;
+use crate::error::{ApiError, ErrorType};
+use params::{Params, parse_duration, parse_time};
+
+/// `{"status":"success","data":...}`.
+pub fn success(data: String) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        format!(r#"{{"status":"success","data":{data}}}"#),
+    )
+        .into_response()
+}
+
+/// Parameters from the query string and a form-encoded body.
+pub fn params(
+    query: Option<String>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Params, ApiError> {
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    Params::parse(query.as_deref(), form.then_some(body.as_ref()))
+}
+
+fn now_ms() -> i64 {
+    strata_engine::Clock::now_ms(&strata_engine::SystemClock)
+}
+
+fn time_param(p: &Params, name: &str, default: i64) -> Result<i64, ApiError> {
+    match p.get(name) {
+        None | Some("") => Ok(default),
+        Some(s) => parse_time(s).ok_or_else(|| {
+            ApiError::bad_data(format!(
+                "invalid parameter \"{name}\": cannot parse \"{s}\" to a valid timestamp"
+            ))
+        }),
+    }
+}
+
+fn parse_query(p: &Params) -> Result<Expr, ApiError> {
+    let q = p
+        .get("query")
+        .ok_or_else(|| ApiError::bad_data("invalid parameter \"query\": missing query"))?;
+    strata_promql::parse(q)
+        .map_err(|e| ApiError::bad_data(format!("invalid parameter \"query\": {e}")))
+}
+
+/// Runs blocking storage or evaluation work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?
+}
+
+/// `GET/POST /api/v1/query`.
+pub async fn query(
+    State(st): State<AppState>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = params(q, &headers, &body)?;
+    let expr = parse_query(&p)?;
+    let t = time_param(&p, "time", now_ms())?;
+    let data = blocking(move || {
+        let v = eval_instant(&st.storage.querier(), &expr, t, &st.eval)?;
+        Ok(json::instant_data(&v, t))
+    })
+    .await?;
+    Ok(success(data))
+}
+
+/// `GET/POST /api/v1/query_range`.
+pub async fn query_range(
+    State(st): State<AppState>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = params(q, &headers, &body)?;
+    let expr = parse_query(&p)?;
+    let start = p
+        .get("start")
+        .ok_or_else(|| ApiError::bad_data("invalid parameter \"start\": missing"))?;
+    let end = p
+        .get("end")
+        .ok_or_else(|| ApiError::bad_data("invalid parameter \"end\": missing"))?;
+    let start = parse_time(start).ok_or_else(|| {
+        ApiError::bad_data(format!(
+            "invalid parameter \"start\": cannot parse \"{start}\" to a valid timestamp"
+        ))
+    })?;
+    let end = parse_time(end).ok_or_else(|| {
+        ApiError::bad_data(format!(
+            "invalid parameter \"end\": cannot parse \"{end}\" to a valid timestamp"
+        ))
+    })?;
+    if end < start {
+        return Err(ApiError::bad_data(
+            "invalid parameter \"end\": end timestamp must not be before start time",
+        ));
+    }
+    let step_s = p
+        .get("step")
+        .ok_or_else(|| ApiError::bad_data("invalid parameter \"step\": missing"))?;
+    let step = parse_duration(step_s)
+        .filter(|s| *s > 0)
+        .ok_or_else(|| ApiError::bad_data("invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer"))?;
+    let data = blocking(move || {
+        let v = eval_range(&st.storage.querier(), &expr, start, end, step, &st.eval)?;
+        let times: Vec<i64> = (0..)
+            .map(|i| start + i * step)
+            .take_while(|t| *t <= end)
+            .collect();
+        Ok(json::range_data(&v, &times))
+    })
+    .await?;
+    Ok(success(data))
+}
+
+/// The matcher sets of `match[]` parameters.
+fn match_params(p: &Params) -> Result<Vec<Vec<Matcher>>, ApiError> {
+    p.all("match[]")
+        .into_iter()
+        .map(|m| match strata_promql::parse(m) {
+            Ok(Expr::Vector(v)) => Ok(v.all_matchers()),
+            Ok(_) => Err(ApiError::bad_data(format!(
+                "invalid parameter \"match[]\": {m:?} is not a series selector"
+            ))),
+            Err(e) => Err(ApiError::bad_data(format!(
+                "invalid parameter \"match[]\": {e}"
+            ))),
+        })
+        .collect()
+}
+
+fn range_params(p: &Params) -> Result<(i64, i64, Option<usize>), ApiError> {
+    let start = time_param(p, "start", i64::MIN / 2)?;
+    let end = time_param(p, "end", i64::MAX / 2)?;
+    let limit = match p.get("limit") {
+        None | Some("") | Some("0") => None,
+        Some(l) => Some(
+            l.parse()
+                .map_err(|_| ApiError::bad_data(format!("invalid parameter \"limit\": {l:?}")))?,
+        ),
+    };
+    Ok((start, end, limit))
+}
+
+/// `GET/POST /api/v1/series`.
+pub async fn series(
+    State(st): State<AppState>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = params(q, &headers, &body)?;
+    let sets = match_params(&p)?;
+    if sets.is_empty() {
+        return Err(ApiError::bad_data("no match[] parameter provided"));
+    }
+    let (start, end, limit) = range_params(&p)?;
+    let data = blocking(move || {
+        let q = st.storage.querier();
+        let mut all: Vec<Labels> = Vec::new();
+        for m in &sets {
+            all.extend(
+                q.select(m, start, end)
+                    .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?
+                    .into_iter()
+                    .map(|s| s.labels().clone()),
+            );
+        }
+        all.sort();
+        all.dedup();
+        if let Some(l) = limit {
+            all.truncate(l);
+        }
+        Ok(format!(
+            "[{}]",
+            all.iter().map(json::labels).collect::<Vec<_>>().join(",")
+        ))
+    })
+    .await?;
+    Ok(success(data))
+}
+
+/// `GET/POST /api/v1/labels`.
+pub async fn labels(
+    State(st): State<AppState>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = params(q, &headers, &body)?;
+    let sets = match_params(&p)?;
+    let (start, end, limit) = range_params(&p)?;
+    let data = blocking(move || {
+        let q = st.storage.querier();
+        let sets = if sets.is_empty() {
+            vec![Vec::new()]
+        } else {
+            sets
+        };
+        let mut names = Vec::new();
+        for m in &sets {
+            names.extend(
+                q.label_names(m, start, end)
+                    .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?,
+            );
+        }
+        names.sort();
+        names.dedup();
+        if let Some(l) = limit {
+            names.truncate(l);
+        }
+        Ok(format!(
+            "[{}]",
+            names
+                .iter()
+                .map(|n| json::string(n))
+                .collect::<Vec<_>>()
+                .join(",")
+        ))
+    })
+    .await?;
+    Ok(success(data))
+}
+
+/// `GET /api/v1/label/{name}/values`.
+pub async fn label_values(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = params(q, &headers, &body)?;
+    if strata_engine::validate_name(&name).is_err() {
+        return Err(ApiError::bad_data(format!("invalid label name: {name:?}")));
+    }
+    let sets = match_params(&p)?;
+    let (start, end, limit) = range_params(&p)?;
+    let data = blocking(move || {
+        let q = st.storage.querier();
+        let sets = if sets.is_empty() {
+            vec![Vec::new()]
+        } else {
+            sets
+        };
+        let mut values = Vec::new();
+        for m in &sets {
+            values.extend(
+                q.label_values(&name, m, start, end)
+                    .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?,
+            );
+        }
+        values.sort();
+        values.dedup();
+        if let Some(l) = limit {
+            values.truncate(l);
+        }
+        Ok(format!(
+            "[{}]",
+            values
+                .iter()
+                .map(|n| json::string(n))
+                .collect::<Vec<_>>()
+                .join(",")
+        ))
+    })
+    .await?;
+    Ok(success(data))
+}
+
+/// `GET /api/v1/status/buildinfo`: a Prometheus version Grafana recognises.
+pub async fn buildinfo() -> Response {
+    success(format!(
+        r#"{{"version":"2.53.0","revision":"strata-{}","branch":"main","buildUser":"strata","buildDate":"","goVersion":"rust"}}"#,
+        env!("CARGO_PKG_VERSION")
+    ))
+}

@@ -1,0 +1,139 @@
+//! Request parameters from the query string and form bodies, and Prometheus'
+//! time and duration syntaxes.
+
+use crate::error::ApiError;
+
+/// Parameters of a request, in order (repeated ones like `match[]` kept).
+#[derive(Debug, Default, Clone)]
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// Parameters from a query string and, for a form POST, the body.
+    pub fn parse(query: Option<&str>, form_body: Option<&[u8]>) -> Result<Params, ApiError> {
+        let mut all: Vec<(String, String)> = Vec::new();
+        if let Some(q) = query {
+            all.extend(
+                serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+                    .map_err(|e| ApiError::bad_data(format!("invalid query string: {e}")))?,
+            );
+        }
+        if let Some(b) = form_body {
+            all.extend(
+                serde_urlencoded::from_bytes::<Vec<(String, String)>>(b)
+                    .map_err(|e| ApiError::bad_data(format!("invalid form body: {e}")))?,
+            );
+        }
+        Ok(Params(all))
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `name`.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// A time: Unix seconds with an optional fraction, or RFC 3339. In ms.
+pub fn parse_time(s: &str) -> Option<i64> {
+    if let Ok(secs) = s.parse::<f64>() {
+        return secs.is_finite().then(|| (secs * 1000.0).round() as i64);
+    }
+    parse_rfc3339(s)
+}
+
+/// `2015-07-01T20:10:51.781Z` or with a `+02:00` offset, in ms.
+fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse().ok() };
+    if b.len() < 20
+        || b.get(4) != Some(&b'-')
+        || b.get(7) != Some(&b'-')
+        || !matches!(b.get(10), Some(b'T' | b't' | b' '))
+    {
+        return None;
+    }
+    let (y, mo, d, h, mi, sec) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
+    let mut i = 19;
+    let mut ms = 0i64;
+    if b.get(i) == Some(&b'.') {
+        let start = i + 1;
+        i = start;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        let frac = s.get(start..i)?;
+        let padded = format!("{frac:0<3}");
+        ms = padded.get(..3)?.parse().ok()?;
+    }
+    let offset_min = match b.get(i)? {
+        b'Z' | b'z' => 0,
+        b'+' | b'-' => {
+            let sign = if b[i] == b'-' { -1 } else { 1 };
+            sign * (num(i + 1..i + 3)? * 60 + num(i + 4..i + 6)?)
+        }
+        _ => return None,
+    };
+    // Days from civil date (proleptic Gregorian).
+    let (yy, mm) = if mo <= 2 {
+        (y - 1, mo + 9)
+    } else {
+        (y, mo - 3)
+    };
+    let era = yy.div_euclid(400);
+    let yoe = yy.rem_euclid(400);
+    let doy = (153 * mm + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 86_400 + h * 3600 + mi * 60 + sec - offset_min * 60) * 1000) + ms)
+}
+
+/// A duration: Prometheus syntax (`5m`, `1h30m`) or seconds (`15`, `0.5`). In ms.
+pub fn parse_duration(s: &str) -> Option<i64> {
+    if let Ok(secs) = s.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| (secs * 1000.0).round() as i64);
+    }
+    strata_promql::duration::parse_duration(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_and_durations() {
+        assert_eq!(parse_time("4"), Some(4000));
+        assert_eq!(parse_time("1435781451.781"), Some(1_435_781_451_781));
+        assert_eq!(
+            parse_time("2015-07-01T20:10:51.781Z"),
+            Some(1_435_781_451_781)
+        );
+        assert_eq!(
+            parse_time("2015-07-01T22:10:51.781+02:00"),
+            Some(1_435_781_451_781)
+        );
+        assert_eq!(parse_time("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_time("yesterday"), None);
+        assert_eq!(parse_duration("15s"), Some(15_000));
+        assert_eq!(parse_duration("0.5"), Some(500));
+        assert_eq!(parse_duration("1h30m"), Some(5_400_000));
+        assert_eq!(parse_duration("-1"), None);
+    }
+}

@@ -1,0 +1,147 @@
+//! Prometheus remote_write 1.0: a snappy-compressed (block format) protobuf
+//! `WriteRequest`. Decoding is pure, so the fuzz target can call it.
+
+use prost::Message;
+
+/// `prometheus.WriteRequest`.
+#[derive(Clone, PartialEq, Message)]
+pub struct WriteRequest {
+    /// The series and their samples.
+    #[prost(message, repeated, tag = "1")]
+    pub timeseries: Vec<TimeSeries>,
+    /// Metric metadata (type, help, unit).
+    #[prost(message, repeated, tag = "3")]
+    pub metadata: Vec<MetricMetadata>,
+}
+
+/// `prometheus.TimeSeries` (exemplars and histograms are not read).
+#[derive(Clone, PartialEq, Message)]
+pub struct TimeSeries {
+    /// Labels, including `__name__`.
+    #[prost(message, repeated, tag = "1")]
+    pub labels: Vec<Label>,
+    /// Samples, oldest first.
+    #[prost(message, repeated, tag = "2")]
+    pub samples: Vec<Sample>,
+}
+
+/// `prometheus.Label`.
+#[derive(Clone, PartialEq, Message)]
+pub struct Label {
+    /// Name.
+    #[prost(string, tag = "1")]
+    pub name: String,
+    /// Value.
+    #[prost(string, tag = "2")]
+    pub value: String,
+}
+
+/// `prometheus.Sample`.
+#[derive(Clone, PartialEq, Message)]
+pub struct Sample {
+    /// Value.
+    #[prost(double, tag = "1")]
+    pub value: f64,
+    /// Milliseconds since the epoch.
+    #[prost(int64, tag = "2")]
+    pub timestamp: i64,
+}
+
+/// `prometheus.MetricMetadata`.
+#[derive(Clone, PartialEq, Message)]
+pub struct MetricMetadata {
+    /// Metric type (counter = 1, gauge = 2, ...).
+    #[prost(int32, tag = "1")]
+    pub r#type: i32,
+    /// Metric family name.
+    #[prost(string, tag = "2")]
+    pub metric_family_name: String,
+    /// Help text.
+    #[prost(string, tag = "4")]
+    pub help: String,
+    /// Unit.
+    #[prost(string, tag = "5")]
+    pub unit: String,
+}
+
+/// Why a body was refused (all of them are the client's fault: 400).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The body is not snappy block format.
+    #[error("snappy decode error: {0}")]
+    Snappy(String),
+    /// The decompressed body would exceed the limit.
+    #[error("decompressed body of {size} bytes exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// Declared decompressed size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The protobuf does not decode.
+    #[error("protobuf decode error: {0}")]
+    Protobuf(String),
+}
+
+/// Decompresses and decodes a remote_write body, refusing bodies that would
+/// decompress to more than `max_decompressed` bytes.
+///
+/// # Errors
+/// [`DecodeError`] naming what is wrong.
+pub fn decode(body: &[u8], max_decompressed: usize) -> Result<WriteRequest, DecodeError> {
+    let size = snap::raw::decompress_len(body).map_err(|e| DecodeError::Snappy(e.to_string()))?;
+    if size > max_decompressed {
+        return Err(DecodeError::TooLarge {
+            size,
+            limit: max_decompressed,
+        });
+    }
+    let raw = snap::raw::Decoder::new()
+        .decompress_vec(body)
+        .map_err(|e| DecodeError::Snappy(e.to_string()))?;
+    WriteRequest::decode(raw.as_slice()).map_err(|e| DecodeError::Protobuf(e.to_string()))
+}
+
+/// Encodes a request as a client would (for tests and tools).
+pub fn encode(req: &WriteRequest) -> Vec<u8> {
+    snap::raw::Encoder::new()
+        .compress_vec(&req.encode_to_vec())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_bad_input() {
+        let req = WriteRequest {
+            timeseries: vec![TimeSeries {
+                labels: vec![Label {
+                    name: "__name__".into(),
+                    value: "up".into(),
+                }],
+                samples: vec![Sample {
+                    value: 1.0,
+                    timestamp: 1000,
+                }],
+            }],
+            metadata: vec![],
+        };
+        let body = encode(&req);
+        assert_eq!(decode(&body, 1 << 20).unwrap(), req);
+        assert!(matches!(
+            decode(b"not snappy at all", 1 << 20),
+            Err(DecodeError::Snappy(_))
+        ));
+        assert!(matches!(
+            decode(&body, 4),
+            Err(DecodeError::TooLarge { .. })
+        ));
+        let garbage = snap::raw::Encoder::new().compress_vec(&[0xff; 20]).unwrap();
+        assert!(matches!(
+            decode(&garbage, 1 << 20),
+            Err(DecodeError::Protobuf(_))
+        ));
+    }
+}

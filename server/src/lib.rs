@@ -1,0 +1,11 @@
+//! Strata's HTTP server: a drop-in for single-node VictoriaMetrics on port
+//! 8428 — Prometheus remote_write in, the Prometheus query API out.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod app;
+pub mod error;
+pub mod ingest;
+
+pub use app::{AppState, router};

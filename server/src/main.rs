@@ -1,0 +1,161 @@
+//! `strata serve`: the command line. `anyhow` lives only here.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use strata_engine::{FsyncPolicy, Options, Storage};
+use strata_promql::eval::EvalOptions;
+use strata_server::{AppState, router};
+
+/// Strata: a Prometheus-compatible long-term metrics store.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve remote_write and the Prometheus query API.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Directory holding the WAL and blocks.
+    #[arg(long, env = "STRATA_DATA_DIR", default_value = "./strata-data")]
+    data_dir: PathBuf,
+    /// Address to listen on (`:8428` means all interfaces).
+    #[arg(long, env = "STRATA_LISTEN", default_value = ":8428")]
+    listen: String,
+    /// How long data is kept (`90d`, `2w`, ...).
+    #[arg(long, env = "STRATA_RETENTION", default_value = "90d")]
+    retention: String,
+    /// WAL fsync policy: `always` (each write waits for fsync), `never`, or an interval like `1s`.
+    #[arg(long, env = "STRATA_WAL_FSYNC", default_value = "1s")]
+    wal_fsync: String,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "STRATA_MAX_REQUEST_BYTES", default_value_t = 32 << 20)]
+    max_request_bytes: usize,
+    /// Longest a query may run (`2m`, `30s`).
+    #[arg(long, env = "STRATA_QUERY_TIMEOUT", default_value = "2m")]
+    query_timeout: String,
+    /// Most samples a query may hold at once.
+    #[arg(
+        long,
+        env = "STRATA_MAX_SAMPLES_PER_QUERY",
+        default_value_t = 50_000_000
+    )]
+    max_samples_per_query: usize,
+    /// How far back an instant selector looks for a sample.
+    #[arg(long, env = "STRATA_LOOKBACK_DELTA", default_value = "5m")]
+    lookback_delta: String,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "STRATA_LOG_FORMAT", default_value = "text")]
+    log_format: String,
+}
+
+fn duration_ms(name: &str, s: &str) -> anyhow::Result<i64> {
+    strata_promql::duration::parse_duration(s)
+        .with_context(|| format!("--{name}: {s:?} is not a duration like 90d, 5m or 30s"))
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    if args.log_format == "json" {
+        tracing_subscriber::fmt().json().init();
+    } else {
+        tracing_subscriber::fmt().init();
+    }
+    let fsync = match args.wal_fsync.as_str() {
+        "always" => FsyncPolicy::Always,
+        "never" => FsyncPolicy::Never,
+        other => FsyncPolicy::Interval(Duration::from_millis(
+            duration_ms("wal-fsync", other)?.max(1) as u64,
+        )),
+    };
+    let opts = Options {
+        retention_ms: duration_ms("retention", &args.retention)?,
+        ..Options::default()
+    }
+    .with_fsync(fsync);
+    let eval = EvalOptions {
+        lookback_ms: duration_ms("lookback-delta", &args.lookback_delta)?,
+        max_samples: args.max_samples_per_query,
+        timeout: Duration::from_millis(
+            duration_ms("query-timeout", &args.query_timeout)?.max(1) as u64
+        ),
+        ..EvalOptions::default()
+    };
+    let addr: SocketAddr = if let Some(port) = args.listen.strip_prefix(':') {
+        format!("0.0.0.0:{port}").parse()
+    } else {
+        args.listen.parse()
+    }
+    .with_context(|| {
+        format!(
+            "--listen: {:?} is not an address like :8428 or 127.0.0.1:8428",
+            args.listen
+        )
+    })?;
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listen on {addr}"))?;
+        tracing::info!(%addr, data_dir = %args.data_dir.display(), "opening storage");
+        let ready = Arc::new(AtomicBool::new(false));
+        let dir = args.data_dir.clone();
+        let storage = tokio::task::spawn_blocking(move || Storage::open(&dir, opts))
+            .await?
+            .with_context(|| format!("open {}", args.data_dir.display()))?;
+        let report = storage.open_report().clone();
+        tracing::info!(blocks = report.blocks, wal_samples = report.wal_samples, damage = report.damage.len(), "storage open");
+        for d in &report.damage {
+            tracing::warn!(file = %d.file.display(), offset = d.offset, reason = %d.reason, "damage found at open");
+        }
+        let storage = Arc::new(storage);
+        ready.store(true, Ordering::Release);
+        let state = AppState { storage: storage.clone(), eval, max_request_bytes: args.max_request_bytes, ready };
+        tracing::info!(%addr, "serving");
+        axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+        tracing::info!("shutting down: closing storage");
+        match Arc::try_unwrap(storage) {
+            Ok(s) => s.close()?,
+            Err(_) => tracing::warn!("storage still in use at shutdown; the WAL is flushed on drop"),
+        }
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

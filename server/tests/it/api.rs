@@ -1,0 +1,330 @@
+//! The HTTP API through the router, with no socket.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use strata_engine::{Options, Storage};
+use strata_promql::eval::EvalOptions;
+use strata_server::ingest::remote_write::{Label, Sample, TimeSeries, WriteRequest, encode};
+use strata_server::{AppState, router};
+use tower::ServiceExt;
+
+/// A router over a fresh storage in a temp dir.
+fn app() -> (axum::Router, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(dir.path(), Options::default().without_maintenance()).unwrap();
+    let state = AppState {
+        storage: Arc::new(storage),
+        eval: EvalOptions::default(),
+        max_request_bytes: 1 << 20,
+        ready: Arc::new(AtomicBool::new(true)),
+    };
+    (router(state), dir)
+}
+
+fn series(name: &str, labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
+    let mut l = vec![Label {
+        name: "__name__".into(),
+        value: name.into(),
+    }];
+    l.extend(labels.iter().map(|(n, v)| Label {
+        name: (*n).into(),
+        value: (*v).into(),
+    }));
+    TimeSeries {
+        labels: l,
+        samples: samples
+            .iter()
+            .map(|&(t, v)| Sample {
+                value: v,
+                timestamp: t,
+            })
+            .collect(),
+    }
+}
+
+async fn send(app: &axum::Router, req: Request<Body>) -> (StatusCode, String) {
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+async fn get(app: &axum::Router, uri: &str) -> (StatusCode, serde_json::Value) {
+    let (s, b) = send(app, Request::get(uri).body(Body::empty()).unwrap()).await;
+    (
+        s,
+        serde_json::from_str(&b).unwrap_or_else(|e| panic!("{uri}: {e}: {b}")),
+    )
+}
+
+async fn write(app: &axum::Router, req: &WriteRequest) -> (StatusCode, String) {
+    let r = Request::post("/api/v1/write")
+        .header("Content-Encoding", "snappy")
+        .header("Content-Type", "application/x-protobuf")
+        .body(Body::from(encode(req)))
+        .unwrap();
+    send(app, r).await
+}
+
+const T0: i64 = 1_800_000_000_000;
+
+fn now_based(offset_ms: i64) -> i64 {
+    strata_engine::Clock::now_ms(&strata_engine::SystemClock) - 600_000 + offset_ms
+}
+
+#[tokio::test]
+async fn remote_write_then_query() {
+    let (app, _dir) = app();
+    let t = now_based(0);
+    let req = WriteRequest {
+        timeseries: vec![
+            series(
+                "http_requests_total",
+                &[("job", "api"), ("code", "200")],
+                &[(t, 1.0), (t + 15_000, 4.0), (t + 30_000, 10.0)],
+            ),
+            series(
+                "http_requests_total",
+                &[("job", "api"), ("code", "500")],
+                &[(t, 0.0), (t + 15_000, 1.0), (t + 30_000, f64::NAN)],
+            ),
+        ],
+        metadata: vec![],
+    };
+    let (s, body) = write(&app, &req).await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{body}");
+
+    let at = format!("{}", (t + 30_000) as f64 / 1000.0);
+    let (s, v) = get(
+        &app,
+        &format!("/api/v1/query?query=http_requests_total%7Bcode%3D%22200%22%7D&time={at}"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["status"], "success");
+    assert_eq!(v["data"]["resultType"], "vector");
+    let r = &v["data"]["result"][0];
+    assert_eq!(r["metric"]["__name__"], "http_requests_total");
+    assert_eq!(r["metric"]["code"], "200");
+    assert_eq!(r["value"][1], "10");
+    assert_eq!(
+        r["value"][0].as_f64().unwrap(),
+        (t + 30_000) as f64 / 1000.0
+    );
+
+    // NaN is a string, as Prometheus writes it.
+    let (_, v) = get(
+        &app,
+        &format!("/api/v1/query?query=http_requests_total%7Bcode%3D%22500%22%7D&time={at}"),
+    )
+    .await;
+    assert_eq!(v["data"]["result"][0]["value"][1], "NaN");
+
+    // Scalars, and Grafana's connection test at time=4.
+    let (_, v) = get(&app, "/api/v1/query?query=1%2B1&time=4").await;
+    assert_eq!(
+        v["data"],
+        serde_json::json!({"resultType": "scalar", "result": [4, "2"]})
+    );
+
+    // A range query: a matrix sorted by labels.
+    let uri = format!(
+        "/api/v1/query_range?query=sum+by+(code)(http_requests_total)&start={}&end={}&step=15",
+        t as f64 / 1000.0,
+        (t + 30_000) as f64 / 1000.0
+    );
+    let (s, v) = get(&app, &uri).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["data"]["resultType"], "matrix");
+    let res = v["data"]["result"].as_array().unwrap();
+    assert_eq!(res.len(), 2);
+    assert_eq!(res[0]["metric"], serde_json::json!({"code": "200"}));
+    assert_eq!(res[0]["values"].as_array().unwrap().len(), 3);
+    assert_eq!(res[0]["values"][2][1], "10");
+
+    // POST form bodies work like GET.
+    let r = Request::post("/api/v1/query")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(Body::from(format!(
+            "query=count(http_requests_total)&time={at}"
+        )))
+        .unwrap();
+    let (s, b) = send(&app, r).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(b.contains(r#""value":["#) && b.contains(r#","2"]"#), "{b}");
+}
+
+#[tokio::test]
+async fn series_labels_and_values() {
+    let (app, _dir) = app();
+    let t = now_based(0);
+    let req = WriteRequest {
+        timeseries: vec![
+            series(
+                "up",
+                &[("job", "node"), ("instance", "a:9100")],
+                &[(t, 1.0)],
+            ),
+            series(
+                "up",
+                &[("job", "node"), ("instance", "b:9100")],
+                &[(t, 0.0)],
+            ),
+            series(
+                "node_load1",
+                &[("job", "node"), ("instance", "a:9100")],
+                &[(t, 0.5)],
+            ),
+        ],
+        metadata: vec![],
+    };
+    assert_eq!(write(&app, &req).await.0, StatusCode::NO_CONTENT);
+    let (s, v) = get(&app, "/api/v1/series?match%5B%5D=up").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["data"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        v["data"][0],
+        serde_json::json!({"__name__": "up", "instance": "a:9100", "job": "node"})
+    );
+    let (_, v) = get(&app, "/api/v1/series?match%5B%5D=up&limit=1").await;
+    assert_eq!(v["data"].as_array().unwrap().len(), 1);
+    let (_, v) = get(&app, "/api/v1/labels").await;
+    assert_eq!(
+        v["data"],
+        serde_json::json!(["__name__", "instance", "job"])
+    );
+    let (_, v) = get(&app, "/api/v1/label/__name__/values").await;
+    assert_eq!(v["data"], serde_json::json!(["node_load1", "up"]));
+    let (_, v) = get(&app, "/api/v1/label/instance/values?match%5B%5D=node_load1").await;
+    assert_eq!(v["data"], serde_json::json!(["a:9100"]));
+    let (s, v) = get(&app, "/api/v1/series").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(v["error"], "no match[] parameter provided");
+}
+
+#[tokio::test]
+async fn errors_use_prometheus_shape_and_status() {
+    let (app, _dir) = app();
+    let (s, v) = get(&app, "/api/v1/query?query=rate(foo)").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(v["status"], "error");
+    assert_eq!(v["errorType"], "bad_data");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("expected type range vector in call to function \"rate\""),
+        "{v}"
+    );
+    let (s, v) = get(&app, "/api/v1/query?query=up&time=yesterday").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("invalid parameter \"time\"")
+    );
+    let (s, v) = get(
+        &app,
+        "/api/v1/query_range?query=up&start=0&end=100000&step=1",
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(
+        v["error"].as_str().unwrap().contains("11,000 points"),
+        "{v}"
+    );
+    let (s, v) = get(&app, "/api/v1/query_range?query=up&start=10&end=0&step=1").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (s, v) = get(
+        &app,
+        "/api/v1/query?query=label_replace(vector(1),%22a%22,%22x%22,%22b%22,%22(%22)",
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["errorType"], "execution");
+}
+
+#[tokio::test]
+async fn bad_writes_are_refused_and_good_series_kept() {
+    let (app, _dir) = app();
+    let t = now_based(0);
+    let (s, b) = send(
+        &app,
+        Request::post("/api/v1/write")
+            .body(Body::from("not snappy"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert!(b.contains("snappy"), "{b}");
+    let req = WriteRequest {
+        timeseries: vec![
+            series("ok_metric", &[], &[(t, 1.0)]),
+            series("bad", &[("1nvalid", "x")], &[(t, 1.0)]),
+        ],
+        metadata: vec![],
+    };
+    let (s, b) = write(&app, &req).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert!(b.contains("1nvalid"), "{b}");
+    let (_, v) = get(
+        &app,
+        &format!("/api/v1/query?query=ok_metric&time={}", t as f64 / 1000.0),
+    )
+    .await;
+    assert_eq!(
+        v["data"]["result"].as_array().unwrap().len(),
+        1,
+        "the valid series is stored"
+    );
+    // Over the body limit: 413.
+    let big = vec![0u8; (1 << 20) + 10];
+    let (s, _) = send(
+        &app,
+        Request::post("/api/v1/write")
+            .body(Body::from(big))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    let _ = T0;
+}
+
+#[tokio::test]
+async fn health_ready_and_buildinfo() {
+    let (app, _dir) = app();
+    assert_eq!(
+        send(&app, Request::get("/health").body(Body::empty()).unwrap())
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(
+            &app,
+            Request::get("/-/healthy").body(Body::empty()).unwrap()
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&app, Request::get("/-/ready").body(Body::empty()).unwrap())
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (s, v) = get(&app, "/api/v1/status/buildinfo").await;
+    assert_eq!(s, StatusCode::OK);
+    let version = v["data"]["version"].as_str().unwrap();
+    let minor: u32 = version.split('.').nth(1).unwrap().parse().unwrap();
+    assert!(
+        version.starts_with("2.") && minor >= 24,
+        "Grafana needs 2.24+: {version}"
+    );
+}

@@ -1,0 +1,3 @@
+//! Server integration tests: one binary, one module per concern.
+
+mod api;
