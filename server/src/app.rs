@@ -49,6 +49,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/labels", get(api::labels).post(api::labels))
         .route("/api/v1/label/{name}/values", get(api::label_values))
         .route("/api/v1/status/buildinfo", get(api::buildinfo))
+        .route("/internal/force_flush", get(api::force_flush))
+        .route("/internal/force_merge", get(api::force_merge))
         .route("/health", get(|| async { "OK\n" }))
         .route("/-/healthy", get(|| async { "Strata is Healthy.\n" }))
         .route("/-/ready", get(ready))

@@ -298,3 +298,25 @@ pub async fn buildinfo() -> Response {
         env!("CARGO_PKG_VERSION")
     ))
 }
+
+/// `GET /internal/force_flush`: write the head to blocks now (VictoriaMetrics-compatible).
+pub async fn force_flush(State(st): State<AppState>) -> Result<Response, ApiError> {
+    blocking(move || {
+        st.storage
+            .flush()
+            .map_err(|e| ApiError::new(ErrorType::Unavailable, e.to_string()))
+    })
+    .await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+/// `GET /internal/force_merge`: compact blocks now (VictoriaMetrics-compatible).
+pub async fn force_merge(State(st): State<AppState>) -> Result<Response, ApiError> {
+    blocking(move || {
+        st.storage
+            .compact()
+            .map_err(|e| ApiError::new(ErrorType::Unavailable, e.to_string()))
+    })
+    .await?;
+    Ok(StatusCode::OK.into_response())
+}

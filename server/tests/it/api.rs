@@ -328,3 +328,54 @@ async fn health_ready_and_buildinfo() {
         "Grafana needs 2.24+: {version}"
     );
 }
+
+#[tokio::test]
+async fn force_flush_and_merge_write_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage =
+        Arc::new(Storage::open(dir.path(), Options::default().without_maintenance()).unwrap());
+    let state = AppState {
+        storage: storage.clone(),
+        eval: EvalOptions::default(),
+        max_request_bytes: 1 << 20,
+        ready: Arc::new(AtomicBool::new(true)),
+    };
+    let app = router(state);
+    let t = now_based(0);
+    let req = WriteRequest {
+        timeseries: vec![series("m", &[], &[(t, 1.0), (t + 1000, 2.0)])],
+        metadata: vec![],
+    };
+    assert_eq!(write(&app, &req).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(storage.stats().blocks, 0);
+    assert_eq!(
+        send(
+            &app,
+            Request::get("/internal/force_flush")
+                .body(Body::empty())
+                .unwrap()
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    assert!(storage.stats().blocks >= 1);
+    assert_eq!(storage.stats().head_series, 0);
+    assert_eq!(
+        send(
+            &app,
+            Request::get("/internal/force_merge")
+                .body(Body::empty())
+                .unwrap()
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    let (_, v) = get(
+        &app,
+        &format!("/api/v1/query?query=m&time={}", (t + 1000) as f64 / 1000.0),
+    )
+    .await;
+    assert_eq!(v["data"]["result"][0]["value"][1], "2");
+}
