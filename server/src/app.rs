@@ -25,6 +25,9 @@ pub struct AppState {
     pub max_request_bytes: usize,
     /// Set once the storage is open and the WAL replayed.
     pub ready: Arc<AtomicBool>,
+    /// Metric metadata received over remote_write, by metric family name.
+    pub metadata:
+        Arc<parking_lot::RwLock<std::collections::BTreeMap<String, crate::api::Metadata>>>,
 }
 
 async fn ready(State(st): State<AppState>) -> impl IntoResponse {
@@ -49,6 +52,20 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/labels", get(api::labels).post(api::labels))
         .route("/api/v1/label/{name}/values", get(api::label_values))
         .route("/api/v1/status/buildinfo", get(api::buildinfo))
+        .route("/api/v1/status/tsdb", get(api::tsdb_status))
+        .route(
+            "/api/v1/format_query",
+            get(api::format_query).post(api::format_query),
+        )
+        .route(
+            "/api/v1/query_exemplars",
+            get(api::query_exemplars).post(api::query_exemplars),
+        )
+        .route("/api/v1/metadata", get(api::metadata))
+        .route(
+            "/api/v1/admin/tsdb/delete_series",
+            post(api::delete_series).put(api::delete_series),
+        )
         .route("/internal/force_flush", get(api::force_flush))
         .route("/internal/force_merge", get(api::force_merge))
         .route("/health", get(|| async { "OK\n" }))

@@ -134,7 +134,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         let storage = Arc::new(storage);
         ready.store(true, Ordering::Release);
-        let state = AppState { storage: storage.clone(), eval, max_request_bytes: args.max_request_bytes, ready };
+        let state = AppState { storage: storage.clone(), eval, max_request_bytes: args.max_request_bytes, ready, metadata: Default::default() };
         tracing::info!(%addr, "serving");
         axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
         tracing::info!("shutting down: closing storage");

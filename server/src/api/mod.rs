@@ -320,3 +320,141 @@ pub async fn force_merge(State(st): State<AppState>) -> Result<Response, ApiErro
     .await?;
     Ok(StatusCode::OK.into_response())
 }
+
+/// Metadata of one metric family, as remote_write sends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metadata {
+    /// `counter`, `gauge`, `histogram`, `summary`, ...
+    pub kind: &'static str,
+    /// Help text.
+    pub help: String,
+    /// Unit.
+    pub unit: String,
+}
+
+/// The Prometheus name of remote_write's metric type number.
+pub fn metric_type_name(t: i32) -> &'static str {
+    match t {
+        1 => "counter",
+        2 => "gauge",
+        3 => "histogram",
+        4 => "gaugehistogram",
+        5 => "summary",
+        6 => "info",
+        7 => "stateset",
+        _ => "unknown",
+    }
+}
+
+/// `GET /api/v1/status/tsdb`: cardinality of the head.
+pub async fn tsdb_status(
+    State(st): State<AppState>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = params(q, &headers, &body)?;
+    let limit = match p.get("limit") {
+        None | Some("") => 10,
+        Some(l) => l
+            .parse()
+            .map_err(|_| ApiError::bad_data(format!("invalid parameter \"limit\": {l:?}")))?,
+    };
+    let stats = blocking(move || Ok(st.storage.tsdb_stats(limit))).await?;
+    let list = |v: &[(String, u64)]| {
+        v.iter()
+            .map(|(n, c)| format!(r#"{{"name":{},"value":{c}}}"#, json::string(n)))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    Ok(success(format!(
+        r#"{{"headStats":{{"numSeries":{},"numLabelPairs":{},"chunkCount":0,"minTime":{},"maxTime":{}}},"seriesCountByMetricName":[{}],"labelValueCountByLabelName":[{}],"memoryInBytesByLabelName":[{}],"seriesCountByLabelValuePair":[{}]}}"#,
+        stats.num_series,
+        stats.num_label_pairs,
+        stats.min_time.unwrap_or(0),
+        stats.max_time.unwrap_or(0),
+        list(&stats.series_count_by_metric_name),
+        list(&stats.label_value_count_by_label_name),
+        list(&stats.memory_in_bytes_by_label_name),
+        list(&stats.series_count_by_label_value_pair),
+    )))
+}
+
+/// `GET/POST /api/v1/format_query`: the query in canonical form.
+pub async fn format_query(
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = params(q, &headers, &body)?;
+    let expr = parse_query(&p)?;
+    Ok(success(json::string(&expr.to_string())))
+}
+
+/// `GET/POST /api/v1/query_exemplars`: exemplars are not stored, so none.
+pub async fn query_exemplars(
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = params(q, &headers, &body)?;
+    parse_query(&p)?;
+    Ok(success("[]".into()))
+}
+
+/// `GET /api/v1/metadata`: what remote_write clients sent, by metric.
+pub async fn metadata(
+    State(st): State<AppState>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = params(q, &headers, &body)?;
+    let metric = p.get("metric").filter(|m| !m.is_empty()).map(str::to_owned);
+    let limit: Option<usize> = p
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .filter(|l| *l > 0);
+    let md = st.metadata.read();
+    let items: Vec<String> = md
+        .iter()
+        .filter(|(name, _)| metric.as_ref().is_none_or(|m| m == *name))
+        .take(limit.unwrap_or(usize::MAX))
+        .map(|(name, m)| {
+            format!(
+                r#"{}:[{{"type":"{}","help":{},"unit":{}}}]"#,
+                json::string(name),
+                m.kind,
+                json::string(&m.help),
+                json::string(&m.unit)
+            )
+        })
+        .collect();
+    Ok(success(format!("{{{}}}", items.join(","))))
+}
+
+/// `POST /api/v1/admin/tsdb/delete_series`: hides the data of the matched
+/// series in `[start, end]` at once; compaction removes it.
+pub async fn delete_series(
+    State(st): State<AppState>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = params(q, &headers, &body)?;
+    let sets = match_params(&p)?;
+    if sets.is_empty() {
+        return Err(ApiError::bad_data("no match[] parameter provided"));
+    }
+    let (start, end, _) = range_params(&p)?;
+    blocking(move || {
+        for m in &sets {
+            st.storage
+                .delete(m, start, end)
+                .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -25,6 +25,19 @@ pub async fn write(State(st): State<AppState>, body: Bytes) -> Result<Response, 
     }
     let req = decode(&body, st.max_request_bytes.saturating_mul(8))
         .map_err(|e| ApiError::bad_data(e.to_string()))?;
+    if !req.metadata.is_empty() {
+        let mut md = st.metadata.write();
+        for m in &req.metadata {
+            md.insert(
+                m.metric_family_name.clone(),
+                crate::api::Metadata {
+                    kind: crate::api::metric_type_name(m.r#type),
+                    help: m.help.clone(),
+                    unit: m.unit.clone(),
+                },
+            );
+        }
+    }
     tokio::task::spawn_blocking(move || {
         let limits = st.storage.options().label_limits;
         let mut app = st.storage.appender();

@@ -21,6 +21,7 @@ fn app() -> (axum::Router, tempfile::TempDir) {
         eval: EvalOptions::default(),
         max_request_bytes: 1 << 20,
         ready: Arc::new(AtomicBool::new(true)),
+        metadata: Default::default(),
     };
     (router(state), dir)
 }
@@ -339,6 +340,7 @@ async fn force_flush_and_merge_write_blocks() {
         eval: EvalOptions::default(),
         max_request_bytes: 1 << 20,
         ready: Arc::new(AtomicBool::new(true)),
+        metadata: Default::default(),
     };
     let app = router(state);
     let t = now_based(0);
@@ -378,4 +380,67 @@ async fn force_flush_and_merge_write_blocks() {
     )
     .await;
     assert_eq!(v["data"]["result"][0]["value"][1], "2");
+}
+
+#[tokio::test]
+async fn tsdb_status_format_metadata_exemplars_and_delete() {
+    use strata_server::ingest::remote_write::MetricMetadata;
+    let (app, _dir) = app();
+    let t = now_based(0);
+    let req = WriteRequest {
+        timeseries: vec![
+            series("up", &[("job", "node"), ("instance", "a")], &[(t, 1.0)]),
+            series("up", &[("job", "node"), ("instance", "b")], &[(t, 1.0)]),
+            series(
+                "node_load1",
+                &[("job", "node"), ("instance", "a")],
+                &[(t, 0.3)],
+            ),
+        ],
+        metadata: vec![MetricMetadata {
+            r#type: 2,
+            metric_family_name: "node_load1".into(),
+            help: "1m load average.".into(),
+            unit: String::new(),
+        }],
+    };
+    assert_eq!(write(&app, &req).await.0, StatusCode::NO_CONTENT);
+
+    let (s, v) = get(&app, "/api/v1/status/tsdb").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["data"]["headStats"]["numSeries"], 3);
+    assert_eq!(
+        v["data"]["seriesCountByMetricName"][0],
+        serde_json::json!({"name": "up", "value": 2})
+    );
+
+    let (_, v) = get(
+        &app,
+        "/api/v1/format_query?query=sum(rate(x%5B5m%5D))by(job)",
+    )
+    .await;
+    assert_eq!(v["data"], "sum by (job) (rate(x[5m]))");
+
+    let (_, v) = get(&app, "/api/v1/metadata").await;
+    assert_eq!(
+        v["data"]["node_load1"][0],
+        serde_json::json!({"type": "gauge", "help": "1m load average.", "unit": ""})
+    );
+
+    let (_, v) = get(&app, "/api/v1/query_exemplars?query=up").await;
+    assert_eq!(v["data"], serde_json::json!([]));
+
+    let r =
+        Request::post("/api/v1/admin/tsdb/delete_series?match%5B%5D=up%7Binstance%3D%22a%22%7D")
+            .body(Body::empty())
+            .unwrap();
+    assert_eq!(send(&app, r).await.0, StatusCode::NO_CONTENT);
+    let (_, v) = get(
+        &app,
+        &format!("/api/v1/query?query=up&time={}", t as f64 / 1000.0),
+    )
+    .await;
+    let res = v["data"]["result"].as_array().unwrap();
+    assert_eq!(res.len(), 1);
+    assert_eq!(res[0]["metric"]["instance"], "b");
 }
