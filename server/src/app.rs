@@ -1,7 +1,6 @@
 //! The router and its state; tests drive it without a socket.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -12,26 +11,55 @@ use strata_engine::Storage;
 use strata_promql::eval::EvalOptions;
 
 use crate::api;
+use crate::error::{ApiError, ErrorType};
 use crate::ingest;
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    /// The storage.
-    pub storage: Arc<Storage>,
+    /// The storage, set once it is open and the WAL replayed; until then
+    /// `/-/ready` and every data endpoint answer 503.
+    pub storage: Arc<OnceLock<Arc<Storage>>>,
     /// Query settings (lookback, limits, timeout).
     pub eval: EvalOptions,
     /// Largest request body accepted, in bytes.
     pub max_request_bytes: usize,
-    /// Set once the storage is open and the WAL replayed.
-    pub ready: Arc<AtomicBool>,
     /// Metric metadata received over remote_write, by metric family name.
     pub metadata:
         Arc<parking_lot::RwLock<std::collections::BTreeMap<String, crate::api::Metadata>>>,
 }
 
+impl AppState {
+    /// State with no storage yet (it is being opened).
+    pub fn opening(eval: EvalOptions, max_request_bytes: usize) -> AppState {
+        AppState {
+            storage: Arc::new(OnceLock::new()),
+            eval,
+            max_request_bytes,
+            metadata: Default::default(),
+        }
+    }
+
+    /// State over an open storage.
+    pub fn new(storage: Arc<Storage>, eval: EvalOptions, max_request_bytes: usize) -> AppState {
+        let st = AppState::opening(eval, max_request_bytes);
+        let _ = st.storage.set(storage);
+        st
+    }
+
+    /// The storage, or a 503 while it is still opening.
+    pub fn storage(&self) -> Result<Arc<Storage>, ApiError> {
+        self.storage.get().cloned().ok_or_else(|| {
+            ApiError::new(
+                ErrorType::Unavailable,
+                "storage is opening (WAL replay in progress)",
+            )
+        })
+    }
+}
+
 async fn ready(State(st): State<AppState>) -> impl IntoResponse {
-    if st.ready.load(Ordering::Acquire) {
+    if st.storage.get().is_some() {
         (StatusCode::OK, "Strata is Ready.\n")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n")

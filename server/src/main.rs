@@ -1,9 +1,9 @@
 //! `strata serve`: the command line. `anyhow` lives only here.
 
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -122,7 +122,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listen on {addr}"))?;
         tracing::info!(%addr, data_dir = %args.data_dir.display(), "opening storage");
-        let ready = Arc::new(AtomicBool::new(false));
+        // Serve at once: /-/ready (and every data endpoint) answers 503
+        // until the storage is open and its WAL replayed.
+        let state = AppState::opening(eval, args.max_request_bytes);
+        let cell = state.storage.clone();
+        let server = tokio::spawn(axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).into_future());
         let dir = args.data_dir.clone();
         let storage = tokio::task::spawn_blocking(move || Storage::open(&dir, opts))
             .await?
@@ -133,11 +137,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tracing::warn!(file = %d.file.display(), offset = d.offset, reason = %d.reason, "damage found at open");
         }
         let storage = Arc::new(storage);
-        ready.store(true, Ordering::Release);
-        let state = AppState { storage: storage.clone(), eval, max_request_bytes: args.max_request_bytes, ready, metadata: Default::default() };
-        tracing::info!(%addr, "serving");
-        axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+        let _ = cell.set(storage.clone());
+        tracing::info!(%addr, "ready");
+        server.await??;
         tracing::info!("shutting down: closing storage");
+        drop(cell);
         match Arc::try_unwrap(storage) {
             Ok(s) => s.close()?,
             Err(_) => tracing::warn!("storage still in use at shutdown; the WAL is flushed on drop"),

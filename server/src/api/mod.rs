@@ -81,7 +81,7 @@ pub async fn query(
     let expr = parse_query(&p)?;
     let t = time_param(&p, "time", now_ms())?;
     let data = blocking(move || {
-        let v = eval_instant(&st.storage.querier(), &expr, t, &st.eval)?;
+        let v = eval_instant(&st.storage()?.querier(), &expr, t, &st.eval)?;
         Ok(json::instant_data(&v, t))
     })
     .await?;
@@ -125,7 +125,7 @@ pub async fn query_range(
         .filter(|s| *s > 0)
         .ok_or_else(|| ApiError::bad_data("invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer"))?;
     let data = blocking(move || {
-        let v = eval_range(&st.storage.querier(), &expr, start, end, step, &st.eval)?;
+        let v = eval_range(&st.storage()?.querier(), &expr, start, end, step, &st.eval)?;
         let times: Vec<i64> = (0..)
             .map(|i| start + i * step)
             .take_while(|t| *t <= end)
@@ -179,7 +179,7 @@ pub async fn series(
     }
     let (start, end, limit) = range_params(&p)?;
     let data = blocking(move || {
-        let q = st.storage.querier();
+        let q = st.storage()?.querier();
         let mut all: Vec<Labels> = Vec::new();
         for m in &sets {
             all.extend(
@@ -214,7 +214,7 @@ pub async fn labels(
     let sets = match_params(&p)?;
     let (start, end, limit) = range_params(&p)?;
     let data = blocking(move || {
-        let q = st.storage.querier();
+        let q = st.storage()?.querier();
         let sets = if sets.is_empty() {
             vec![Vec::new()]
         } else {
@@ -260,7 +260,7 @@ pub async fn label_values(
     let sets = match_params(&p)?;
     let (start, end, limit) = range_params(&p)?;
     let data = blocking(move || {
-        let q = st.storage.querier();
+        let q = st.storage()?.querier();
         let sets = if sets.is_empty() {
             vec![Vec::new()]
         } else {
@@ -302,7 +302,7 @@ pub async fn buildinfo() -> Response {
 /// `GET /internal/force_flush`: write the head to blocks now (VictoriaMetrics-compatible).
 pub async fn force_flush(State(st): State<AppState>) -> Result<Response, ApiError> {
     blocking(move || {
-        st.storage
+        st.storage()?
             .flush()
             .map_err(|e| ApiError::new(ErrorType::Unavailable, e.to_string()))
     })
@@ -313,7 +313,7 @@ pub async fn force_flush(State(st): State<AppState>) -> Result<Response, ApiErro
 /// `GET /internal/force_merge`: compact blocks now (VictoriaMetrics-compatible).
 pub async fn force_merge(State(st): State<AppState>) -> Result<Response, ApiError> {
     blocking(move || {
-        st.storage
+        st.storage()?
             .compact()
             .map_err(|e| ApiError::new(ErrorType::Unavailable, e.to_string()))
     })
@@ -360,7 +360,7 @@ pub async fn tsdb_status(
             .parse()
             .map_err(|_| ApiError::bad_data(format!("invalid parameter \"limit\": {l:?}")))?,
     };
-    let stats = blocking(move || Ok(st.storage.tsdb_stats(limit))).await?;
+    let stats = blocking(move || Ok(st.storage()?.tsdb_stats(limit))).await?;
     let list = |v: &[(String, u64)]| {
         v.iter()
             .map(|(n, c)| format!(r#"{{"name":{},"value":{c}}}"#, json::string(n)))
@@ -449,7 +449,7 @@ pub async fn delete_series(
     let (start, end, _) = range_params(&p)?;
     blocking(move || {
         for m in &sets {
-            st.storage
+            st.storage()?
                 .delete(m, start, end)
                 .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?;
         }

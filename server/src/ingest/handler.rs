@@ -39,8 +39,9 @@ pub async fn write(State(st): State<AppState>, body: Bytes) -> Result<Response, 
         }
     }
     tokio::task::spawn_blocking(move || {
-        let limits = st.storage.options().label_limits;
-        let mut app = st.storage.appender();
+        let storage = st.storage()?;
+        let limits = storage.options().label_limits;
+        let mut app = storage.appender();
         let mut refused: Vec<String> = Vec::new();
         for ts in req.timeseries {
             let pairs: Vec<Label> = ts

@@ -1,7 +1,6 @@
 //! The HTTP API through the router, with no socket.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -16,13 +15,7 @@ use tower::ServiceExt;
 fn app() -> (axum::Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let storage = Storage::open(dir.path(), Options::default().without_maintenance()).unwrap();
-    let state = AppState {
-        storage: Arc::new(storage),
-        eval: EvalOptions::default(),
-        max_request_bytes: 1 << 20,
-        ready: Arc::new(AtomicBool::new(true)),
-        metadata: Default::default(),
-    };
+    let state = AppState::new(Arc::new(storage), EvalOptions::default(), 1 << 20);
     (router(state), dir)
 }
 
@@ -335,13 +328,7 @@ async fn force_flush_and_merge_write_blocks() {
     let dir = tempfile::tempdir().unwrap();
     let storage =
         Arc::new(Storage::open(dir.path(), Options::default().without_maintenance()).unwrap());
-    let state = AppState {
-        storage: storage.clone(),
-        eval: EvalOptions::default(),
-        max_request_bytes: 1 << 20,
-        ready: Arc::new(AtomicBool::new(true)),
-        metadata: Default::default(),
-    };
+    let state = AppState::new(storage.clone(), EvalOptions::default(), 1 << 20);
     let app = router(state);
     let t = now_based(0);
     let req = WriteRequest {
@@ -443,4 +430,49 @@ async fn tsdb_status_format_metadata_exemplars_and_delete() {
     let res = v["data"]["result"].as_array().unwrap();
     assert_eq!(res.len(), 1);
     assert_eq!(res[0]["metric"]["instance"], "b");
+}
+
+#[tokio::test]
+async fn not_ready_while_the_storage_opens() {
+    let state = AppState::opening(EvalOptions::default(), 1 << 20);
+    let app = router(state.clone());
+    assert_eq!(
+        send(&app, Request::get("/-/ready").body(Body::empty()).unwrap())
+            .await
+            .0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(
+        send(&app, Request::get("/health").body(Body::empty()).unwrap())
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (s, v) = get(&app, "/api/v1/query?query=1").await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(v["errorType"], "unavailable");
+    let t = now_based(0);
+    let req = WriteRequest {
+        timeseries: vec![series("m", &[], &[(t, 1.0)])],
+        metadata: vec![],
+    };
+    assert_eq!(
+        write(&app, &req).await.0,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "clients retry 5xx"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    state
+        .storage
+        .set(Arc::new(
+            Storage::open(dir.path(), Options::default().without_maintenance()).unwrap(),
+        ))
+        .unwrap();
+    assert_eq!(
+        send(&app, Request::get("/-/ready").body(Body::empty()).unwrap())
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(write(&app, &req).await.0, StatusCode::NO_CONTENT);
 }
