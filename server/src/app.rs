@@ -27,6 +27,8 @@ pub struct AppState {
     /// Metric metadata received over remote_write, by metric family name.
     pub metadata:
         Arc<parking_lot::RwLock<std::collections::BTreeMap<String, crate::api::Metadata>>>,
+    /// The server's own metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -37,6 +39,7 @@ impl AppState {
             eval,
             max_request_bytes,
             metadata: Default::default(),
+            metrics: Default::default(),
         }
     }
 
@@ -64,6 +67,38 @@ async fn ready(State(st): State<AppState>) -> impl IntoResponse {
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n")
     }
+}
+
+async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
+    let stats = st.storage.get().map(|s| s.stats());
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        st.metrics.render(stats.as_ref()),
+    )
+}
+
+/// Counts each request by route and status code.
+async fn count_requests(
+    State(st): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let path = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "other".to_owned(), |p| p.as_str().to_owned());
+    let res = next.run(req).await;
+    st.metrics
+        .http_requests
+        .get_or_create(&crate::metrics::HttpLabels {
+            path,
+            code: res.status().as_u16().to_string(),
+        })
+        .inc();
+    res
 }
 
 /// All routes.
@@ -99,6 +134,11 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(|| async { "OK\n" }))
         .route("/-/healthy", get(|| async { "Strata is Healthy.\n" }))
         .route("/-/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }

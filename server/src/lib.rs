@@ -7,5 +7,6 @@ pub mod api;
 pub mod app;
 pub mod error;
 pub mod ingest;
+pub mod metrics;
 
 pub use app::{AppState, router};

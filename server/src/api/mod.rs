@@ -77,6 +77,8 @@ pub async fn query(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let started = std::time::Instant::now();
+    let metrics = st.metrics.clone();
     let p = params(q, &headers, &body)?;
     let expr = parse_query(&p)?;
     let t = time_param(&p, "time", now_ms())?;
@@ -85,6 +87,12 @@ pub async fn query(
         Ok(json::instant_data(&v, t))
     })
     .await?;
+    metrics
+        .query_duration
+        .get_or_create(&crate::metrics::EndpointLabels {
+            endpoint: "query".into(),
+        })
+        .observe(started.elapsed().as_secs_f64());
     Ok(success(data))
 }
 
@@ -95,6 +103,8 @@ pub async fn query_range(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let started = std::time::Instant::now();
+    let metrics = st.metrics.clone();
     let p = params(q, &headers, &body)?;
     let expr = parse_query(&p)?;
     let start = p
@@ -133,6 +143,12 @@ pub async fn query_range(
         Ok(json::range_data(&v, &times))
     })
     .await?;
+    metrics
+        .query_duration
+        .get_or_create(&crate::metrics::EndpointLabels {
+            endpoint: "query_range".into(),
+        })
+        .observe(started.elapsed().as_secs_f64());
     Ok(success(data))
 }
 

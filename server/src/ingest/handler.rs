@@ -53,6 +53,12 @@ pub async fn write(State(st): State<AppState>, body: Bytes) -> Result<Response, 
                 Ok(l) => l,
                 Err(e) => {
                     refused.push(e.to_string());
+                    st.metrics
+                        .samples_rejected
+                        .get_or_create(&crate::metrics::ReasonLabels {
+                            reason: "invalid_labels".into(),
+                        })
+                        .inc_by(ts.samples.len() as u64);
                     continue;
                 }
             };
@@ -60,18 +66,26 @@ pub async fn write(State(st): State<AppState>, body: Bytes) -> Result<Response, 
                 if let Err(e) = app.append(&labels, s.timestamp, s.value) {
                     if e.is_bad_input() {
                         refused.push(e.to_string());
+                        st.metrics
+                            .samples_rejected
+                            .get_or_create(&crate::metrics::ReasonLabels {
+                                reason: "out_of_bounds".into(),
+                            })
+                            .inc();
                         break;
                     }
                     return Err(ApiError::new(ErrorType::Internal, e.to_string()));
                 }
             }
         }
+        let stored = app.len() as u64;
         app.commit().map_err(|e| {
             ApiError::new(
                 ErrorType::Unavailable,
                 format!("storing samples failed: {e}"),
             )
         })?;
+        st.metrics.samples_ingested.inc_by(stored);
         if let Some(first) = refused.first() {
             return Err(ApiError::bad_data(format!(
                 "{} series refused; first: {first}",

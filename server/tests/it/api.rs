@@ -476,3 +476,35 @@ async fn not_ready_while_the_storage_opens() {
     );
     assert_eq!(write(&app, &req).await.0, StatusCode::NO_CONTENT);
 }
+
+#[tokio::test]
+async fn own_metrics() {
+    let (app, _dir) = app();
+    let t = now_based(0);
+    let req = WriteRequest {
+        timeseries: vec![
+            series("m", &[], &[(t, 1.0), (t + 1000, 2.0)]),
+            series("bad", &[("1x", "y")], &[(t, 1.0)]),
+        ],
+        metadata: vec![],
+    };
+    assert_eq!(write(&app, &req).await.0, StatusCode::BAD_REQUEST);
+    let (s, _) = get(
+        &app,
+        &format!("/api/v1/query?query=m&time={}", t as f64 / 1000.0),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, text) = send(&app, Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    assert_eq!(s, StatusCode::OK);
+    for want in [
+        "strata_samples_ingested_total 2",
+        "strata_samples_rejected_total{reason=\"invalid_labels\"} 1",
+        "strata_active_series 1",
+        "strata_http_requests_total{path=\"/api/v1/write\",code=\"400\"} 1",
+        "strata_http_requests_total{path=\"/api/v1/query\",code=\"200\"} 1",
+        "strata_query_duration_seconds_count{endpoint=\"query\"} 1",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+}
