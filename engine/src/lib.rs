@@ -53,6 +53,7 @@ mod options;
 mod querier;
 mod retention;
 mod sample;
+mod snapshot;
 mod stats;
 mod storage;
 mod tombstones;

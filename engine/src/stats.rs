@@ -40,6 +40,12 @@ pub struct StorageStats {
     pub block_samples: u64,
     /// Bytes of the WAL on disk.
     pub wal_bytes: u64,
+    /// Chunks in the head (closed and open).
+    pub head_chunks: u64,
+    /// WAL fsyncs since open.
+    pub wal_fsyncs: u64,
+    /// Total time spent in WAL fsyncs since open, in nanoseconds.
+    pub wal_fsync_nanos: u64,
     /// Head cuts (blocks written from the head) since open.
     pub head_cuts: u64,
     /// Compactions since open.

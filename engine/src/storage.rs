@@ -266,6 +266,38 @@ impl Storage {
         Ok(())
     }
 
+    /// Writes a snapshot into `dest` (which must not exist yet): the
+    /// published blocks as hard links, and the tombstones. With `with_head`
+    /// the head is first written to blocks, so the snapshot holds every
+    /// sample committed before the call. `dest` can be opened as a data
+    /// directory of its own.
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`] when `dest` exists, or an I/O error.
+    pub fn snapshot(&self, dest: &Path, with_head: bool) -> Result<()> {
+        if dest.exists() {
+            return Err(Error::InvalidOption {
+                name: "snapshot destination",
+                reason: format!("{} already exists", dest.display()),
+            });
+        }
+        let _m = self.inner.maintenance.lock();
+        if with_head && let Some((_, max)) = self.inner.head.time_range() {
+            self.inner.cut_head(max.saturating_add(1))?;
+        }
+        // Holding the maintenance lock, no compaction or retention run can
+        // delete a block while its files are linked.
+        let blocks_dest = dest.join(BLOCKS_DIR);
+        fs::create_dir_all(&blocks_dest).map_err(|e| Error::io("create", &blocks_dest, e))?;
+        for b in self.inner.blocks.read().iter() {
+            let dir = b.dir();
+            let name = dir.file_name().unwrap_or_default();
+            crate::snapshot::link_tree(dir, &blocks_dest.join(name))?;
+        }
+        self.inner.tombstones.read().save(dest)?;
+        crate::tombstones::sync_dir(&blocks_dest)
+    }
+
     /// Counters and sizes, for the server's `/metrics`.
     pub fn stats(&self) -> StorageStats {
         self.inner.storage_stats()
@@ -729,6 +761,8 @@ impl Inner {
 
     fn storage_stats(&self) -> StorageStats {
         let blocks = self.blocks.read();
+        let wal = self.wal.lock();
+        let fsync = wal.as_ref().map_or((0, 0), Wal::fsync_stats);
         StorageStats {
             head_series: self.head.num_series(),
             head_min_t: self.head.time_range().map(|r| r.0),
@@ -738,7 +772,10 @@ impl Inner {
             blocks: blocks.len() as u64,
             block_bytes: blocks.iter().map(|b| b.size_bytes()).sum(),
             block_samples: blocks.iter().map(|b| b.meta().stats.num_samples).sum(),
-            wal_bytes: self.wal.lock().as_ref().map_or(0, Wal::size_bytes),
+            wal_bytes: wal.as_ref().map_or(0, Wal::size_bytes),
+            head_chunks: self.head.num_chunks(),
+            wal_fsyncs: fsync.0,
+            wal_fsync_nanos: fsync.1,
             head_cuts: self.stats.head_cuts.load(Ordering::Relaxed),
             compactions: self.stats.compactions.load(Ordering::Relaxed),
             retention_deletions: self.stats.retention_deletions.load(Ordering::Relaxed),

@@ -274,6 +274,20 @@ impl Head {
         self.num_series.load(Ordering::Relaxed)
     }
 
+    /// Chunks held by all series (closed and open); walks every series.
+    pub(crate) fn num_chunks(&self) -> u64 {
+        self.by_ref
+            .iter()
+            .map(|shard| {
+                shard
+                    .read()
+                    .values()
+                    .map(|s| s.data.lock().num_chunks())
+                    .sum::<u64>()
+            })
+            .sum()
+    }
+
     /// Samples that arrived out of order since start.
     pub(crate) fn out_of_order_samples(&self) -> u64 {
         self.out_of_order_samples.load(Ordering::Relaxed)

@@ -135,6 +135,11 @@ fn window_end(t: i64, range: i64) -> i64 {
 }
 
 impl SeriesData {
+    /// Chunks held: the closed ones and the open one.
+    pub(crate) fn num_chunks(&self) -> u64 {
+        self.closed.len() as u64 + u64::from(self.open.is_some())
+    }
+
     /// Appends a sample. `range` is the block range in ms (chunks are cut at
     /// its multiples). Returns true when the sample went out of order.
     pub(crate) fn append(&mut self, t: i64, v: f64, range: i64) -> bool {

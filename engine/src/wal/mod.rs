@@ -109,6 +109,24 @@ struct SyncState {
     leader: Mutex<()>,
     /// `written` position covered by completed fsyncs.
     synced: AtomicU64,
+    /// fsyncs of segments done since open.
+    fsyncs: AtomicU64,
+    /// Their total duration, in nanoseconds.
+    fsync_nanos: AtomicU64,
+}
+
+impl SyncState {
+    /// `sync_data` on `file`, counted and timed.
+    fn timed_sync(&self, file: &File) -> std::io::Result<()> {
+        let started = std::time::Instant::now();
+        let r = file.sync_data();
+        self.fsyncs.fetch_add(1, Ordering::Relaxed);
+        self.fsync_nanos.fetch_add(
+            u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        r
+    }
 }
 
 /// An open write-ahead log.
@@ -181,7 +199,7 @@ impl Wal {
                         let w = writer.lock();
                         (w.file.clone(), w.written)
                     };
-                    if file.sync_data().is_ok() {
+                    if sync.timed_sync(&file).is_ok() {
                         sync.synced.fetch_max(reached, Ordering::AcqRel);
                     }
                 }
@@ -277,7 +295,8 @@ impl Wal {
             let w = self.writer.lock();
             (w.file.clone(), w.written, w.index)
         };
-        file.sync_data()
+        self.sync
+            .timed_sync(&file)
             .map_err(|e| Error::io("fsync", self.dir.join(segment::segment_name(index)), e))?;
         self.sync.synced.fetch_max(reached, Ordering::AcqRel);
         Ok(())
@@ -287,7 +306,7 @@ impl Wal {
     /// starts the next.
     fn roll(&self, w: &mut Writer) -> Result<()> {
         if self.opts.fsync != FsyncPolicy::Never {
-            w.file.sync_data().map_err(|e| {
+            self.sync.timed_sync(&w.file).map_err(|e| {
                 Error::io("fsync", self.dir.join(segment::segment_name(w.index)), e)
             })?;
         }
@@ -347,6 +366,14 @@ impl Wal {
     pub fn sync(&self) -> Result<()> {
         let position = self.writer.lock().written;
         self.sync_to(position)
+    }
+
+    /// fsyncs done since open and their total duration in nanoseconds.
+    pub fn fsync_stats(&self) -> (u64, u64) {
+        (
+            self.sync.fsyncs.load(Ordering::Relaxed),
+            self.sync.fsync_nanos.load(Ordering::Relaxed),
+        )
     }
 
     /// Bytes of all segments and checkpoints on disk.

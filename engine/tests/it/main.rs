@@ -7,3 +7,4 @@ mod crash;
 mod limits;
 mod model;
 mod recovery;
+mod snapshot;

@@ -1,0 +1,28 @@
+//! Snapshots: a consistent copy of the data directory's blocks made of hard
+//! links (block files are immutable once published), openable as a data
+//! directory of its own.
+
+use std::fs;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Hard-links every file of `src` into the new directory `dst` (copying when
+/// the two are on different file systems), one level deep: blocks hold
+/// files only, apart from their `chunks/` directory, which recurses.
+pub(crate) fn link_tree(src: &Path, dst: &Path) -> Result<()> {
+    fs::create_dir_all(dst).map_err(|e| Error::io("create", dst, e))?;
+    let entries = fs::read_dir(src).map_err(|e| Error::io("read dir", src, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("read dir", src, e))?;
+        let from = entry.path();
+        let to = dst.join(entry.file_name());
+        let kind = entry.file_type().map_err(|e| Error::io("stat", &from, e))?;
+        if kind.is_dir() {
+            link_tree(&from, &to)?;
+        } else if fs::hard_link(&from, &to).is_err() {
+            fs::copy(&from, &to).map_err(|e| Error::io("copy", &from, e))?;
+        }
+    }
+    crate::tombstones::sync_dir(dst)
+}
