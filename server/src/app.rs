@@ -29,6 +29,10 @@ pub struct AppState {
         Arc<parking_lot::RwLock<std::collections::BTreeMap<String, crate::api::Metadata>>>,
     /// The server's own metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Credentials the API requires.
+    pub auth: Arc<crate::auth::AuthConfig>,
+    /// Concurrency limits.
+    pub limits: crate::limits::Limits,
 }
 
 impl AppState {
@@ -40,7 +44,21 @@ impl AppState {
             max_request_bytes,
             metadata: Default::default(),
             metrics: Default::default(),
+            auth: Default::default(),
+            limits: Default::default(),
         }
+    }
+
+    /// The same state requiring `auth`.
+    pub fn with_auth(mut self, auth: crate::auth::AuthConfig) -> AppState {
+        self.auth = Arc::new(auth);
+        self
+    }
+
+    /// The same state with `limits`.
+    pub fn with_limits(mut self, limits: crate::limits::Limits) -> AppState {
+        self.limits = limits;
+        self
     }
 
     /// State over an open storage.
@@ -101,11 +119,30 @@ async fn count_requests(
     res
 }
 
+/// Unknown paths: 404 with Prometheus' error JSON.
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError {
+        kind: ErrorType::BadData,
+        message: format!("unknown path {:?}", uri.path()),
+        status: Some(StatusCode::NOT_FOUND),
+    }
+}
+
 /// All routes.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.max_request_bytes.saturating_add(1024);
     Router::new()
         .route("/api/v1/write", post(ingest::handler::write))
+        .route(
+            "/api/v1/import/prometheus",
+            post(ingest::import::prometheus),
+        )
+        .route("/api/v1/import", post(ingest::import::json_lines))
+        .route(
+            "/api/v1/export",
+            get(api::export::export).post(api::export::export),
+        )
+        .route("/api/v1/read", post(api::remote_read::read))
         .route("/api/v1/query", get(api::query).post(api::query))
         .route(
             "/api/v1/query_range",
@@ -121,6 +158,10 @@ pub fn router(state: AppState) -> Router {
             get(api::format_query).post(api::format_query),
         )
         .route(
+            "/api/v1/parse_query",
+            get(api::parse_query::handler).post(api::parse_query::handler),
+        )
+        .route(
             "/api/v1/query_exemplars",
             get(api::query_exemplars).post(api::query_exemplars),
         )
@@ -129,12 +170,38 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/admin/tsdb/delete_series",
             post(api::delete_series).put(api::delete_series),
         )
+        .route(
+            "/api/v1/admin/tsdb/snapshot",
+            post(api::snapshot::prometheus_create).put(api::snapshot::prometheus_create),
+        )
+        .route(
+            "/snapshot/create",
+            get(api::snapshot::vm_create).post(api::snapshot::vm_create),
+        )
+        .route("/snapshot/list", get(api::snapshot::vm_list))
+        .route(
+            "/snapshot/delete",
+            get(api::snapshot::vm_delete).post(api::snapshot::vm_delete),
+        )
+        .route(
+            "/snapshot/delete_all",
+            get(api::snapshot::vm_delete_all).post(api::snapshot::vm_delete_all),
+        )
         .route("/internal/force_flush", get(api::force_flush))
         .route("/internal/force_merge", get(api::force_merge))
         .route("/health", get(|| async { "OK\n" }))
         .route("/-/healthy", get(|| async { "Strata is Healthy.\n" }))
         .route("/-/ready", get(ready))
         .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::limits::limit_concurrency,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::require_auth,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_requests,

@@ -5,8 +5,10 @@
 
 pub mod api;
 pub mod app;
+pub mod auth;
 pub mod error;
 pub mod ingest;
+pub mod limits;
 pub mod metrics;
 
 pub use app::{AppState, router};

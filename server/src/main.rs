@@ -10,6 +10,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use strata_engine::{FsyncPolicy, Options, Storage};
 use strata_promql::eval::EvalOptions;
+use strata_server::auth::AuthConfig;
+use strata_server::limits::Limits;
 use strata_server::{AppState, router};
 
 // mimalloc returns freed memory to the OS far more readily than glibc's
@@ -62,8 +64,77 @@ struct ServeArgs {
     #[arg(long, env = "STRATA_LOOKBACK_DELTA", default_value = "5m")]
     lookback_delta: String,
     /// Log format: `text` or `json`.
-    #[arg(long, env = "STRATA_LOG_FORMAT", default_value = "text")]
+    #[arg(long, env = "STRATA_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
+    /// Require HTTP basic auth with this user name on every endpoint except
+    /// `/health` and `/-/ready`; the password comes from
+    /// `--basic-auth-password-file` or `STRATA_BASIC_AUTH_PASSWORD`.
+    #[arg(long, env = "STRATA_BASIC_AUTH_USER")]
+    basic_auth_user: Option<String>,
+    /// File holding the basic auth password (trailing newline ignored).
+    #[arg(long, env = "STRATA_BASIC_AUTH_PASSWORD_FILE")]
+    basic_auth_password_file: Option<PathBuf>,
+    /// Require `Authorization: Bearer <token>` with the token in this file
+    /// (accepted besides basic auth when both are set).
+    #[arg(long, env = "STRATA_BEARER_TOKEN_FILE")]
+    bearer_token_file: Option<PathBuf>,
+    /// Admin endpoints (delete_series, snapshots, force_flush, force_merge)
+    /// take only this token (bearer, or `?authKey=`), from this file.
+    #[arg(long, env = "STRATA_ADMIN_TOKEN_FILE")]
+    admin_token_file: Option<PathBuf>,
+    /// Refuse every admin endpoint with 403.
+    #[arg(long, env = "STRATA_DISABLE_ADMIN_API")]
+    disable_admin_api: bool,
+    /// Most writes, and separately most reads, running at once; more wait
+    /// up to `--max-queue-wait`, then get 503 (writes) or 429 (reads).
+    /// Default: four per CPU core.
+    #[arg(long, env = "STRATA_MAX_CONCURRENT_REQUESTS")]
+    max_concurrent_requests: Option<usize>,
+    /// How long a request waits for a slot before it is refused.
+    #[arg(long, env = "STRATA_MAX_QUEUE_WAIT", default_value = "1s")]
+    max_queue_wait: String,
+}
+
+/// Reads a secret from a file, without its trailing newline.
+fn secret_file(flag: &str, path: &std::path::Path) -> anyhow::Result<String> {
+    let s = std::fs::read_to_string(path)
+        .with_context(|| format!("--{flag}: cannot read {}", path.display()))?;
+    let s = s.trim_end_matches(['\r', '\n']).to_owned();
+    anyhow::ensure!(!s.is_empty(), "--{flag}: {} is empty", path.display());
+    Ok(s)
+}
+
+fn auth_config(args: &ServeArgs) -> anyhow::Result<AuthConfig> {
+    let basic = match &args.basic_auth_user {
+        None => None,
+        Some(user) => {
+            let pass = match (
+                &args.basic_auth_password_file,
+                std::env::var("STRATA_BASIC_AUTH_PASSWORD"),
+            ) {
+                (Some(f), _) => secret_file("basic-auth-password-file", f)?,
+                (None, Ok(p)) if !p.is_empty() => p,
+                _ => anyhow::bail!(
+                    "--basic-auth-user needs --basic-auth-password-file or STRATA_BASIC_AUTH_PASSWORD"
+                ),
+            };
+            Some((user.clone(), pass))
+        }
+    };
+    Ok(AuthConfig {
+        basic,
+        bearer: args
+            .bearer_token_file
+            .as_deref()
+            .map(|f| secret_file("bearer-token-file", f))
+            .transpose()?,
+        admin_token: args
+            .admin_token_file
+            .as_deref()
+            .map(|f| secret_file("admin-token-file", f))
+            .transpose()?,
+        admin_disabled: args.disable_admin_api,
+    })
 }
 
 fn duration_ms(name: &str, s: &str) -> anyhow::Result<i64> {
@@ -116,6 +187,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         )
     })?;
 
+    let auth = auth_config(&args)?;
+    let wait =
+        Duration::from_millis(duration_ms("max-queue-wait", &args.max_queue_wait)?.max(0) as u64);
+    let limits = match args.max_concurrent_requests {
+        Some(n) => Limits::new(n, wait),
+        None => Limits::default().with_queue_wait(wait),
+    };
+    tracing::info!(auth = ?auth, "access");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -124,7 +203,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(%addr, data_dir = %args.data_dir.display(), "opening storage");
         // Serve at once: /-/ready (and every data endpoint) answers 503
         // until the storage is open and its WAL replayed.
-        let state = AppState::opening(eval, args.max_request_bytes);
+        let state = AppState::opening(eval, args.max_request_bytes)
+            .with_auth(auth)
+            .with_limits(limits);
         let cell = state.storage.clone();
         let server = tokio::spawn(axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).into_future());
         let dir = args.data_dir.clone();

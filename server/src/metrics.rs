@@ -45,10 +45,12 @@ pub struct Metrics {
     pub http_requests: Family<HttpLabels, Counter>,
     /// Query latency by endpoint.
     pub query_duration: Family<EndpointLabels, Histogram, fn() -> Histogram>,
-    /// Samples stored through remote_write.
+    /// Samples stored through remote_write and the import endpoints.
     pub samples_ingested: Counter,
     /// Samples refused, by reason.
     pub samples_rejected: Family<ReasonLabels, Counter>,
+    /// Requests refused by the concurrency limit.
+    pub requests_refused: Counter,
     storage: StorageGauges,
 }
 
@@ -59,6 +61,9 @@ struct StorageGauges {
     block_bytes: Gauge<u64, AtomicU64>,
     block_samples: Gauge<u64, AtomicU64>,
     wal_bytes: Gauge<u64, AtomicU64>,
+    head_chunks: Gauge<u64, AtomicU64>,
+    wal_fsyncs: Gauge<u64, AtomicU64>,
+    wal_fsync_seconds: Gauge<f64, AtomicU64>,
     head_cuts: Gauge<u64, AtomicU64>,
     compactions: Gauge<u64, AtomicU64>,
     retention_deletions: Gauge<u64, AtomicU64>,
@@ -75,6 +80,7 @@ impl Default for Metrics {
             query_duration: Family::new_with_constructor(histogram),
             samples_ingested: Counter::default(),
             samples_rejected: Family::default(),
+            requests_refused: Counter::default(),
             storage: StorageGauges::default(),
             registry: Registry::default(),
         };
@@ -90,7 +96,7 @@ impl Default for Metrics {
         );
         registry.register(
             "samples_ingested",
-            "Samples stored through remote_write",
+            "Samples stored through remote_write and the import endpoints",
             m.samples_ingested.clone(),
         );
         registry.register(
@@ -119,6 +125,26 @@ impl Default for Metrics {
             "wal_bytes",
             "Bytes of the write-ahead log on disk",
             s.wal_bytes.clone(),
+        );
+        registry.register(
+            "head_chunks",
+            "Chunks in the head (closed and open)",
+            s.head_chunks.clone(),
+        );
+        registry.register(
+            "wal_fsyncs",
+            "WAL fsyncs since start (a counter)",
+            s.wal_fsyncs.clone(),
+        );
+        registry.register(
+            "wal_fsync_seconds",
+            "Total seconds spent in WAL fsyncs since start (a counter; divide its rate by wal_fsyncs' for the mean latency)",
+            s.wal_fsync_seconds.clone(),
+        );
+        registry.register(
+            "requests_refused",
+            "Requests refused by the concurrency limit (--max-concurrent-requests)",
+            m.requests_refused.clone(),
         );
         registry.register(
             "head_cuts",
@@ -164,6 +190,9 @@ impl Metrics {
             g.block_bytes.set(st.block_bytes);
             g.block_samples.set(st.block_samples);
             g.wal_bytes.set(st.wal_bytes);
+            g.head_chunks.set(st.head_chunks);
+            g.wal_fsyncs.set(st.wal_fsyncs);
+            g.wal_fsync_seconds.set(st.wal_fsync_nanos as f64 / 1e9);
             g.head_cuts.set(st.head_cuts);
             g.compactions.set(st.compactions);
             g.retention_deletions.set(st.retention_deletions);

@@ -1,7 +1,11 @@
 //! Prometheus HTTP API handlers.
 
+pub mod export;
 pub mod json;
 pub mod params;
+pub mod parse_query;
+pub mod remote_read;
+pub mod snapshot;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};

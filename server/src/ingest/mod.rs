@@ -1,4 +1,7 @@
 //! Ingestion formats: each a pure decoder plus a thin handler.
 
+pub mod exposition;
 pub mod handler;
+pub mod import;
+pub mod jsonl;
 pub mod remote_write;

@@ -89,6 +89,16 @@ pub enum DecodeError {
 /// # Errors
 /// [`DecodeError`] naming what is wrong.
 pub fn decode(body: &[u8], max_decompressed: usize) -> Result<WriteRequest, DecodeError> {
+    let raw = decompress(body, max_decompressed)?;
+    WriteRequest::decode(raw.as_slice()).map_err(|e| DecodeError::Protobuf(e.to_string()))
+}
+
+/// Decompresses a snappy block, refusing one that declares more than
+/// `max_decompressed` bytes before allocating for it.
+///
+/// # Errors
+/// [`DecodeError::Snappy`] or [`DecodeError::TooLarge`].
+pub fn decompress(body: &[u8], max_decompressed: usize) -> Result<Vec<u8>, DecodeError> {
     let size = snap::raw::decompress_len(body).map_err(|e| DecodeError::Snappy(e.to_string()))?;
     if size > max_decompressed {
         return Err(DecodeError::TooLarge {
@@ -96,10 +106,9 @@ pub fn decode(body: &[u8], max_decompressed: usize) -> Result<WriteRequest, Deco
             limit: max_decompressed,
         });
     }
-    let raw = snap::raw::Decoder::new()
+    snap::raw::Decoder::new()
         .decompress_vec(body)
-        .map_err(|e| DecodeError::Snappy(e.to_string()))?;
-    WriteRequest::decode(raw.as_slice()).map_err(|e| DecodeError::Protobuf(e.to_string()))
+        .map_err(|e| DecodeError::Snappy(e.to_string()))
 }
 
 /// Encodes a request as a client would (for tests and tools).

@@ -12,14 +12,14 @@ use strata_server::{AppState, router};
 use tower::ServiceExt;
 
 /// A router over a fresh storage in a temp dir.
-fn app() -> (axum::Router, tempfile::TempDir) {
+pub(crate) fn app() -> (axum::Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let storage = Storage::open(dir.path(), Options::default().without_maintenance()).unwrap();
     let state = AppState::new(Arc::new(storage), EvalOptions::default(), 1 << 20);
     (router(state), dir)
 }
 
-fn series(name: &str, labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
+pub(crate) fn series(name: &str, labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
     let mut l = vec![Label {
         name: "__name__".into(),
         value: name.into(),
@@ -40,14 +40,14 @@ fn series(name: &str, labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSe
     }
 }
 
-async fn send(app: &axum::Router, req: Request<Body>) -> (StatusCode, String) {
+pub(crate) async fn send(app: &axum::Router, req: Request<Body>) -> (StatusCode, String) {
     let res = app.clone().oneshot(req).await.unwrap();
     let status = res.status();
     let body = res.into_body().collect().await.unwrap().to_bytes();
     (status, String::from_utf8_lossy(&body).into_owned())
 }
 
-async fn get(app: &axum::Router, uri: &str) -> (StatusCode, serde_json::Value) {
+pub(crate) async fn get(app: &axum::Router, uri: &str) -> (StatusCode, serde_json::Value) {
     let (s, b) = send(app, Request::get(uri).body(Body::empty()).unwrap()).await;
     (
         s,
@@ -55,7 +55,7 @@ async fn get(app: &axum::Router, uri: &str) -> (StatusCode, serde_json::Value) {
     )
 }
 
-async fn write(app: &axum::Router, req: &WriteRequest) -> (StatusCode, String) {
+pub(crate) async fn write(app: &axum::Router, req: &WriteRequest) -> (StatusCode, String) {
     let r = Request::post("/api/v1/write")
         .header("Content-Encoding", "snappy")
         .header("Content-Type", "application/x-protobuf")
@@ -66,7 +66,7 @@ async fn write(app: &axum::Router, req: &WriteRequest) -> (StatusCode, String) {
 
 const T0: i64 = 1_800_000_000_000;
 
-fn now_based(offset_ms: i64) -> i64 {
+pub(crate) fn now_based(offset_ms: i64) -> i64 {
     strata_engine::Clock::now_ms(&strata_engine::SystemClock) - 600_000 + offset_ms
 }
 

@@ -1,0 +1,206 @@
+//! Prometheus remote_read (`POST /api/v1/read`), sampled response type:
+//! a snappy-compressed protobuf `ReadRequest` in, a snappy-compressed
+//! protobuf `ReadResponse` with raw samples out. Staleness markers are
+//! returned as stored, so the reading Prometheus applies them itself.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use prost::Message;
+use strata_engine::{MatchType, Matcher, Querier};
+
+use crate::app::AppState;
+use crate::error::{ApiError, ErrorType};
+use crate::ingest::remote_write::{DecodeError, Label, Sample, TimeSeries};
+
+/// `prometheus.ReadRequest`.
+#[derive(Clone, PartialEq, Message)]
+pub struct ReadRequest {
+    /// The queries, answered in order.
+    #[prost(message, repeated, tag = "1")]
+    pub queries: Vec<Query>,
+    /// Response types the client accepts, in its order of preference
+    /// (`0` = samples, `1` = streamed XOR chunks); empty means samples.
+    #[prost(int32, repeated, tag = "2")]
+    pub accepted_response_types: Vec<i32>,
+}
+
+/// `prometheus.Query`.
+#[derive(Clone, PartialEq, Message)]
+pub struct Query {
+    /// First millisecond, inclusive.
+    #[prost(int64, tag = "1")]
+    pub start_timestamp_ms: i64,
+    /// Last millisecond, inclusive.
+    #[prost(int64, tag = "2")]
+    pub end_timestamp_ms: i64,
+    /// The series selector.
+    #[prost(message, repeated, tag = "3")]
+    pub matchers: Vec<LabelMatcher>,
+}
+
+/// `prometheus.LabelMatcher`.
+#[derive(Clone, PartialEq, Message)]
+pub struct LabelMatcher {
+    /// `0` =, `1` !=, `2` =~, `3` !~.
+    #[prost(int32, tag = "1")]
+    pub r#type: i32,
+    /// Label name.
+    #[prost(string, tag = "2")]
+    pub name: String,
+    /// Value or regular expression.
+    #[prost(string, tag = "3")]
+    pub value: String,
+}
+
+/// `prometheus.ReadResponse`.
+#[derive(Clone, PartialEq, Message)]
+pub struct ReadResponse {
+    /// One result per query, in the request's order.
+    #[prost(message, repeated, tag = "1")]
+    pub results: Vec<QueryResult>,
+}
+
+/// `prometheus.QueryResult`.
+#[derive(Clone, PartialEq, Message)]
+pub struct QueryResult {
+    /// The matching series with their samples in the range.
+    #[prost(message, repeated, tag = "1")]
+    pub timeseries: Vec<TimeSeries>,
+}
+
+/// The response type number of raw samples.
+const SAMPLES: i32 = 0;
+
+/// Decompresses and decodes a remote_read body.
+///
+/// # Errors
+/// [`DecodeError`] naming what is wrong.
+pub fn decode_request(body: &[u8], max_decompressed: usize) -> Result<ReadRequest, DecodeError> {
+    let raw = crate::ingest::remote_write::decompress(body, max_decompressed)?;
+    ReadRequest::decode(raw.as_slice()).map_err(|e| DecodeError::Protobuf(e.to_string()))
+}
+
+/// The engine matchers of a query.
+fn matchers(q: &Query) -> Result<Vec<Matcher>, ApiError> {
+    q.matchers
+        .iter()
+        .map(|m| {
+            let kind = match m.r#type {
+                0 => MatchType::Equal,
+                1 => MatchType::NotEqual,
+                2 => MatchType::Regex,
+                3 => MatchType::NotRegex,
+                other => {
+                    return Err(ApiError::bad_data(format!(
+                        "unknown label matcher type {other} for label {:?}",
+                        m.name
+                    )));
+                }
+            };
+            Matcher::new(kind, m.name.clone(), m.value.clone())
+                .map_err(|e| ApiError::bad_data(e.to_string()))
+        })
+        .collect()
+}
+
+/// Answers every query of `req` from `q`, refusing to hold more than
+/// `max_samples` samples in all.
+///
+/// # Errors
+/// 400 for a bad matcher, 422 when the sample limit is exceeded, 500 when
+/// storage fails.
+pub fn answer(
+    q: &impl Querier,
+    req: &ReadRequest,
+    max_samples: usize,
+) -> Result<ReadResponse, ApiError> {
+    let mut held = 0usize;
+    let mut results = Vec::with_capacity(req.queries.len());
+    for query in &req.queries {
+        let ms = matchers(query)?;
+        if ms.iter().all(Matcher::matches_empty) {
+            return Err(ApiError::bad_data(
+                "a remote_read query needs at least one matcher that does not match the empty string",
+            ));
+        }
+        let series = q
+            .select(&ms, query.start_timestamp_ms, query.end_timestamp_ms)
+            .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?;
+        let mut timeseries = Vec::with_capacity(series.len());
+        for s in series {
+            let samples: Vec<Sample> = s
+                .samples()
+                .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?
+                .into_iter()
+                .filter(|x| x.t >= query.start_timestamp_ms && x.t <= query.end_timestamp_ms)
+                .map(|x| Sample {
+                    value: x.v,
+                    timestamp: x.t,
+                })
+                .collect();
+            if samples.is_empty() {
+                continue;
+            }
+            held += samples.len();
+            if held > max_samples {
+                return Err(ApiError::new(
+                    ErrorType::Execution,
+                    format!("exceeded sample limit ({max_samples})"),
+                ));
+            }
+            timeseries.push(TimeSeries {
+                labels: s
+                    .labels()
+                    .iter()
+                    .map(|l| Label {
+                        name: l.name.to_string(),
+                        value: l.value.to_string(),
+                    })
+                    .collect(),
+                samples,
+            });
+        }
+        results.push(QueryResult { timeseries });
+    }
+    Ok(ReadResponse { results })
+}
+
+/// `POST /api/v1/read`.
+pub async fn read(State(st): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let req = decode_request(&body, st.max_request_bytes.saturating_mul(8))
+        .map_err(|e| ApiError::bad_data(e.to_string()))?;
+    if !req.accepted_response_types.is_empty() && !req.accepted_response_types.contains(&SAMPLES) {
+        return Err(ApiError::bad_data(format!(
+            "server does not support any of the requested response types: {:?}; supported: [SAMPLES]",
+            req.accepted_response_types
+        )));
+    }
+    let started = std::time::Instant::now();
+    let metrics = st.metrics.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        let storage = st.storage()?;
+        let resp = answer(&storage.querier(), &req, st.eval.max_samples)?;
+        snap::raw::Encoder::new()
+            .compress_vec(&resp.encode_to_vec())
+            .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))
+    })
+    .await
+    .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))??;
+    metrics
+        .query_duration
+        .get_or_create(&crate::metrics::EndpointLabels {
+            endpoint: "read".into(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/x-protobuf"),
+            (header::CONTENT_ENCODING, "snappy"),
+        ],
+        out,
+    )
+        .into_response())
+}

@@ -1,0 +1,278 @@
+//! `POST /api/v1/import/prometheus` (Prometheus text exposition format) and
+//! `POST /api/v1/import` (VictoriaMetrics JSON lines), as VictoriaMetrics
+//! serves them.
+//!
+//! The whole body is parsed before anything is stored: a body that does not
+//! parse is refused with 400 naming the line, and nothing of it is kept.
+//! Series the storage refuses once parsed (invalid labels, samples older
+//! than the retention) are counted and reported with 400 while the rest is
+//! stored, as for remote_write. Compressed bodies (`Content-Encoding`) are
+//! refused with 415.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use strata_engine::{Label, Labels, METRIC_NAME};
+
+use super::exposition::{self, Entry};
+use super::jsonl;
+use crate::api::params::{Params, parse_time};
+use crate::app::AppState;
+use crate::error::{ApiError, ErrorType};
+use crate::metrics::ReasonLabels;
+
+/// The samples of one series from one input line.
+#[derive(Debug)]
+struct Pending {
+    line: usize,
+    labels: Vec<Label>,
+    samples: Vec<(i64, f64)>,
+}
+
+/// `# TYPE` and `# HELP` seen for a metric family.
+type TextMetadata = BTreeMap<String, (Option<&'static str>, Option<String>)>;
+
+/// `POST /api/v1/import/prometheus`: text exposition format. Samples
+/// without a timestamp get the `timestamp` parameter (Unix seconds or
+/// RFC 3339; default now); `extra_label=name=value` parameters are added to
+/// every series. `# HELP` and `# TYPE` go to `/api/v1/metadata`.
+pub async fn prometheus(
+    State(st): State<AppState>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    check_body(&st, &headers, &body)?;
+    let p = Params::parse(q.as_deref(), None)?;
+    let extra = extra_labels(&p)?;
+    let default_t = match p.get("timestamp") {
+        None | Some("") => strata_engine::Clock::now_ms(&strata_engine::SystemClock),
+        Some(s) => parse_time(s).ok_or_else(|| {
+            ApiError::bad_data(format!(
+                "invalid parameter \"timestamp\": cannot parse \"{s}\" to a valid timestamp"
+            ))
+        })?,
+    };
+    blocking(st, move |st| {
+        let (batch, metadata) = parse_text(&body, default_t, &extra)?;
+        record_metadata(st, metadata);
+        Ok(batch)
+    })
+    .await
+}
+
+/// `POST /api/v1/import`: VictoriaMetrics JSON lines (what
+/// `/api/v1/export` writes); `extra_label=name=value` parameters are added
+/// to every series.
+pub async fn json_lines(
+    State(st): State<AppState>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    check_body(&st, &headers, &body)?;
+    let p = Params::parse(q.as_deref(), None)?;
+    let extra = extra_labels(&p)?;
+    blocking(st, move |_| parse_json_lines(&body, &extra)).await
+}
+
+/// 413 over the body limit; 415 for a compressed body.
+fn check_body(st: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<(), ApiError> {
+    if body.len() > st.max_request_bytes {
+        let mut e = ApiError::bad_data(format!(
+            "request body of {} bytes exceeds the limit of {} bytes",
+            body.len(),
+            st.max_request_bytes
+        ));
+        e.status = Some(StatusCode::PAYLOAD_TOO_LARGE);
+        return Err(e);
+    }
+    if let Some(enc) = headers.get(header::CONTENT_ENCODING) {
+        let enc = enc.to_str().unwrap_or("?");
+        if !enc.eq_ignore_ascii_case("identity") {
+            let mut e = ApiError::bad_data(format!(
+                "unsupported Content-Encoding {enc:?}: send the body uncompressed"
+            ));
+            e.status = Some(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// The `extra_label=name=value` parameters.
+fn extra_labels(p: &Params) -> Result<Vec<Label>, ApiError> {
+    p.all("extra_label")
+        .into_iter()
+        .map(|s| {
+            let (name, value) = s.split_once('=').ok_or_else(|| {
+                ApiError::bad_data(format!(
+                    "invalid parameter \"extra_label\": expected name=value, got {s:?}"
+                ))
+            })?;
+            strata_engine::validate_name(name).map_err(|e| {
+                ApiError::bad_data(format!("invalid parameter \"extra_label\": {e}"))
+            })?;
+            Ok(Label::new(name, value))
+        })
+        .collect()
+}
+
+/// Adds `extra` to `labels`, replacing labels of the same names.
+fn add_extra(labels: &mut Vec<Label>, extra: &[Label]) {
+    if extra.is_empty() {
+        return;
+    }
+    labels.retain(|l| !extra.iter().any(|e| e.name == l.name));
+    labels.extend_from_slice(extra);
+}
+
+fn parse_text(
+    body: &[u8],
+    default_t: i64,
+    extra: &[Label],
+) -> Result<(Vec<Pending>, TextMetadata), ApiError> {
+    let mut batch = Vec::new();
+    let mut metadata = TextMetadata::new();
+    for entry in exposition::parse(body) {
+        let (line, entry) = entry.map_err(|e| ApiError::bad_data(e.to_string()))?;
+        match entry {
+            Entry::Help { metric, text } => {
+                metadata.entry(metric.to_owned()).or_default().1 = Some(text.into_owned());
+            }
+            Entry::Type { metric, kind } => {
+                metadata.entry(metric.to_owned()).or_default().0 = Some(kind.metadata_name());
+            }
+            Entry::Sample(s) => {
+                let mut labels = Vec::with_capacity(1 + s.labels.len() + extra.len());
+                labels.push(Label::new(METRIC_NAME, s.name));
+                labels.extend(
+                    s.labels
+                        .into_iter()
+                        .map(|(n, v)| Label::new(n, v.into_owned())),
+                );
+                add_extra(&mut labels, extra);
+                batch.push(Pending {
+                    line,
+                    labels,
+                    samples: vec![(s.timestamp.unwrap_or(default_t), s.value)],
+                });
+            }
+        }
+    }
+    Ok((batch, metadata))
+}
+
+fn parse_json_lines(body: &[u8], extra: &[Label]) -> Result<Vec<Pending>, ApiError> {
+    let mut batch = Vec::new();
+    for line in jsonl::parse(body) {
+        let (line, l) = line.map_err(|e| ApiError::bad_data(e.to_string()))?;
+        if l.timestamps.is_empty() {
+            continue;
+        }
+        let mut labels: Vec<Label> = l
+            .labels
+            .into_iter()
+            .map(|(n, v)| Label::new(n, v))
+            .collect();
+        add_extra(&mut labels, extra);
+        batch.push(Pending {
+            line,
+            labels,
+            samples: l.timestamps.into_iter().zip(l.values).collect(),
+        });
+    }
+    Ok(batch)
+}
+
+/// Merges what `# HELP` and `# TYPE` lines said into the server's metadata.
+fn record_metadata(st: &AppState, metadata: TextMetadata) {
+    if metadata.is_empty() {
+        return;
+    }
+    let mut md = st.metadata.write();
+    for (name, (kind, help)) in metadata {
+        let m = md.entry(name).or_insert_with(|| crate::api::Metadata {
+            kind: "unknown",
+            help: String::new(),
+            unit: String::new(),
+        });
+        if let Some(k) = kind {
+            m.kind = k;
+        }
+        if let Some(h) = help {
+            m.help = h;
+        }
+    }
+}
+
+/// Parses with `parse` and stores the result, off the async threads.
+async fn blocking(
+    st: AppState,
+    parse: impl FnOnce(&AppState) -> Result<Vec<Pending>, ApiError> + Send + 'static,
+) -> Result<Response, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let batch = parse(&st)?;
+        store(&st, batch)
+    })
+    .await
+    .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?
+}
+
+/// Appends and commits `batch`: 204, or 400 naming the first refused series
+/// (the others are stored).
+fn store(st: &AppState, batch: Vec<Pending>) -> Result<Response, ApiError> {
+    let storage = st.storage()?;
+    let limits = storage.options().label_limits;
+    let mut app = storage.appender();
+    let mut refused = 0u64;
+    let mut first: Option<String> = None;
+    let mut reject = |reason: &str, n: usize, msg: String| {
+        st.metrics
+            .samples_rejected
+            .get_or_create(&ReasonLabels {
+                reason: reason.into(),
+            })
+            .inc_by(n as u64);
+        refused += n as u64;
+        first.get_or_insert(msg);
+    };
+    for p in batch {
+        let labels = match Labels::with_limits(p.labels, &limits) {
+            Ok(l) => l,
+            Err(e) => {
+                reject(
+                    "invalid_labels",
+                    p.samples.len(),
+                    format!("line {}: {e}", p.line),
+                );
+                continue;
+            }
+        };
+        for (t, v) in p.samples {
+            if let Err(e) = app.append(&labels, t, v) {
+                if !e.is_bad_input() {
+                    return Err(ApiError::new(ErrorType::Internal, e.to_string()));
+                }
+                reject("out_of_bounds", 1, format!("line {}: {e}", p.line));
+            }
+        }
+    }
+    let stored = app.len() as u64;
+    app.commit().map_err(|e| {
+        ApiError::new(
+            ErrorType::Unavailable,
+            format!("storing samples failed: {e}"),
+        )
+    })?;
+    st.metrics.samples_ingested.inc_by(stored);
+    if let Some(first) = first {
+        return Err(ApiError::bad_data(format!(
+            "{refused} samples refused; first: {first}"
+        )));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
