@@ -1,9 +1,10 @@
-//! Gorilla chunk encode and decode throughput on realistic data.
+//! Chunk encode and decode throughput on realistic data, for each encoding
+//! (Gorilla for the head, Decimal for blocks).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand::{Rng, SeedableRng};
 use strata_engine::Sample;
-use strata_engine::chunk::{ChunkIter, Encoding, encode};
+use strata_engine::chunk::{ChunkIter, Encoding, encode, encode_cold};
 
 const CHUNK: usize = 120;
 const CHUNKS: usize = 1000;
@@ -33,35 +34,50 @@ fn data() -> Vec<Vec<Sample>> {
 
 fn bench(c: &mut Criterion) {
     let chunks = data();
-    let encoded: Vec<Vec<u8>> = chunks.iter().map(|s| encode(Encoding::Xor, s)).collect();
-    let bytes: usize = encoded.iter().map(Vec::len).sum();
-    eprintln!(
-        "chunk bench data: {:.2} bytes per sample",
-        bytes as f64 / (CHUNK * CHUNKS) as f64
-    );
-    let mut g = c.benchmark_group("gorilla");
-    g.throughput(Throughput::Elements((CHUNK * CHUNKS) as u64));
-    g.bench_function("encode", |b| {
-        b.iter(|| {
-            let mut n = 0;
-            for s in &chunks {
-                n += encode(Encoding::Xor, s).len();
-            }
-            n
-        })
-    });
-    g.bench_function("decode", |b| {
-        b.iter(|| {
-            let mut sum = 0i64;
-            for e in &encoded {
-                for s in ChunkIter::new(Encoding::Xor, e).unwrap() {
-                    sum = sum.wrapping_add(s.unwrap().t);
+    for encoding in [Encoding::Xor, Encoding::Decimal] {
+        let encoded: Vec<Vec<u8>> = chunks
+            .iter()
+            .map(|s| {
+                let (got, bytes) = match encoding {
+                    Encoding::Decimal => encode_cold(s),
+                    other => (other, encode(other, s)),
+                };
+                assert_eq!(got, encoding, "bench data must take the encoding");
+                bytes
+            })
+            .collect();
+        let bytes: usize = encoded.iter().map(Vec::len).sum();
+        eprintln!(
+            "chunk bench data, {encoding}: {:.2} bytes per sample before zstd",
+            bytes as f64 / (CHUNK * CHUNKS) as f64
+        );
+        let mut g = c.benchmark_group(format!("chunk_{encoding}"));
+        g.throughput(Throughput::Elements((CHUNK * CHUNKS) as u64));
+        g.bench_function("encode", |b| {
+            b.iter(|| {
+                let mut n = 0;
+                for s in &chunks {
+                    n += match encoding {
+                        Encoding::Decimal => encode_cold(s).1.len(),
+                        other => encode(other, s).len(),
+                    };
                 }
-            }
-            sum
-        })
-    });
-    g.finish();
+                n
+            })
+        });
+        g.bench_function("decode", |b| {
+            b.iter(|| {
+                let mut sum = 0i64;
+                for e in &encoded {
+                    for s in ChunkIter::new(encoding, e).unwrap() {
+                        sum = sum.wrapping_add(s.unwrap().t);
+                    }
+                }
+                sum
+            })
+        });
+        g.finish();
+    }
 }
 
 criterion_group!(benches, bench);

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use crate::block::{Block, ChunkMeta};
+use crate::block::{Block, ChunkBytes, ChunkMeta};
 use crate::chunk::{ChunkIter, Encoding};
 use crate::error::{Error, Result};
 use crate::head::HeadChunk;
@@ -224,22 +224,57 @@ enum ChunkLoc<'a> {
     Block(&'a Block, &'a ChunkMeta),
 }
 
+/// The samples of one open chunk: decoded lazily from mapped bytes, or all
+/// at once from a decompressed frame (which the iterator cannot borrow).
+#[derive(Debug)]
+enum OpenChunk<'a> {
+    Lazy(ChunkIter<'a>),
+    Decoded(std::vec::IntoIter<Sample>),
+}
+
+impl OpenChunk<'_> {
+    fn next(&mut self) -> Option<std::result::Result<Sample, crate::chunk::ChunkError>> {
+        match self {
+            OpenChunk::Lazy(it) => it.next(),
+            OpenChunk::Decoded(it) => it.next().map(Ok),
+        }
+    }
+
+    fn seek(&mut self, t: i64) -> Option<std::result::Result<Sample, crate::chunk::ChunkError>> {
+        loop {
+            match self.next()? {
+                Ok(s) if s.t < t => continue,
+                other => return Some(other),
+            }
+        }
+    }
+}
+
 impl<'a> ChunkLoc<'a> {
-    fn open(&self) -> Result<ChunkIter<'a>> {
-        let (encoding, bytes, what) = match self {
-            ChunkLoc::Head(c) => (Encoding::Xor, &*c.bytes, None),
+    fn open(&self) -> Result<OpenChunk<'a>> {
+        match self {
+            ChunkLoc::Head(c) => ChunkIter::new(Encoding::Xor, &c.bytes)
+                .map(OpenChunk::Lazy)
+                .map_err(|e| chunk_error(None, e)),
             ChunkLoc::Block(b, m) => {
                 let enc = Encoding::from_u8(m.encoding).ok_or_else(|| {
                     Error::corruption(
                         b.dir().join("chunks"),
-                        m.chunk_ref & 0xffff_ffff,
+                        crate::block::chunk_file_offset(m.chunk_ref),
                         format!("unknown chunk encoding {}", m.encoding),
                     )
                 })?;
-                (enc, b.chunk(m)?, Some((*b, *m)))
+                let at = Some((*b, *m));
+                match b.chunk(m)? {
+                    ChunkBytes::Mapped(bytes) => ChunkIter::new(enc, bytes)
+                        .map(OpenChunk::Lazy)
+                        .map_err(|e| chunk_error(at, e)),
+                    framed => crate::chunk::decode_all(enc, &framed)
+                        .map(|v| OpenChunk::Decoded(v.into_iter()))
+                        .map_err(|e| chunk_error(at, e)),
+                }
             }
-        };
-        ChunkIter::new(encoding, bytes).map_err(|e| chunk_error(what, e))
+        }
     }
 }
 
@@ -247,7 +282,7 @@ fn chunk_error(at: Option<(&Block, &ChunkMeta)>, e: crate::chunk::ChunkError) ->
     match at {
         Some((b, m)) => Error::corruption(
             b.dir().join("chunks"),
-            m.chunk_ref & 0xffff_ffff,
+            crate::block::chunk_file_offset(m.chunk_ref),
             format!("chunk {:#x} does not decode: {e}", m.chunk_ref),
         ),
         None => Error::corruption("<head>", 0, e.to_string()),
@@ -259,7 +294,7 @@ fn chunk_error(at: Option<(&Block, &ChunkMeta)>, e: crate::chunk::ChunkError) ->
 struct ChunkSeq<'a> {
     chunks: Vec<ChunkLoc<'a>>,
     pos: usize,
-    cur: Option<ChunkIter<'a>>,
+    cur: Option<OpenChunk<'a>>,
     mint: i64,
     deleted: &'a [(i64, i64)],
 }

@@ -25,7 +25,7 @@ use std::thread::JoinHandle;
 use parking_lot::{Mutex, RwLock};
 
 use crate::block::{self, Block, BlockId, BlockWriter, ChunkToWrite};
-use crate::chunk::{Encoding, encode};
+use crate::chunk::Encoding;
 use crate::compact;
 use crate::error::{Error, LabelError, Result};
 use crate::head::{Head, MemSeries, SeriesSnapshot};
@@ -632,25 +632,12 @@ impl Inner {
         let mut windows: BTreeMap<i64, Vec<(usize, Vec<OwnedChunk>)>> = BTreeMap::new();
         for (i, (_, snap)) in frozen.iter().enumerate() {
             let mut per_window: BTreeMap<i64, Vec<OwnedChunk>> = BTreeMap::new();
-            if snap.ooo.is_empty() {
-                for c in &snap.chunks {
-                    per_window
-                        .entry(c.min_t.div_euclid(range))
-                        .or_default()
-                        .push(OwnedChunk {
-                            min_t: c.min_t,
-                            max_t: c.max_t,
-                            num_samples: c.num_samples,
-                            bytes: c.bytes.to_vec(),
-                        });
-                }
-            } else {
-                let samples = snap.merged_samples();
-                for group in samples.chunk_by(|a, b| a.t.div_euclid(range) == b.t.div_euclid(range))
-                {
-                    let w = group.first().map_or(0, |s| s.t.div_euclid(range));
-                    per_window.entry(w).or_default().extend(chunks_of(group));
-                }
+            // Head chunks are Gorilla, cut at 120 samples: re-encode them for
+            // the block (cold encodings, larger chunks).
+            let samples = snap.merged_samples();
+            for group in samples.chunk_by(|a, b| a.t.div_euclid(range) == b.t.div_euclid(range)) {
+                let w = group.first().map_or(0, |s| s.t.div_euclid(range));
+                per_window.entry(w).or_default().extend(chunks_of(group));
             }
             for (w, chunks) in per_window {
                 windows.entry(w).or_default().push((i, chunks));
@@ -819,19 +806,28 @@ pub(crate) struct OwnedChunk {
     pub(crate) min_t: i64,
     pub(crate) max_t: i64,
     pub(crate) num_samples: u32,
+    pub(crate) encoding: Encoding,
     pub(crate) bytes: Vec<u8>,
 }
 
-/// Encodes sorted samples as Gorilla chunks of at most 120 samples.
+/// Samples per chunk in blocks: two hours at a 15 s scrape interval. Larger
+/// than head chunks, since block chunks are read whole from compressed
+/// frames and each chunk costs index space.
+pub(crate) const BLOCK_SAMPLES_PER_CHUNK: usize = 480;
+
+/// Encodes sorted samples as block chunks ([`crate::chunk::encode_cold`])
+/// of at most [`BLOCK_SAMPLES_PER_CHUNK`] samples.
 pub(crate) fn chunks_of(samples: &[Sample]) -> Vec<OwnedChunk> {
     samples
-        .chunks(crate::head::SAMPLES_PER_CHUNK)
+        .chunks(BLOCK_SAMPLES_PER_CHUNK)
         .filter_map(|c| {
+            let (encoding, bytes) = crate::chunk::encode_cold(c);
             Some(OwnedChunk {
                 min_t: c.first()?.t,
                 max_t: c.last()?.t,
                 num_samples: c.len() as u32,
-                bytes: encode(Encoding::Xor, c),
+                encoding,
+                bytes,
             })
         })
         .collect()
@@ -844,7 +840,7 @@ pub(crate) fn to_write(chunks: &[OwnedChunk]) -> Vec<ChunkToWrite<'_>> {
             min_t: c.min_t,
             max_t: c.max_t,
             num_samples: c.num_samples,
-            encoding: Encoding::Xor.as_u8(),
+            encoding: c.encoding.as_u8(),
             bytes: &c.bytes,
         })
         .collect()

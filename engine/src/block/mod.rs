@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+pub use chunks::ChunkBytes;
+pub(crate) use chunks::file_offset as chunk_file_offset;
 pub use meta::{BlockId, BlockMeta, BlockStats};
 pub use reader::Block;
 pub use writer::BlockWriter;
@@ -32,7 +34,8 @@ pub struct ChunkMeta {
     pub num_samples: u32,
     /// [`crate::chunk::Encoding`] tag.
     pub encoding: u8,
-    /// `segment << 32 | offset` in the block's chunk files.
+    /// Where the chunk is in the block's chunk files: see `FORMAT.md`
+    /// (`1 << 63 | segment << 48 | frame offset << 16 | offset in frame`).
     pub chunk_ref: u64,
 }
 

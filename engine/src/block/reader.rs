@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::index::{IndexReader, PostingsSource};
 use crate::labels::Labels;
 
-use super::chunks::{self, ChunkReader};
+use super::chunks::{self, ChunkBytes, ChunkReader};
 use super::mmap::Mapped;
 use super::{BlockMeta, ChunkMeta, meta};
 
@@ -70,7 +70,7 @@ impl Block {
     ///
     /// # Errors
     /// [`Error::Corruption`] naming the chunk file and offset.
-    pub fn chunk(&self, meta: &ChunkMeta) -> Result<&[u8]> {
+    pub fn chunk(&self, meta: &ChunkMeta) -> Result<ChunkBytes<'_>> {
         self.chunks.chunk(meta.chunk_ref, meta.encoding)
     }
 

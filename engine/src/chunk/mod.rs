@@ -1,15 +1,20 @@
 //! Chunk codecs: how a run of samples of one series is compressed.
 //!
-//! Head chunks and block chunks use [`Encoding::Xor`] (Gorilla). A chunk is
-//! a byte string starting with a 2-byte big-endian sample count; the rest
-//! depends on the encoding. Byte layouts are in `FORMAT.md`.
+//! Head chunks use [`Encoding::Xor`] (Gorilla). Blocks use
+//! [`Encoding::Decimal`] for chunks whose values are all short decimals and
+//! Gorilla for the rest ([`encode_cold`]). A chunk is a byte string starting
+//! with a 2-byte big-endian sample count; the rest depends on the encoding.
+//! Byte layouts are in `FORMAT.md`.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
 mod bitstream;
+mod decimal;
 mod gorilla;
 
 use std::fmt;
 
+use decimal::DecimalDecoder;
+pub(crate) use gorilla::HEADER_LEN;
 pub use gorilla::XorAppender;
 use gorilla::XorDecoder;
 
@@ -21,6 +26,9 @@ use crate::sample::Sample;
 pub enum Encoding {
     /// Gorilla: delta-of-delta timestamps, XOR'd values.
     Xor = 1,
+    /// Byte-aligned varints: delta-of-delta timestamps, then values as
+    /// integer mantissas of one decimal scale (deltas or delta-of-deltas).
+    Decimal = 2,
 }
 
 impl Encoding {
@@ -28,6 +36,7 @@ impl Encoding {
     pub fn from_u8(b: u8) -> Option<Encoding> {
         match b {
             1 => Some(Encoding::Xor),
+            2 => Some(Encoding::Decimal),
             _ => None,
         }
     }
@@ -42,6 +51,7 @@ impl fmt::Display for Encoding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Encoding::Xor => "XOR",
+            Encoding::Decimal => "decimal",
         })
     }
 }
@@ -59,8 +69,14 @@ pub struct ChunkError {
 /// Iterates the samples of a chunk. After the first error it returns `None`.
 #[derive(Debug, Clone)]
 pub struct ChunkIter<'a> {
-    dec: XorDecoder<'a>,
+    dec: Decoder<'a>,
     failed: bool,
+}
+
+#[derive(Debug, Clone)]
+enum Decoder<'a> {
+    Xor(XorDecoder<'a>),
+    Decimal(DecimalDecoder<'a>),
 }
 
 impl<'a> ChunkIter<'a> {
@@ -69,17 +85,19 @@ impl<'a> ChunkIter<'a> {
     /// # Errors
     /// When the header is missing.
     pub fn new(encoding: Encoding, bytes: &'a [u8]) -> Result<Self, ChunkError> {
-        match encoding {
-            Encoding::Xor => Ok(ChunkIter {
-                dec: XorDecoder::new(bytes)?,
-                failed: false,
-            }),
-        }
+        let dec = match encoding {
+            Encoding::Xor => Decoder::Xor(XorDecoder::new(bytes)?),
+            Encoding::Decimal => Decoder::Decimal(DecimalDecoder::new(bytes)?),
+        };
+        Ok(ChunkIter { dec, failed: false })
     }
 
     /// Number of samples the header announces.
     pub fn num_samples(&self) -> usize {
-        self.dec.num_samples()
+        match &self.dec {
+            Decoder::Xor(d) => d.num_samples(),
+            Decoder::Decimal(d) => d.num_samples(),
+        }
     }
 
     /// Advances to the first sample with timestamp `>= t` and returns it;
@@ -102,7 +120,11 @@ impl Iterator for ChunkIter<'_> {
         if self.failed {
             return None;
         }
-        match self.dec.next() {
+        let next = match &mut self.dec {
+            Decoder::Xor(d) => d.next(),
+            Decoder::Decimal(d) => d.next(),
+        };
+        match next {
             Ok(s) => s.map(Ok),
             Err(e) => {
                 self.failed = true;
@@ -112,23 +134,44 @@ impl Iterator for ChunkIter<'_> {
     }
 }
 
-/// Encodes samples (strictly increasing timestamps) as one chunk.
+/// Encodes samples (strictly increasing timestamps) as one chunk;
+/// [`Encoding::Decimal`] falls back to [`Encoding::Xor`] when a value is not
+/// a short decimal, so check the returned encoding.
 ///
 /// # Panics
 /// When given more than 65 535 samples (the header's limit): split first.
 pub fn encode(encoding: Encoding, samples: &[Sample]) -> Vec<u8> {
+    encode_as(encoding, samples).1
+}
+
+/// The encoding for block chunks: [`Encoding::Decimal`] when every value
+/// is a short decimal (smaller after a general-purpose compressor), else
+/// [`Encoding::Xor`].
+///
+/// # Panics
+/// When given more than 65 535 samples: split first.
+pub fn encode_cold(samples: &[Sample]) -> (Encoding, Vec<u8>) {
+    encode_as(Encoding::Decimal, samples)
+}
+
+fn encode_as(encoding: Encoding, samples: &[Sample]) -> (Encoding, Vec<u8>) {
     assert!(
         samples.len() <= usize::from(u16::MAX),
         "at most 65535 samples per chunk"
     );
-    match encoding {
-        Encoding::Xor => {
+    if encoding == Encoding::Decimal
+        && let Some(bytes) = decimal::encode(samples)
+    {
+        return (Encoding::Decimal, bytes);
+    }
+    {
+        {
             // About 2 bytes per sample for scrape data; more only grows once.
             let mut app = XorAppender::with_capacity(samples.len() * 2 + 18);
             for s in samples {
                 app.append(s.t, s.v);
             }
-            app.into_bytes()
+            (Encoding::Xor, app.into_bytes())
         }
     }
 }

@@ -118,8 +118,64 @@ fn short_and_truncated_chunks_error_with_offsets() {
 #[test]
 fn unknown_encoding_tag() {
     assert_eq!(Encoding::from_u8(1), Some(Encoding::Xor));
+    assert_eq!(Encoding::from_u8(2), Some(Encoding::Decimal));
     assert_eq!(Encoding::from_u8(0), None);
+    assert_eq!(Encoding::from_u8(3), None);
     assert_eq!(Encoding::Xor.to_string(), "XOR");
+}
+
+/// Pins the decimal encoding: count, timestamp section length, zig-zag
+/// varints of t0 and the delta-of-deltas, scale, value mode, mantissas.
+#[test]
+fn decimal_golden_bytes() {
+    let s = samples(&[1000, 2000, 3000, 4005], &[0.25, 0.5, 0.75, 1.0]);
+    let (enc, bytes) = encode_cold(&s);
+    assert_eq!(enc, Encoding::Decimal);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    // n=4 | tlen=6 | t0=1000 (zig-zag 2000: d00f), dods 1000 (d00f), 0, 5 (0a)
+    // | k=2, mode 0 (deltas: a tie with delta-of-deltas keeps deltas)
+    // | m0=25 (zig-zag 50: 32), deltas 25 25 25
+    assert_eq!(hex, "000406d00fd00f000a020032323232");
+    assert_eq!(
+        bits(&decode_all(Encoding::Decimal, &bytes).unwrap()),
+        bits(&s)
+    );
+}
+
+#[test]
+fn decimal_falls_back_to_gorilla_for_other_values() {
+    for odd in [
+        f64::NAN,
+        STALE_NAN,
+        -0.0,
+        f64::INFINITY,
+        0.1 + 0.2,
+        1e300,
+        2f64.powi(60),
+    ] {
+        let s = samples(&[1, 2, 3], &[1.0, odd, 2.0]);
+        let (enc, bytes) = encode_cold(&s);
+        assert_eq!(enc, Encoding::Xor, "{odd}");
+        assert_eq!(bits(&decode_all(enc, &bytes).unwrap()), bits(&s));
+    }
+    // Integers and short decimals, negative too, take the decimal form.
+    let s = samples(&[1, 2, 3, 4], &[-3.0, 1e9, 12.345, -0.001]);
+    let (enc, bytes) = encode_cold(&s);
+    assert_eq!(enc, Encoding::Decimal);
+    assert_eq!(bits(&decode_all(enc, &bytes).unwrap()), bits(&s));
+}
+
+#[test]
+fn decimal_damage_is_an_error_not_a_panic() {
+    let s = samples(&[1000, 2000, 3000], &[1.5, 2.5, 3.5]);
+    let (_, bytes) = encode_cold(&s);
+    for cut in 0..bytes.len() {
+        let r = decode_all(Encoding::Decimal, &bytes[..cut]);
+        assert!(r.is_err(), "cut at {cut}: {r:?}");
+    }
+    let mut bad = bytes.clone();
+    bad[8] = 99; // scale byte: beyond the largest scale
+    assert!(decode_all(Encoding::Decimal, &bad).is_err());
 }
 
 fn increasing_timestamps() -> impl Strategy<Value = Vec<i64>> {
@@ -159,7 +215,45 @@ fn values(n: usize) -> impl Strategy<Value = Vec<f64>> {
     )
 }
 
+fn decimal_values(n: usize) -> impl Strategy<Value = Vec<f64>> {
+    (
+        0i32..6,
+        proptest::collection::vec(-1_000_000_000i64..1_000_000_000, n),
+    )
+        .prop_map(|(k, ms)| {
+            let p = 10f64.powi(k);
+            ms.into_iter().map(|m| m as f64 / p).collect()
+        })
+}
+
 proptest! {
+    #[test]
+    fn decimal_round_trips_short_decimals((ts, vs) in increasing_timestamps().prop_flat_map(|ts| { let n = ts.len(); (Just(ts), decimal_values(n)) })) {
+        let s = samples(&ts, &vs);
+        let (enc, bytes) = encode_cold(&s);
+        prop_assert_eq!(enc, Encoding::Decimal);
+        prop_assert_eq!(bits(&decode_all(enc, &bytes).unwrap()), bits(&s));
+    }
+
+    #[test]
+    fn cold_encoding_round_trips_any_bits((ts, vs) in increasing_timestamps().prop_flat_map(|ts| { let n = ts.len(); (Just(ts), values(n)) })) {
+        let s = samples(&ts, &vs);
+        let (enc, bytes) = encode_cold(&s);
+        prop_assert_eq!(bits(&decode_all(enc, &bytes).unwrap()), bits(&s));
+    }
+
+    #[test]
+    fn decimal_arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let mut n = 0;
+        if let Ok(it) = ChunkIter::new(Encoding::Decimal, &bytes) {
+            for s in it {
+                n += 1;
+                if s.is_err() { break; }
+            }
+        }
+        prop_assert!(n <= 65_536);
+    }
+
     #[test]
     fn round_trips_any_increasing_timestamps_and_any_bits((ts, vs) in increasing_timestamps().prop_flat_map(|ts| { let n = ts.len(); (Just(ts), values(n)) })) {
         let s = samples(&ts, &vs);

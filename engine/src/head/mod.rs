@@ -21,7 +21,7 @@ use crate::labels::{Label, Labels, Matcher};
 
 use postings::{Interner, MemPostings, intern_labels};
 use series::SeriesData;
-pub(crate) use series::{HeadChunk, SAMPLES_PER_CHUNK, SeriesSnapshot};
+pub(crate) use series::{HeadChunk, SeriesSnapshot};
 
 const SHARDS: usize = 64;
 

@@ -22,6 +22,8 @@ pub(crate) struct HeadChunk {
     pub(crate) bytes: Arc<[u8]>,
     pub(crate) min_t: i64,
     pub(crate) max_t: i64,
+    /// Used by tests (chunk sizes); the bytes' header holds it too.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) num_samples: u32,
 }
 
