@@ -256,13 +256,16 @@ impl Storage {
     }
 
     /// Compacts until no more blocks can be merged (VictoriaMetrics'
-    /// `force_merge`).
+    /// `force_merge`): unlike background compaction, blocks are merged into
+    /// the windows of the larger ranges even before those windows are
+    /// complete, so the data ends in as few blocks (and indexes) as the
+    /// ranges allow.
     ///
     /// # Errors
     /// An I/O error.
     pub fn compact(&self) -> Result<()> {
         let _m = self.inner.maintenance.lock();
-        while self.inner.compact_once()? {}
+        while self.inner.compact_once(true)? {}
         Ok(())
     }
 
@@ -548,7 +551,7 @@ impl Inner {
                 self.cut_head(cut)?;
             }
         }
-        while self.compact_once()? {}
+        while self.compact_once(false)? {}
         self.apply_retention()
     }
 
@@ -663,7 +666,9 @@ impl Inner {
 
     /// Runs one compaction if the planner finds one. Caller holds the
     /// maintenance lock.
-    fn compact_once(&self) -> Result<bool> {
+    /// One compaction step. With `force`, windows of the larger ranges are
+    /// merged even while incomplete (more blocks may still land in them).
+    fn compact_once(&self, force: bool) -> Result<bool> {
         let blocks = self.blocks.read().clone();
         let metas: Vec<_> = blocks.iter().map(|b| b.meta().clone()).collect();
         let tombstones = self.tombstones.read().clone();
@@ -672,7 +677,11 @@ impl Inner {
             .map(|m| m.id)
             .filter(|&id| tombstones.has_block(id))
             .collect();
-        let head_min = self.head.time_range().map(|(lo, _)| lo);
+        let head_min = if force {
+            Some(i64::MAX)
+        } else {
+            self.head.time_range().map(|(lo, _)| lo)
+        };
         let Some(group) = compact::plan(
             &metas,
             &self.opts.compaction_ranges(),

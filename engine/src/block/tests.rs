@@ -56,13 +56,16 @@ fn write(dir: &Path, id: u64, series: &TestSeries) -> BlockMeta {
 #[test]
 fn round_trip_and_matchers_agree_with_brute_force() {
     let dir = tempfile::tempdir().unwrap();
-    let series = random_series(2000, 1);
+    // Enough series for several index frames and chunk frames.
+    let series = random_series(8000, 1);
     let meta = write(dir.path(), 7, &series);
-    assert_eq!(meta.stats.num_series, 2000);
+    assert_eq!(meta.stats.num_series, 8000);
     let b = Block::open(&dir.path().join(BlockId(7).to_string())).unwrap();
     assert_eq!(b.meta(), &meta);
     let ids = b.all_postings().unwrap();
     assert_eq!(ids.len(), series.len());
+    let frames: std::collections::BTreeSet<u64> = ids.iter().map(|id| id >> 16).collect();
+    assert!(frames.len() > 1, "series entries span several index frames");
     for (id, (labels, chunks)) in ids.iter().zip(&series) {
         let (l, metas) = b.series(*id).unwrap();
         assert_eq!(&l, labels);

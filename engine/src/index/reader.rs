@@ -3,13 +3,24 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use crate::block::ChunkMeta;
 use crate::encoding::{Decbuf, DecodeError, crc32};
 use crate::error::{Error, Result};
 use crate::labels::{Label, Labels};
 
-use super::writer::{MAGIC, TOC_LEN, VERSION};
+use super::writer::{CODEC_RAW, CODEC_ZSTD, MAGIC, TOC_LEN, VERSION, VERSION_PLAIN_SERIES};
+
+/// Decompressed series frames each reader keeps.
+const CACHED_FRAMES: usize = 4;
+/// Largest decompressed series frame accepted.
+const MAX_FRAME_RAW: u64 = 16 << 20;
+
+/// A decompressed series frame, keyed by its offset in the section.
+type CachedFrame = (u64, Arc<[u8]>);
 
 /// Where a section's content lies in the file.
 #[derive(Debug, Clone, Copy)]
@@ -31,6 +42,10 @@ pub(crate) struct IndexReader {
     label_index: Vec<(u32, Vec<u32>)>,
     /// (name symbol, value symbol, offset in the postings content), sorted.
     table: Vec<(u32, u32, u64)>,
+    /// Series entries in compressed frames (version 2) or plain (1).
+    framed_series: bool,
+    /// Recently used decompressed series frames, most recent first.
+    frames: Mutex<Vec<CachedFrame>>,
 }
 
 impl IndexReader {
@@ -41,11 +56,12 @@ impl IndexReader {
         if d.u32().ok() != Some(MAGIC) {
             return Err(bad(0, "bad index magic".into()));
         }
-        match d.u8() {
-            Ok(VERSION) => {}
+        let framed_series = match d.u8() {
+            Ok(VERSION) => true,
+            Ok(VERSION_PLAIN_SERIES) => false,
             Ok(v) => return Err(bad(4, format!("unsupported index version {v}"))),
             Err(e) => return Err(bad(e.offset, e.what)),
-        }
+        };
         let toc_at = data
             .len()
             .checked_sub(TOC_LEN)
@@ -145,7 +161,56 @@ impl IndexReader {
             postings,
             label_index,
             table,
+            framed_series,
+            frames: Mutex::new(Vec::with_capacity(CACHED_FRAMES)),
         })
+    }
+
+    /// The decompressed series frame at `at` in the series content.
+    fn series_frame(&self, content: &[u8], at: u64) -> Result<Arc<[u8]>> {
+        {
+            let mut cache = self.frames.lock();
+            if let Some(i) = cache.iter().position(|(k, _)| *k == at) {
+                let hit = cache.remove(i);
+                let frame = hit.1.clone();
+                cache.insert(0, hit);
+                return Ok(frame);
+            }
+        }
+        let base = self.series.start;
+        let start = usize::try_from(at)
+            .ok()
+            .filter(|&a| a < content.len())
+            .ok_or_else(|| self.bad(base, format!("series frame offset {at} out of range")))?;
+        let mut d = Decbuf::new(content.get(start..).unwrap_or(&[]));
+        let err = |e: DecodeError| self.bad(base + start + e.offset, e.what);
+        let len = d.len_prefix().map_err(err)?;
+        let codec = d.u8().map_err(err)?;
+        let raw_len = d.uvarint().map_err(err)?;
+        let payload = d.bytes(len).map_err(err)?;
+        let frame_bad = |why: String| self.bad(base + start, why);
+        if raw_len > MAX_FRAME_RAW {
+            return Err(frame_bad(format!("series frame declares {raw_len} bytes")));
+        }
+        let raw = match codec {
+            CODEC_RAW => payload.to_vec(),
+            CODEC_ZSTD => zstd::bulk::decompress(payload, raw_len as usize)
+                .map_err(|e| frame_bad(format!("series frame does not decompress: {e}")))?,
+            other => return Err(frame_bad(format!("unknown series frame codec {other}"))),
+        };
+        if raw.len() as u64 != raw_len {
+            return Err(frame_bad(format!(
+                "series frame decompressed to {} bytes, header says {raw_len}",
+                raw.len()
+            )));
+        }
+        let frame: Arc<[u8]> = raw.into();
+        let mut cache = self.frames.lock();
+        if !cache.iter().any(|(k, _)| *k == at) {
+            cache.insert(0, (at, frame.clone()));
+            cache.truncate(CACHED_FRAMES);
+        }
+        Ok(frame)
     }
 
     fn bad(&self, offset: usize, why: impl Into<String>) -> Error {
@@ -181,12 +246,28 @@ impl IndexReader {
         let content = data
             .get(self.series.start..self.series.start + self.series.len)
             .unwrap_or(&[]);
-        let start = usize::try_from(id)
-            .ok()
-            .filter(|&i| i < content.len())
-            .ok_or_else(|| self.bad(self.series.start, format!("series id {id} out of range")))?;
-        let mut d = Decbuf::new(content.get(start..).unwrap_or(&[]));
-        let at = |e: DecodeError| self.bad(self.series.start + start + e.offset, e.what);
+        // In a frame (version 2), errors are reported at the frame's offset
+        // in the file; in plain entries (version 1), at the entry's.
+        let frame;
+        let (entries, start, report_at): (&[u8], usize, Option<usize>) = if self.framed_series {
+            frame = self.series_frame(content, id >> 16)?;
+            (
+                &frame[..],
+                (id & 0xffff) as usize,
+                Some(self.series.start + (id >> 16) as usize),
+            )
+        } else {
+            (content, usize::try_from(id).unwrap_or(usize::MAX), None)
+        };
+        if start >= entries.len() {
+            return Err(self.bad(self.series.start, format!("series id {id} out of range")));
+        }
+        let mut d = Decbuf::new(entries.get(start..).unwrap_or(&[]));
+        let entry_at = report_at.unwrap_or(self.series.start + start);
+        let at = |e: DecodeError| match report_at {
+            Some(frame_at) => self.bad(frame_at, format!("series {id}: {}", e.what)),
+            None => self.bad(self.series.start + start + e.offset, e.what),
+        };
         let nl = d.len_prefix().map_err(at)?;
         let mut labels = Vec::with_capacity(nl);
         for _ in 0..nl {
@@ -196,8 +277,8 @@ impl IndexReader {
             let value = self.symbol(data, u32::try_from(v).unwrap_or(u32::MAX))?;
             labels.push(Label::new(name, value));
         }
-        let labels = Labels::new(labels)
-            .map_err(|e| self.bad(self.series.start + start, format!("series {id}: {e}")))?;
+        let labels =
+            Labels::new(labels).map_err(|e| self.bad(entry_at, format!("series {id}: {e}")))?;
         let nc = d.len_prefix().map_err(at)?;
         let mut chunks = Vec::with_capacity(nc);
         let (mut prev_max, mut prev_ref) = (0i64, 0u64);

@@ -8,7 +8,16 @@ use crate::labels::Labels;
 
 /// "STIX"
 pub(crate) const MAGIC: u32 = 0x5354_4958;
-pub(crate) const VERSION: u8 = 1;
+/// Version 2: series entries in zstd-compressed frames.
+pub(crate) const VERSION: u8 = 2;
+/// Version 1: series entries stored plain (still read).
+pub(crate) const VERSION_PLAIN_SERIES: u8 = 1;
+/// A series frame is closed once its entries reach this many bytes, so every
+/// entry starts below it and its offset fits a series id's low 16 bits.
+pub(crate) const SERIES_FRAME_TARGET: usize = 1 << 16;
+/// Series frame payload codecs.
+pub(crate) const CODEC_RAW: u8 = 0;
+pub(crate) const CODEC_ZSTD: u8 = 1;
 /// Bytes of the table of contents at the end of the file.
 pub(crate) const TOC_LEN: usize = 5 * 8 + 4;
 
@@ -39,6 +48,21 @@ pub(crate) fn encode_chunk_metas(chunks: &[ChunkMeta], e: &mut Encbuf) {
         prev_max = c.max_t;
         prev_ref = c.chunk_ref;
     }
+}
+
+/// Appends a series frame to `content`: `uvarint payload length | codec |
+/// uvarint raw length | payload`, zstd-compressed when that is smaller.
+fn put_series_frame(content: &mut Encbuf, raw: &[u8]) {
+    let compressed = zstd::bulk::compress(raw, 3).unwrap_or_default();
+    let (codec, payload) = if !compressed.is_empty() && compressed.len() < raw.len() {
+        (CODEC_ZSTD, compressed.as_slice())
+    } else {
+        (CODEC_RAW, raw)
+    };
+    content.put_uvarint(payload.len() as u64);
+    content.put_u8(codec);
+    content.put_uvarint(raw.len() as u64);
+    content.put_bytes(payload);
 }
 
 /// Writes one section: length, content, crc32 of the content.
@@ -87,20 +111,34 @@ impl IndexWriter {
         }
         let symbols_at = put_section(&mut out, content.as_slice());
 
-        // Series; a series' id is its entry's offset in the section content.
+        // Series, packed into compressed frames; a series' id is its frame's
+        // offset in the section content << 16 | its entry's offset in the
+        // decompressed frame, so ids increase with label order.
         content.clear();
         let mut ids = Vec::with_capacity(self.series.len());
         let mut pairs: BTreeMap<(&str, &str), Vec<u64>> = BTreeMap::new();
+        let mut frame = Encbuf::with_capacity(SERIES_FRAME_TARGET * 2);
+        let mut frame_at = 0u64;
         for (labels, chunk_bytes) in &self.series {
-            let id = content.len() as u64;
+            if frame.is_empty() {
+                frame_at = content.len() as u64;
+            }
+            let id = (frame_at << 16) | frame.len() as u64;
             ids.push(id);
-            content.put_uvarint(labels.len() as u64);
+            frame.put_uvarint(labels.len() as u64);
             for l in labels {
-                content.put_uvarint(sym(&l.name));
-                content.put_uvarint(sym(&l.value));
+                frame.put_uvarint(sym(&l.name));
+                frame.put_uvarint(sym(&l.value));
                 pairs.entry((&l.name, &l.value)).or_default().push(id);
             }
-            content.put_bytes(chunk_bytes);
+            frame.put_bytes(chunk_bytes);
+            if frame.len() >= SERIES_FRAME_TARGET {
+                put_series_frame(&mut content, frame.as_slice());
+                frame.clear();
+            }
+        }
+        if !frame.is_empty() {
+            put_series_frame(&mut content, frame.as_slice());
         }
         let series_at = put_section(&mut out, content.as_slice());
 

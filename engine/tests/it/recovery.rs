@@ -193,3 +193,29 @@ fn a_series_whose_block_data_is_all_deleted_is_not_selected() {
             == ["0", "2"]
     );
 }
+
+#[test]
+fn force_compaction_merges_incomplete_windows_that_maintenance_leaves() {
+    let dir = tempfile::tempdir().unwrap();
+    let (opts, _clock) = test_options();
+    let storage = Storage::open(dir.path(), opts).unwrap();
+    // 20 s of data: two 10 s blocks in the first 30 s compaction window,
+    // which is not complete yet.
+    let mut app = storage.appender();
+    for i in 0..20 {
+        for k in 0..20 {
+            app.append(&series(i), NOW + k * 1_000, (k * 3) as f64)
+                .unwrap();
+        }
+    }
+    app.commit().unwrap();
+    storage.flush().unwrap();
+    let before = dump(&storage);
+    assert_eq!(storage.stats().blocks, 2);
+    storage.maintain().unwrap();
+    assert_eq!(storage.stats().blocks, 2, "background compaction waits");
+    storage.compact().unwrap();
+    assert_eq!(storage.stats().blocks, 1, "force_merge does not");
+    assert_eq!(dump(&storage), before);
+    storage.close().unwrap();
+}
