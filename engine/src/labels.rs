@@ -175,24 +175,41 @@ impl Labels {
         &self.0
     }
 
-    /// A stable 64-bit hash of the label set (FNV-1a over names and values,
-    /// separated by 0xff, which cannot occur in UTF-8).
+    /// A stable 64-bit hash of the label set: XXH64 over names and values,
+    /// each followed by 0xff (which cannot occur in UTF-8) — the same value as
+    /// Prometheus' `labels.Hash()`.
     pub fn stable_hash(&self) -> u64 {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for l in &self.0 {
-            for b in l
-                .name
-                .bytes()
-                .chain([0xff])
-                .chain(l.value.bytes())
-                .chain([0xff])
-            {
-                h ^= u64::from(b);
-                h = h.wrapping_mul(0x0100_0000_01b3);
-            }
-        }
-        h
+        hash_pairs(self.0.iter().map(|l| (l.name.as_str(), l.value.as_str())))
     }
+}
+
+/// [`Labels::stable_hash`] of label pairs given in name order (for lookups
+/// from borrowed input without building a [`Labels`]).
+pub(crate) fn hash_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)> + Clone) -> u64 {
+    // XXH64 of `name 0xff value 0xff ...`, as Prometheus' labels.Hash().
+    let len: usize = pairs.clone().map(|(n, v)| n.len() + v.len() + 2).sum();
+    let mut stack = [0u8; 512];
+    let mut heap = Vec::new();
+    let buf: &mut [u8] = if len <= stack.len() {
+        stack.get_mut(..len).unwrap_or_default()
+    } else {
+        heap.resize(len, 0);
+        &mut heap
+    };
+    let mut at = 0;
+    for (name, value) in pairs {
+        for part in [name.as_bytes(), value.as_bytes()] {
+            if let Some(dst) = buf.get_mut(at..at + part.len()) {
+                dst.copy_from_slice(part);
+            }
+            at += part.len();
+            if let Some(sep) = buf.get_mut(at) {
+                *sep = 0xff;
+            }
+            at += 1;
+        }
+    }
+    crate::hash::xxh64(buf, 0)
 }
 
 impl<'a> IntoIterator for &'a Labels {

@@ -47,6 +47,7 @@
 mod clock;
 mod compact;
 mod error;
+mod hash;
 mod head;
 mod labels;
 mod options;

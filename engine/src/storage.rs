@@ -30,7 +30,7 @@ use crate::compact;
 use crate::error::{Error, LabelError, Result};
 use crate::head::{Head, MemSeries, SeriesSnapshot};
 use crate::index::postings_for_matchers;
-use crate::labels::{Labels, Matcher, matches_all};
+use crate::labels::{Label, Labels, Matcher, matches_all};
 use crate::options::Options;
 use crate::querier::{Querier, Series, Source};
 use crate::retention;
@@ -211,8 +211,15 @@ impl Storage {
 
     /// A new batch of samples; nothing is stored until [`Appender::commit`].
     pub fn appender(&self) -> Appender<'_> {
+        let oldest = self
+            .inner
+            .opts
+            .clock
+            .now_ms()
+            .saturating_sub(self.inner.opts.retention_ms);
         Appender {
             inner: &self.inner,
+            oldest,
             existing: Vec::new(),
             new: Vec::new(),
         }
@@ -863,6 +870,8 @@ pub(crate) fn to_write(chunks: &[OwnedChunk]) -> Vec<ChunkToWrite<'_>> {
 #[derive(Debug)]
 pub struct Appender<'a> {
     inner: &'a Arc<Inner>,
+    /// Oldest timestamp the retention accepts, read once per batch.
+    oldest: i64,
     existing: Vec<(Arc<MemSeries>, i64, f64)>,
     new: Vec<(Labels, i64, f64)>,
 }
@@ -876,13 +885,7 @@ impl Appender<'_> {
     /// is older than the retention period allows. The sample is not added.
     pub fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<()> {
         check_limits(labels, &self.inner.opts.label_limits)?;
-        let oldest = self
-            .inner
-            .opts
-            .clock
-            .now_ms()
-            .saturating_sub(self.inner.opts.retention_ms);
-        if t < oldest {
+        if t < self.oldest {
             return Err(Error::OutOfBounds {
                 series: labels.to_string(),
                 t,
@@ -892,6 +895,43 @@ impl Appender<'_> {
         match self.inner.head.get(labels) {
             Some(series) => self.existing.push((series, t, v)),
             None => self.new.push((labels.clone(), t, v)),
+        }
+        Ok(())
+    }
+
+    /// Adds samples of the series with these label pairs, borrowed from the
+    /// request (no allocation when the series exists): `pairs` as received,
+    /// any order. An existing series is found by its labels alone; a new
+    /// one is validated as [`Labels::with_limits`] does, so the outcome is
+    /// that of [`Appender::append`] with the same labels.
+    ///
+    /// # Errors
+    /// As [`Appender::append`]; no sample of the series is added then.
+    pub fn append_pairs(
+        &mut self,
+        pairs: &mut [(&str, &str)],
+        samples: &[(i64, f64)],
+    ) -> Result<()> {
+        if !pairs.is_sorted_by(|a, b| a.0 <= b.0) {
+            pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        }
+        if let Some(&(t, _)) = samples.iter().find(|(t, _)| *t < self.oldest) {
+            let labels: Vec<String> = pairs.iter().map(|(n, v)| format!("{n}={v:?}")).collect();
+            return Err(Error::OutOfBounds {
+                series: format!("{{{}}}", labels.join(", ")),
+                t,
+                reason: "older than the retention period",
+            });
+        }
+        if let Some(series) = self.inner.head.get_pairs(pairs) {
+            self.existing
+                .extend(samples.iter().map(|&(t, v)| (series.clone(), t, v)));
+            return Ok(());
+        }
+        let owned = pairs.iter().map(|(n, v)| Label::new(*n, *v)).collect();
+        let labels = Labels::with_limits(owned, &self.inner.opts.label_limits)?;
+        for &(t, v) in samples {
+            self.append(&labels, t, v)?;
         }
         Ok(())
     }

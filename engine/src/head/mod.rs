@@ -52,6 +52,15 @@ impl MemSeries {
         self.dropped.load(Ordering::Acquire)
     }
 
+    fn has_pairs(&self, pairs: &[(&str, &str)]) -> bool {
+        self.labels.len() == pairs.len()
+            && self
+                .labels
+                .iter()
+                .zip(pairs)
+                .all(|((n, v), (pn, pv))| **n == **pn && **v == **pv)
+    }
+
     fn has_labels(&self, labels: &Labels) -> bool {
         self.labels.len() == labels.len()
             && self
@@ -144,6 +153,17 @@ impl Head {
             .get(&hash)?
             .iter()
             .find(|s| s.has_labels(labels))
+            .cloned()
+    }
+
+    /// The series with exactly these label pairs (in name order), if any.
+    pub(crate) fn get_pairs(&self, pairs: &[(&str, &str)]) -> Option<Arc<MemSeries>> {
+        let hash = crate::labels::hash_pairs(pairs.iter().copied());
+        self.by_hash[shard_of(hash)]
+            .read()
+            .get(&hash)?
+            .iter()
+            .find(|s| s.has_pairs(pairs))
             .cloned()
     }
 

@@ -77,3 +77,54 @@ fn invalid_options_are_refused() {
         })
     ));
 }
+
+#[test]
+fn append_pairs_stores_what_append_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let (opts, _clock) = crate::common::test_options();
+    let storage = strata_engine::Storage::open(dir.path(), opts).unwrap();
+    let now = crate::common::NOW;
+    // New series (unsorted, with an empty-valued label that is dropped),
+    // then the same series again: found without building labels.
+    let mut app = storage.appender();
+    app.append_pairs(
+        &mut [("job", "a"), ("__name__", "up"), ("zone", "")],
+        &[(now, 1.0)],
+    )
+    .unwrap();
+    app.commit().unwrap();
+    let mut app = storage.appender();
+    app.append_pairs(
+        &mut [("__name__", "up"), ("job", "a")],
+        &[(now + 1, 2.0), (now + 2, 3.0)],
+    )
+    .unwrap();
+    app.append_pairs(&mut [("job", "a"), ("__name__", "up")], &[(now + 3, 4.0)])
+        .unwrap();
+    // Bad input is refused with the error append gives, nothing added.
+    assert!(
+        app.append_pairs(&mut [("__name__", "up"), ("1bad", "x")], &[(now, 1.0)])
+            .is_err()
+    );
+    assert!(
+        app.append_pairs(&mut [("a", "1"), ("a", "2")], &[(now, 1.0)])
+            .is_err()
+    );
+    assert!(
+        app.append_pairs(&mut [("zone", "")], &[(now, 1.0)])
+            .is_err()
+    );
+    assert!(
+        app.append_pairs(&mut [("__name__", "up"), ("job", "a")], &[(0, 1.0)])
+            .is_err(),
+        "older than retention"
+    );
+    assert_eq!(app.len(), 3);
+    app.commit().unwrap();
+    let got = crate::common::dump(&storage);
+    assert_eq!(got.len(), 1, "{got:?}");
+    let (labels, samples) = got.iter().next().unwrap();
+    assert_eq!(labels.to_string(), r#"{__name__="up", job="a"}"#);
+    let values: Vec<f64> = samples.values().map(|b| f64::from_bits(*b)).collect();
+    assert_eq!(values, [1.0, 2.0, 3.0, 4.0]);
+}

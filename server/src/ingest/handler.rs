@@ -4,9 +4,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use strata_engine::{Label, Labels};
 
-use super::remote_write::decode;
+use super::remote_write::decompress;
+use super::wire::for_each_series;
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorType};
 
@@ -23,59 +23,45 @@ pub async fn write(State(st): State<AppState>, body: Bytes) -> Result<Response, 
         e.status = Some(StatusCode::PAYLOAD_TOO_LARGE);
         return Err(e);
     }
-    let req = decode(&body, st.max_request_bytes.saturating_mul(8))
+    let raw = decompress(&body, st.max_request_bytes.saturating_mul(8))
         .map_err(|e| ApiError::bad_data(e.to_string()))?;
-    if !req.metadata.is_empty() {
-        let mut md = st.metadata.write();
-        for m in &req.metadata {
-            md.insert(
-                m.metric_family_name.clone(),
-                crate::api::Metadata {
-                    kind: crate::api::metric_type_name(m.r#type),
-                    help: m.help.clone(),
-                    unit: m.unit.clone(),
-                },
-            );
-        }
-    }
     tokio::task::spawn_blocking(move || {
         let storage = st.storage()?;
-        let limits = storage.options().label_limits;
         let mut app = storage.appender();
         let mut refused: Vec<String> = Vec::new();
-        for ts in req.timeseries {
-            let pairs: Vec<Label> = ts
-                .labels
-                .into_iter()
-                .map(|l| Label::new(l.name, l.value))
-                .collect();
-            let labels = match Labels::with_limits(pairs, &limits) {
-                Ok(l) => l,
-                Err(e) => {
-                    refused.push(e.to_string());
-                    st.metrics
-                        .samples_rejected
-                        .get_or_create(&crate::metrics::ReasonLabels {
-                            reason: "invalid_labels".into(),
-                        })
-                        .inc_by(ts.samples.len() as u64);
-                    continue;
-                }
-            };
-            for s in ts.samples {
-                if let Err(e) = app.append(&labels, s.timestamp, s.value) {
-                    if e.is_bad_input() {
-                        refused.push(e.to_string());
-                        st.metrics
-                            .samples_rejected
-                            .get_or_create(&crate::metrics::ReasonLabels {
-                                reason: "out_of_bounds".into(),
-                            })
-                            .inc();
-                        break;
-                    }
-                    return Err(ApiError::new(ErrorType::Internal, e.to_string()));
-                }
+        let reject = |reason: &str, n: usize| {
+            st.metrics
+                .samples_rejected
+                .get_or_create(&crate::metrics::ReasonLabels {
+                    reason: reason.into(),
+                })
+                .inc_by(n as u64);
+        };
+        // Series go into the batch as they are decoded (labels borrowed from
+        // the body); a malformed body stops here and nothing is committed.
+        let metadata = for_each_series(&raw, |labels, samples| {
+            if let Err(e) = app.append_pairs(labels, samples) {
+                let reason = if matches!(e, strata_engine::Error::OutOfBounds { .. }) {
+                    "out_of_bounds"
+                } else {
+                    "invalid_labels"
+                };
+                reject(reason, samples.len());
+                refused.push(e.to_string());
+            }
+        })
+        .map_err(|e| ApiError::bad_data(e.to_string()))?;
+        if !metadata.is_empty() {
+            let mut md = st.metadata.write();
+            for m in &metadata {
+                md.insert(
+                    m.metric_family_name.clone(),
+                    crate::api::Metadata {
+                        kind: crate::api::metric_type_name(m.r#type),
+                        help: m.help.clone(),
+                        unit: m.unit.clone(),
+                    },
+                );
             }
         }
         let stored = app.len() as u64;

@@ -5,3 +5,4 @@ pub mod handler;
 pub mod import;
 pub mod jsonl;
 pub mod remote_write;
+pub mod wire;

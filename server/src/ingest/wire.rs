@@ -1,0 +1,265 @@
+//! A zero-copy reader of remote_write's `WriteRequest`: walks the
+//! decompressed protobuf and hands each series' labels (borrowed `&str`s)
+//! and samples to a callback, allocating nothing per series. Decodes the
+//! same messages as the prost types in [`super::remote_write`] (tested
+//! against them); fields it does not need (exemplars, native histograms)
+//! are skipped.
+
+use prost::Message;
+
+use super::remote_write::{DecodeError, MetricMetadata};
+
+/// Protobuf wire types.
+const VARINT: u64 = 0;
+const FIXED64: u64 = 1;
+const LEN: u64 = 2;
+const FIXED32: u64 = 5;
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+fn err(what: impl Into<String>) -> DecodeError {
+    DecodeError::Protobuf(what.into())
+}
+
+impl<'a> Reader<'a> {
+    fn new(buf: &'a [u8]) -> Self {
+        Reader { buf, pos: 0 }
+    }
+
+    fn done(&self) -> bool {
+        self.pos >= self.buf.len()
+    }
+
+    fn varint(&mut self) -> Result<u64, DecodeError> {
+        let mut v = 0u64;
+        for i in 0..10 {
+            let b = *self
+                .buf
+                .get(self.pos)
+                .ok_or_else(|| err("buffer underflow reading a varint"))?;
+            self.pos += 1;
+            if i == 9 && b > 1 {
+                return Err(err("invalid varint"));
+            }
+            v |= u64::from(b & 0x7f) << (7 * i);
+            if b < 0x80 {
+                return Ok(v);
+            }
+        }
+        Err(err("invalid varint"))
+    }
+
+    fn bytes(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.buf.len())
+            .ok_or_else(|| err("buffer underflow: length beyond the message"))?;
+        let b = self.buf.get(self.pos..end).unwrap_or_default();
+        self.pos = end;
+        Ok(b)
+    }
+
+    fn len_delimited(&mut self) -> Result<&'a [u8], DecodeError> {
+        let n = self.varint()?;
+        self.bytes(usize::try_from(n).map_err(|_| err("length overflow"))?)
+    }
+
+    /// The next field's number and wire type.
+    fn key(&mut self) -> Result<(u64, u64), DecodeError> {
+        let k = self.varint()?;
+        let (field, wire) = (k >> 3, k & 7);
+        if field == 0 {
+            return Err(err("invalid field number 0"));
+        }
+        Ok((field, wire))
+    }
+
+    fn skip(&mut self, wire: u64) -> Result<(), DecodeError> {
+        match wire {
+            VARINT => self.varint().map(drop),
+            FIXED64 => self.bytes(8).map(drop),
+            LEN => self.len_delimited().map(drop),
+            FIXED32 => self.bytes(4).map(drop),
+            other => Err(err(format!("unsupported wire type {other}"))),
+        }
+    }
+}
+
+fn utf8(b: &[u8]) -> Result<&str, DecodeError> {
+    std::str::from_utf8(b).map_err(|_| err("invalid string value: data is not UTF-8 encoded"))
+}
+
+fn expect(wire: u64, want: u64, what: &str) -> Result<(), DecodeError> {
+    if wire == want {
+        Ok(())
+    } else {
+        Err(err(format!("invalid wire type {wire} for {what}")))
+    }
+}
+
+/// One `Label` message: (name, value), proto3 defaults for missing fields.
+fn label(msg: &[u8]) -> Result<(&str, &str), DecodeError> {
+    let mut r = Reader::new(msg);
+    let (mut name, mut value) = ("", "");
+    while !r.done() {
+        match r.key()? {
+            (1, w) => {
+                expect(w, LEN, "Label.name")?;
+                name = utf8(r.len_delimited()?)?;
+            }
+            (2, w) => {
+                expect(w, LEN, "Label.value")?;
+                value = utf8(r.len_delimited()?)?;
+            }
+            (_, w) => r.skip(w)?,
+        }
+    }
+    Ok((name, value))
+}
+
+/// One `Sample` message: (timestamp ms, value).
+fn sample(msg: &[u8]) -> Result<(i64, f64), DecodeError> {
+    let mut r = Reader::new(msg);
+    let (mut t, mut v) = (0i64, 0.0f64);
+    while !r.done() {
+        match r.key()? {
+            (1, w) => {
+                expect(w, FIXED64, "Sample.value")?;
+                let b: [u8; 8] = r.bytes(8)?.try_into().unwrap_or_default();
+                v = f64::from_le_bytes(b);
+            }
+            (2, w) => {
+                expect(w, VARINT, "Sample.timestamp")?;
+                t = r.varint()? as i64;
+            }
+            (_, w) => r.skip(w)?,
+        }
+    }
+    Ok((t, v))
+}
+
+/// Walks a decompressed `WriteRequest`, calling `series` with each
+/// series' labels and samples (buffers reused between calls), and returns
+/// the metadata entries. Stops at the first malformed byte.
+///
+/// # Errors
+/// [`DecodeError::Protobuf`] naming what is malformed; `series` may have
+/// been called for earlier series by then.
+pub fn for_each_series<'a>(
+    raw: &'a [u8],
+    mut series: impl FnMut(&mut Vec<(&'a str, &'a str)>, &[(i64, f64)]),
+) -> Result<Vec<MetricMetadata>, DecodeError> {
+    let mut r = Reader::new(raw);
+    let mut metadata = Vec::new();
+    let mut labels: Vec<(&str, &str)> = Vec::with_capacity(16);
+    let mut samples: Vec<(i64, f64)> = Vec::with_capacity(16);
+    while !r.done() {
+        match r.key()? {
+            (1, w) => {
+                expect(w, LEN, "WriteRequest.timeseries")?;
+                let mut ts = Reader::new(r.len_delimited()?);
+                labels.clear();
+                samples.clear();
+                while !ts.done() {
+                    match ts.key()? {
+                        (1, w) => {
+                            expect(w, LEN, "TimeSeries.labels")?;
+                            labels.push(label(ts.len_delimited()?)?);
+                        }
+                        (2, w) => {
+                            expect(w, LEN, "TimeSeries.samples")?;
+                            samples.push(sample(ts.len_delimited()?)?);
+                        }
+                        (_, w) => ts.skip(w)?,
+                    }
+                }
+                series(&mut labels, &samples);
+            }
+            (3, w) => {
+                expect(w, LEN, "WriteRequest.metadata")?;
+                metadata.push(
+                    MetricMetadata::decode(r.len_delimited()?).map_err(|e| err(e.to_string()))?,
+                );
+            }
+            (_, w) => r.skip(w)?,
+        }
+    }
+    Ok(metadata)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::remote_write::{Label, Sample, TimeSeries, WriteRequest};
+    use proptest::prelude::*;
+
+    type Owned = (Vec<(String, String)>, Vec<(i64, u64)>);
+
+    fn walk(raw: &[u8]) -> Result<(Vec<Owned>, usize), DecodeError> {
+        let mut out = Vec::new();
+        let md = for_each_series(raw, |l, s| {
+            out.push((
+                l.iter()
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect(),
+                s.iter().map(|(t, v)| (*t, v.to_bits())).collect(),
+            ));
+        })?;
+        Ok((out, md.len()))
+    }
+
+    fn via_prost(req: &WriteRequest) -> Vec<Owned> {
+        req.timeseries
+            .iter()
+            .map(|ts| {
+                (
+                    ts.labels
+                        .iter()
+                        .map(|l| (l.name.clone(), l.value.clone()))
+                        .collect(),
+                    ts.samples
+                        .iter()
+                        .map(|s| (s.timestamp, s.value.to_bits()))
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn agrees_with_prost(series in proptest::collection::vec(
+            (proptest::collection::vec(("[a-z_]{0,6}", "\\PC{0,6}"), 0..5),
+             proptest::collection::vec((any::<i64>(), any::<u64>()), 0..5)), 0..6)) {
+            let req = WriteRequest {
+                timeseries: series.iter().map(|(l, s)| TimeSeries {
+                    labels: l.iter().map(|(n, v)| Label { name: n.clone(), value: v.clone() }).collect(),
+                    samples: s.iter().map(|(t, v)| Sample { timestamp: *t, value: f64::from_bits(*v) }).collect(),
+                }).collect(),
+                metadata: vec![MetricMetadata { r#type: 1, metric_family_name: "x".into(), help: "h".into(), unit: String::new() }],
+            };
+            let raw = req.encode_to_vec();
+            let (got, md) = walk(&raw).unwrap();
+            prop_assert_eq!(got, via_prost(&req));
+            prop_assert_eq!(md, 1);
+        }
+
+        #[test]
+        fn errors_exactly_when_prost_does(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let ours = walk(&bytes);
+            let theirs = WriteRequest::decode(bytes.as_slice());
+            // Our reader may refuse a little more (it checks UTF-8 and wire
+            // types eagerly, like prost), never less.
+            if theirs.is_err() {
+                prop_assert!(ours.is_err());
+            }
+            if let (Ok((got, _)), Ok(req)) = (&ours, &theirs) {
+                prop_assert_eq!(got, &via_prost(req));
+            }
+        }
+    }
+}
