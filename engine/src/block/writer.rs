@@ -17,7 +17,8 @@ pub struct BlockWriter {
     blocks_dir: PathBuf,
     tmp: PathBuf,
     id: BlockId,
-    chunks: ChunkWriter,
+    /// Taken by `finish`.
+    chunks: Option<ChunkWriter>,
     index: IndexWriter,
     last: Option<Labels>,
     min_t: i64,
@@ -39,7 +40,7 @@ impl BlockWriter {
         fs::create_dir_all(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
         Ok(BlockWriter {
             blocks_dir: blocks_dir.to_path_buf(),
-            chunks: ChunkWriter::new(&tmp.join(chunks::DIR))?,
+            chunks: Some(ChunkWriter::new(&tmp.join(chunks::DIR))?),
             tmp,
             id,
             index: IndexWriter::default(),
@@ -77,8 +78,14 @@ impl BlockWriter {
             });
         }
         let mut metas = Vec::with_capacity(chunks.len());
+        let Some(writer) = self.chunks.as_mut() else {
+            return Err(Error::InvalidOption {
+                name: "block writer",
+                reason: "series added after finish".into(),
+            });
+        };
         for c in chunks {
-            let chunk_ref = self.chunks.write(c.encoding, c.bytes)?;
+            let chunk_ref = writer.write(c.encoding, c.bytes)?;
             metas.push(ChunkMeta {
                 min_t: c.min_t,
                 max_t: c.max_t,
@@ -103,10 +110,12 @@ impl BlockWriter {
     ///
     /// # Errors
     /// An I/O error; nothing is published then.
-    pub fn finish(self, level: u32, sources: Vec<BlockId>) -> Result<BlockMeta> {
-        self.chunks.finish()?;
+    pub fn finish(mut self, level: u32, sources: Vec<BlockId>) -> Result<BlockMeta> {
+        if let Some(chunks) = self.chunks.take() {
+            chunks.finish()?;
+        }
         let index_path = self.tmp.join("index");
-        write_synced(&index_path, &self.index.finish())?;
+        write_synced(&index_path, &std::mem::take(&mut self.index).finish())?;
         let meta = BlockMeta {
             id: self.id,
             min_t: self.min_t,
@@ -121,6 +130,17 @@ impl BlockWriter {
         fs::rename(&self.tmp, &target).map_err(|e| Error::io("rename", &self.tmp, e))?;
         sync_dir(&self.blocks_dir)?;
         Ok(meta)
+    }
+}
+
+impl Drop for BlockWriter {
+    /// A block that was not published (an error, a full disk) leaves
+    /// nothing behind: its temporary directory is removed at once rather
+    /// than at the next open, freeing the space it took.
+    fn drop(&mut self) {
+        if self.tmp.exists() {
+            let _ = fs::remove_dir_all(&self.tmp);
+        }
     }
 }
 

@@ -110,6 +110,9 @@ pub(crate) struct Head {
     /// Serialises series creation so a series' WAL record is written before
     /// any other writer can see (and log samples for) the series.
     creation: Mutex<()>,
+    /// Extra refs of series, met in WAL replay (see `create_with_ref`):
+    /// alias -> the series' own ref.
+    aliases: RwLock<HashMap<u64, u64>>,
     next_ref: AtomicU64,
     /// Block range in ms: head chunks are cut at its multiples.
     range: i64,
@@ -133,6 +136,7 @@ impl Head {
             postings: RwLock::default(),
             interner: Mutex::default(),
             creation: Mutex::new(()),
+            aliases: RwLock::default(),
             next_ref: AtomicU64::new(1),
             range,
             min_t: AtomicI64::new(i64::MAX),
@@ -169,9 +173,13 @@ impl Head {
 
     /// The series with ref `series_ref`, if it exists.
     pub(crate) fn get_by_ref(&self, series_ref: u64) -> Option<Arc<MemSeries>> {
-        self.by_ref[shard_of(series_ref)]
+        if let Some(s) = self.by_ref[shard_of(series_ref)].read().get(&series_ref) {
+            return Some(s.clone());
+        }
+        let canonical = *self.aliases.read().get(&series_ref)?;
+        self.by_ref[shard_of(canonical)]
             .read()
-            .get(&series_ref)
+            .get(&canonical)
             .cloned()
     }
 
@@ -211,12 +219,23 @@ impl Head {
 
     /// Creates a series with a known ref (WAL replay); returns the existing
     /// one when the labels are already present.
+    ///
+    /// The same labels can come with a second ref: a head cut dropped the
+    /// series and it was re-created under a new ref before the cut's
+    /// checkpoint. The second ref then becomes an alias of the first, so
+    /// the samples logged under either reach the series; and refs are never
+    /// handed out again, even when only an alias used them.
     pub(crate) fn create_with_ref(&self, series_ref: u64, labels: &Labels) -> Arc<MemSeries> {
         let _guard = self.creation.lock();
+        self.next_ref
+            .fetch_max(series_ref.saturating_add(1), Ordering::Relaxed);
         if let Some(s) = self.get(labels) {
+            if s.series_ref != series_ref {
+                self.aliases.write().insert(series_ref, s.series_ref);
+            }
             return s;
         }
-        self.next_ref.fetch_max(series_ref + 1, Ordering::Relaxed);
+        self.aliases.write().remove(&series_ref);
         self.insert_series(series_ref, labels)
     }
 
@@ -374,6 +393,12 @@ impl Head {
     fn drop_series(&self, series: &MemSeries) {
         series.dropped.store(true, Ordering::Release);
         let r = series.series_ref;
+        {
+            let mut aliases = self.aliases.write();
+            if !aliases.is_empty() {
+                aliases.retain(|_, canonical| *canonical != r);
+            }
+        }
         self.by_ref[shard_of(r)].write().remove(&r);
         let labels = series.labels();
         let hash = labels.stable_hash();

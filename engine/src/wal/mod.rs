@@ -146,9 +146,17 @@ fn create_segment(dir: &Path, index: u64) -> Result<File> {
         .append(true)
         .open(&path)
         .map_err(|e| Error::io("create", &path, e))?;
-    f.write_all(&segment::header())
-        .map_err(|e| Error::io("write", &path, e))?;
-    f.sync_all().map_err(|e| Error::io("fsync", &path, e))?;
+    let written = f
+        .write_all(&segment::header())
+        .map_err(|e| Error::io("write", &path, e))
+        .and_then(|()| f.sync_all().map_err(|e| Error::io("fsync", &path, e)));
+    if let Err(e) = written {
+        // Leave no half-made segment behind (a full disk, say): the next
+        // roll must be able to create it again.
+        drop(f);
+        let _ = std::fs::remove_file(&path);
+        return Err(e);
+    }
     crate::tombstones::sync_dir(dir)?;
     Ok(f)
 }
