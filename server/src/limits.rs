@@ -104,6 +104,29 @@ pub async fn limit_concurrency(State(st): State<AppState>, req: Request, next: N
         }
     };
     let res = next.run(req).await;
-    drop(permit);
-    res
+    // The slot is held until the body is sent: a streamed body (export)
+    // does its work after the handler returns.
+    let (parts, body) = res.into_parts();
+    let guarded = Guarded {
+        inner: body.into_data_stream(),
+        _permit: permit,
+    };
+    Response::from_parts(parts, axum::body::Body::from_stream(guarded))
+}
+
+/// A body stream that holds a concurrency permit until it is dropped.
+struct Guarded {
+    inner: axum::body::BodyDataStream,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl futures_core::Stream for Guarded {
+    type Item = Result<axum::body::Bytes, axum::Error>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        std::pin::Pin::new(&mut self.inner).poll_next(cx)
+    }
 }

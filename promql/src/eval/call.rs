@@ -500,7 +500,14 @@ impl Evaluator<'_> {
         let mut out = Vec::new();
         let steps = grid.len();
         self.for_each_windows(arg, grid, |ev, w| {
-            let points: Vec<Option<f64>> = (0..steps).map(|i| f(w, i)).collect();
+            let mut points: Vec<Option<f64>> = Vec::with_capacity(steps);
+            for i in 0..steps {
+                // Windows can be long (subqueries): keep the deadline honest.
+                if i % 1024 == 0 {
+                    ev.check_deadline()?;
+                }
+                points.push(f(w, i));
+            }
             let n = points.iter().filter(|p| p.is_some()).count();
             if n > 0 {
                 ev.count_points(n)?;

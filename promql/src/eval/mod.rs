@@ -398,19 +398,22 @@ impl<'a> Evaluator<'a> {
             Expr::Matrix(_) | Expr::Subquery(_) => {
                 // Only reachable as an instant query's whole expression.
                 let windows = self.range_arg(expr, grid)?;
-                Ok(Value::Matrix(
-                    windows
-                        .into_iter()
-                        .map(|w| {
-                            let (lo, hi) = w.windows.first().copied().unwrap_or((0, 0));
-                            RangeSeries {
-                                labels: w.labels,
-                                samples: w.samples.get(lo..hi).unwrap_or(&[]).to_vec(),
-                            }
-                        })
-                        .filter(|r| !r.samples.is_empty())
-                        .collect(),
-                ))
+                let mut out = Vec::with_capacity(windows.len());
+                for w in windows {
+                    let (lo, hi) = w.windows.first().copied().unwrap_or((0, 0));
+                    let samples = w.samples.get(lo..hi).unwrap_or(&[]);
+                    if samples.is_empty() {
+                        continue;
+                    }
+                    // The result holds these samples: they count against
+                    // the limit like any other points.
+                    self.count_points(samples.len())?;
+                    out.push(RangeSeries {
+                        labels: w.labels,
+                        samples: samples.to_vec(),
+                    });
+                }
+                Ok(Value::Matrix(out))
             }
             Expr::Binary(b) => self.binary(b, grid),
             Expr::Aggregate(a) => self.aggregate(a, grid),

@@ -131,3 +131,42 @@ fn step_invariant_parts_equal_the_instant_value_at_every_step() {
         }
     }
 }
+
+#[test]
+fn a_raw_range_selector_counts_against_the_sample_limit() {
+    // 10 series x 100 samples returned as a matrix: 1000 samples held.
+    let q = store(10, 100);
+    let e = parse("m[1h]").unwrap();
+    let tight = EvalOptions {
+        max_samples: 500,
+        ..EvalOptions::default()
+    };
+    assert_eq!(
+        eval_instant(&q, &e, 1_485_000, &tight).unwrap_err(),
+        EvalError::TooManySamples
+    );
+    let roomy = EvalOptions {
+        max_samples: 1000,
+        ..EvalOptions::default()
+    };
+    assert!(eval_instant(&q, &e, 1_485_000, &roomy).is_ok());
+}
+
+#[test]
+fn the_timeout_holds_inside_functions_over_long_subqueries() {
+    // Each level re-reads 9000-sample windows at 9000 steps: seconds of work.
+    let q = store(1, 10);
+    let e = parse("stddev_over_time(stddev_over_time(vector(time())[150m:1s])[150m:1s])").unwrap();
+    let opts = EvalOptions {
+        timeout: Duration::from_millis(100),
+        ..EvalOptions::default()
+    };
+    let started = std::time::Instant::now();
+    let err = eval_instant(&q, &e, 20_000_000, &opts).unwrap_err();
+    assert_eq!(err, EvalError::Timeout);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "stopped soon after the deadline, not after the work: {:?}",
+        started.elapsed()
+    );
+}

@@ -11,26 +11,20 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use strata_server::ingest::remote_write::{Label, Sample, TimeSeries, WriteRequest, encode};
 
+use crate::process::{
+    Proc, find, http, now_ms, secs, sleep_ms, start_server, start_strata_at, with_params,
+};
+
 // ---------------------------------------------------------------- helpers
-
-fn now_ms() -> i64 {
-    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    i64::try_from(d.as_millis()).unwrap()
-}
-
-/// Milliseconds as the API's decimal seconds (`1700000000.123`).
-fn secs(ms: i64) -> String {
-    format!("{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000))
-}
 
 /// An API timestamp (decimal seconds) as milliseconds.
 fn ts_ms(v: &Value) -> i64 {
@@ -46,10 +40,6 @@ fn value(v: &Value) -> f64 {
         .unwrap_or_else(|| panic!("not a sample value: {v}"));
     s.parse()
         .unwrap_or_else(|e| panic!("sample value {s:?}: {e}"))
-}
-
-fn sleep_ms(ms: u64) {
-    thread::sleep(Duration::from_millis(ms));
 }
 
 /// Where a client binary is; panics (the test fails, it is not skipped)
@@ -71,137 +61,11 @@ fn which(name: &str) -> PathBuf {
     );
 }
 
-/// A free 127.0.0.1 port, never the same one twice in this process (tests
-/// run in parallel threads).
-fn free_port() -> u16 {
-    static TAKEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        if TAKEN.lock().unwrap().insert(port) {
-            return port;
-        }
-    }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
 // ------------------------------------------------------------ processes
-
-/// A child process with its output in `<dir>/<name>.log`; killed on drop.
-struct Proc {
-    name: String,
-    child: Child,
-    log: PathBuf,
-}
-
-impl Proc {
-    fn spawn(name: &str, program: &Path, args: &[String], dir: &Path) -> Proc {
-        let log = dir.join(format!("{name}.log"));
-        let out = std::fs::File::create(&log).unwrap();
-        let err = out.try_clone().unwrap();
-        let child = Command::new(program)
-            .args(args)
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
-        Proc {
-            name: name.to_owned(),
-            child,
-            log,
-        }
-    }
-
-    fn exited(&mut self) -> Option<ExitStatus> {
-        self.child.try_wait().ok().flatten()
-    }
-
-    fn log_tail(&self, lines: usize) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let all: Vec<&str> = text.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if thread::panicking() {
-            eprintln!(
-                "---- last lines of {} ({}):\n{}",
-                self.name,
-                self.log.display(),
-                self.log_tail(25)
-            );
-        }
-    }
-}
-
-/// Starts a server on a free port (`args` gets the port) and waits until
-/// `GET ready_path` answers 200. A process that exits first because its port
-/// was taken meanwhile is started again on another port.
-fn start_server(
-    name: &str,
-    program: &Path,
-    dir: &Path,
-    ready_path: &str,
-    args: impl Fn(u16) -> Vec<String>,
-) -> (Proc, String) {
-    let mut attempt = 0;
-    'attempt: loop {
-        attempt += 1;
-        let port = free_port();
-        let addr = format!("127.0.0.1:{port}");
-        let mut p = Proc::spawn(name, program, &args(port), dir);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = p.exited() {
-                let log = p.log_tail(40);
-                if attempt < 3 && log.contains("address already in use") {
-                    continue 'attempt;
-                }
-                panic!("{name} exited ({status}) before it was ready; log:\n{log}");
-            }
-            if let Ok((200, _)) = http(&addr, "GET", ready_path, &[], b"") {
-                return (p, addr);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{name} not ready at http://{addr}{ready_path} after 60 s; log:\n{}",
-                p.log_tail(40)
-            );
-            sleep_ms(100);
-        }
-    }
-}
 
 /// `strata serve` from this build, on a free port with a fresh data dir.
 fn start_strata(dir: &Path) -> (Proc, String) {
-    let data = dir.join("strata-data");
-    start_server(
-        "strata",
-        Path::new(env!("CARGO_BIN_EXE_strata")),
-        dir,
-        "/-/ready",
-        |port| {
-            vec![
-                "serve".into(),
-                "--listen".into(),
-                format!("127.0.0.1:{port}"),
-                "--data-dir".into(),
-                data.display().to_string(),
-            ]
-        },
-    )
+    start_strata_at("strata", dir, &dir.join("strata-data"), &[])
 }
 
 /// node-exporter with a few fast collectors (CPU, memory, load, network,
@@ -238,85 +102,6 @@ fn run(program: &Path, args: &[&str]) -> (ExitStatus, String, String) {
 }
 
 // ---------------------------------------------------------------- HTTP
-
-/// One blocking HTTP/1.1 request (`Connection: close`): status and body.
-fn http(
-    addr: &str,
-    method: &str,
-    target: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> std::io::Result<(u16, Vec<u8>)> {
-    let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_owned());
-    let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(60)))?;
-    s.set_write_timeout(Some(Duration::from_secs(60)))?;
-    let mut req = format!(
-        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes())?;
-    s.write_all(body)?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf)?;
-    let end = find(&buf, b"\r\n\r\n").ok_or_else(|| bad("no end of headers"))?;
-    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| bad("no status"))?;
-    let mut body = buf[end + 4..].to_vec();
-    if head
-        .lines()
-        .any(|l| l.starts_with("transfer-encoding:") && l.contains("chunked"))
-    {
-        let mut out = Vec::new();
-        let mut rest = &body[..];
-        loop {
-            let eol = find(rest, b"\r\n").ok_or_else(|| bad("bad chunk"))?;
-            let size_text = String::from_utf8_lossy(&rest[..eol]);
-            let size_text = size_text.split(';').next().unwrap_or("").trim();
-            let size = usize::from_str_radix(size_text, 16).map_err(|_| bad("bad chunk size"))?;
-            if size == 0 {
-                break;
-            }
-            let chunk = rest
-                .get(eol + 2..eol + 2 + size)
-                .ok_or_else(|| bad("short chunk"))?;
-            out.extend_from_slice(chunk);
-            rest = rest
-                .get(eol + 4 + size..)
-                .ok_or_else(|| bad("short chunk"))?;
-        }
-        body = out;
-    }
-    Ok((status, body))
-}
-
-fn urlencode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-fn with_params(path: &str, params: &[(&str, &str)]) -> String {
-    let q: Vec<String> = params
-        .iter()
-        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
-        .collect();
-    format!("{path}?{}", q.join("&"))
-}
 
 /// A Prometheus API call (GET): its `data`, after checking the answer is a
 /// 200 with `"status": "success"`.

@@ -3,6 +3,10 @@
 mod access;
 mod api;
 mod clients;
+mod crash_server;
 mod deploy;
+mod disk_full;
+mod overload;
+mod process;
 mod remote_read;
 mod snapshot;
