@@ -9,4 +9,5 @@ mod disk_full;
 mod overload;
 mod process;
 mod remote_read;
+mod secrets;
 mod snapshot;
