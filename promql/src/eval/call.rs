@@ -522,6 +522,32 @@ impl Evaluator<'_> {
         Ok(Value::Vector(out))
     }
 
+    /// A range function computed for all steps of a series at once (one
+    /// pass over its samples), dropping the metric name.
+    fn over_windows_all(
+        &mut self,
+        arg: &Expr,
+        grid: &Grid,
+        f: impl Fn(&Windows) -> Vec<Option<f64>>,
+    ) -> R<Value> {
+        let mut out = Vec::new();
+        self.for_each_windows(arg, grid, |ev, w| {
+            ev.check_deadline()?;
+            let points = f(w);
+            let n = points.iter().filter(|p| p.is_some()).count();
+            if n > 0 {
+                ev.count_points(n)?;
+                out.push(StepSeries {
+                    labels: w.labels.clone(),
+                    drop_name: true,
+                    points,
+                });
+            }
+            Ok(())
+        })?;
+        Ok(Value::Vector(out))
+    }
+
     fn map_vector(
         &mut self,
         arg: &Expr,
@@ -685,6 +711,24 @@ impl Evaluator<'_> {
                     Some(s1)
                 })
             }
+            "min_over_time" | "max_over_time" => {
+                let max = name == "max_over_time";
+                self.over_windows_all(arg(0)?, grid, |w| {
+                    super::sliding::extreme(&w.samples, &w.windows, max).unwrap_or_else(|| {
+                        (0..w.windows.len())
+                            .map(|i| over_time(name, w.window(i), f64::NAN))
+                            .collect()
+                    })
+                })
+            }
+            "changes" => self.over_windows_all(arg(0)?, grid, |w| {
+                super::sliding::pair_counts(&w.samples, &w.windows, |a, b| {
+                    a != b && !(a.is_nan() && b.is_nan())
+                })
+            }),
+            "resets" => self.over_windows_all(arg(0)?, grid, |w| {
+                super::sliding::pair_counts(&w.samples, &w.windows, |a, b| b < a)
+            }),
             n if n.ends_with("_over_time") && n != "absent_over_time"
                 || n == "changes"
                 || n == "resets" =>

@@ -12,6 +12,7 @@ mod call;
 mod error;
 mod kahan;
 mod selector;
+mod sliding;
 mod value;
 
 use std::time::{Duration, Instant};
