@@ -47,6 +47,7 @@
 mod clock;
 mod compact;
 mod error;
+mod frame_cache;
 mod hash;
 mod head;
 mod labels;

@@ -15,8 +15,6 @@ use std::ops::{Deref, Range};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
-
 use crate::encoding::{Decbuf, Encbuf, crc32};
 use crate::error::{Error, Result};
 
@@ -47,8 +45,6 @@ const CODEC_RAW: u8 = 0;
 const CODEC_ZSTD: u8 = 1;
 /// Set in references to chunks inside frames (version 2 segments).
 const FRAMED_REF: u64 = 1 << 63;
-/// Decompressed frames each reader keeps.
-const CACHED_FRAMES: usize = 8;
 
 pub(crate) fn segment_name(n: u32) -> String {
     format!("{n:06}")
@@ -224,17 +220,14 @@ impl Deref for ChunkBytes<'_> {
     }
 }
 
-/// A decompressed frame keyed by (segment, offset).
-type CachedFrame = ((u32, u64), Arc<[u8]>);
-
 /// The mapped chunk segments of a block.
 #[derive(Debug)]
 pub(crate) struct ChunkReader {
     dir: PathBuf,
     /// Each segment with its format version.
     segments: Vec<(Mapped, u8)>,
-    /// Recently used decompressed frames, most recent first.
-    cache: Mutex<Vec<CachedFrame>>,
+    /// Key space in the process-wide frame cache.
+    owner: u64,
 }
 
 impl ChunkReader {
@@ -263,7 +256,7 @@ impl ChunkReader {
         Ok(ChunkReader {
             dir: dir.to_path_buf(),
             segments,
-            cache: Mutex::new(Vec::with_capacity(CACHED_FRAMES)),
+            owner: crate::frame_cache::new_owner(),
         })
     }
 
@@ -311,30 +304,17 @@ impl ChunkReader {
         }
     }
 
-    /// The decompressed frame at `offset` of segment `n`, from the cache or
-    /// read, crc-checked and decompressed now.
+    /// The decompressed frame at `offset` of segment `n`, from the
+    /// process-wide cache or read, crc-checked and decompressed now.
     fn frame(
         &self,
         n: u32,
         seg: &Mapped,
         offset: u64,
     ) -> std::result::Result<Arc<[u8]>, (u64, String)> {
-        {
-            let mut cache = self.cache.lock();
-            if let Some(i) = cache.iter().position(|(k, _)| *k == (n, offset)) {
-                let hit = cache.remove(i);
-                let frame = hit.1.clone();
-                cache.insert(0, hit);
-                return Ok(frame);
-            }
-        }
-        let frame: Arc<[u8]> = read_frame(seg, offset)?.into();
-        let mut cache = self.cache.lock();
-        if !cache.iter().any(|(k, _)| *k == (n, offset)) {
-            cache.insert(0, ((n, offset), frame.clone()));
-            cache.truncate(CACHED_FRAMES);
-        }
-        Ok(frame)
+        // Offsets are below 2^32: the segment number goes above them.
+        let key = (u64::from(n) << 32) | offset;
+        crate::frame_cache::get_or_load(self.owner, key, || read_frame(seg, offset))
     }
 }
 
@@ -399,7 +379,7 @@ fn read_frame(seg: &[u8], offset: u64) -> std::result::Result<Vec<u8>, (u64, Str
     }
     let raw = match codec {
         CODEC_RAW => payload.to_vec(),
-        CODEC_ZSTD => zstd::bulk::decompress(payload, raw_len as usize)
+        CODEC_ZSTD => crate::frame_cache::zstd_decompress(payload, raw_len as usize)
             .map_err(|e| (offset, format!("frame does not decompress: {e}")))?,
         other => return Err((offset, format!("unknown frame codec {other}"))),
     };

@@ -5,8 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
-
 use crate::block::ChunkMeta;
 use crate::encoding::{Decbuf, DecodeError, crc32};
 use crate::error::{Error, Result};
@@ -14,13 +12,8 @@ use crate::labels::{Label, Labels};
 
 use super::writer::{CODEC_RAW, CODEC_ZSTD, MAGIC, TOC_LEN, VERSION, VERSION_PLAIN_SERIES};
 
-/// Decompressed series frames each reader keeps.
-const CACHED_FRAMES: usize = 4;
 /// Largest decompressed series frame accepted.
 const MAX_FRAME_RAW: u64 = 16 << 20;
-
-/// A decompressed series frame, keyed by its offset in the section.
-type CachedFrame = (u64, Arc<[u8]>);
 
 /// Where a section's content lies in the file.
 #[derive(Debug, Clone, Copy)]
@@ -44,8 +37,8 @@ pub(crate) struct IndexReader {
     table: Vec<(u32, u32, u64)>,
     /// Series entries in compressed frames (version 2) or plain (1).
     framed_series: bool,
-    /// Recently used decompressed series frames, most recent first.
-    frames: Mutex<Vec<CachedFrame>>,
+    /// Key space in the process-wide frame cache.
+    owner: u64,
 }
 
 impl IndexReader {
@@ -162,21 +155,17 @@ impl IndexReader {
             label_index,
             table,
             framed_series,
-            frames: Mutex::new(Vec::with_capacity(CACHED_FRAMES)),
+            owner: crate::frame_cache::new_owner(),
         })
     }
 
     /// The decompressed series frame at `at` in the series content.
     fn series_frame(&self, content: &[u8], at: u64) -> Result<Arc<[u8]>> {
-        {
-            let mut cache = self.frames.lock();
-            if let Some(i) = cache.iter().position(|(k, _)| *k == at) {
-                let hit = cache.remove(i);
-                let frame = hit.1.clone();
-                cache.insert(0, hit);
-                return Ok(frame);
-            }
-        }
+        crate::frame_cache::get_or_load(self.owner, at, || self.read_series_frame(content, at))
+    }
+
+    /// Reads and decompresses the series frame at `at`.
+    fn read_series_frame(&self, content: &[u8], at: u64) -> Result<Vec<u8>> {
         let base = self.series.start;
         let start = usize::try_from(at)
             .ok()
@@ -194,7 +183,7 @@ impl IndexReader {
         }
         let raw = match codec {
             CODEC_RAW => payload.to_vec(),
-            CODEC_ZSTD => zstd::bulk::decompress(payload, raw_len as usize)
+            CODEC_ZSTD => crate::frame_cache::zstd_decompress(payload, raw_len as usize)
                 .map_err(|e| frame_bad(format!("series frame does not decompress: {e}")))?,
             other => return Err(frame_bad(format!("unknown series frame codec {other}"))),
         };
@@ -204,13 +193,7 @@ impl IndexReader {
                 raw.len()
             )));
         }
-        let frame: Arc<[u8]> = raw.into();
-        let mut cache = self.frames.lock();
-        if !cache.iter().any(|(k, _)| *k == at) {
-            cache.insert(0, (at, frame.clone()));
-            cache.truncate(CACHED_FRAMES);
-        }
-        Ok(frame)
+        Ok(raw)
     }
 
     fn bad(&self, offset: usize, why: impl Into<String>) -> Error {

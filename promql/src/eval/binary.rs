@@ -192,50 +192,84 @@ impl Evaluator<'_> {
             many.iter().map(|s| signature(&s.labels, m)).collect();
         let one_sigs: Vec<Vec<(String, String)>> =
             one.iter().map(|s| signature(&s.labels, m)).collect();
-        let mut out: HashMap<Labels, StepSeries> = HashMap::new();
+        // Signatures as small integers, computed once: the steps then work
+        // on arrays, and the labels of a matched pair are built once.
+        let (many_sid, one_sid, nsig) = sig_ids(&many_sigs, &one_sigs);
+        const NONE: usize = usize::MAX;
+        let mut one_at = vec![NONE; nsig];
+        let mut one_step = vec![NONE; nsig];
+        let mut matched_step = vec![NONE; nsig];
+        let mut grouped_seen: HashMap<usize, Vec<usize>> = HashMap::new();
+        let mut pair_slot: HashMap<(usize, usize), usize> = HashMap::new();
+        let mut slot_of: HashMap<Labels, usize> = HashMap::new();
+        let mut out: Vec<StepSeries> = Vec::new();
         for step in 0..steps {
             // The "one" side, unique per signature.
-            let mut by_sig: HashMap<&[(String, String)], usize> = HashMap::new();
-            for (i, s) in one.iter().enumerate() {
+            for (j, s) in one.iter().enumerate() {
                 if s.points.get(step).copied().flatten().is_none() {
                     continue;
                 }
-                if let Some(&prev) = by_sig.get(one_sigs[i].as_slice()) {
-                    let (a, c) = (&one[prev].labels, &s.labels);
+                let sid = one_sid[j];
+                if one_step[sid] == step {
+                    let (a, c) = (&one[one_at[sid]].labels, &s.labels);
                     let (a, c) = if a <= c { (a, c) } else { (c, a) };
                     return Err(EvalError::Execution(format!(
                         "found duplicate series for the match group {} on the {one_side} hand-side of the operation: [{a}, {c}];many-to-many matching not allowed: matching labels must be unique on one side",
-                        format_sig(&one_sigs[i])
+                        format_sig(&one_sigs[j])
                     )));
                 }
-                by_sig.insert(one_sigs[i].as_slice(), i);
+                one_step[sid] = step;
+                one_at[sid] = j;
             }
-            let mut matched: HashMap<&[(String, String)], Vec<Labels>> = HashMap::new();
+            if grouped {
+                grouped_seen.clear();
+            }
             for (i, s) in many.iter().enumerate() {
                 let Some(mv) = s.points.get(step).copied().flatten() else {
                     continue;
                 };
-                let Some(&j) = by_sig.get(many_sigs[i].as_slice()) else {
+                let sid = many_sid[i];
+                if one_step[sid] != step {
                     continue;
-                };
+                }
+                let j = one_at[sid];
                 let Some(ov) = one[j].points.get(step).copied().flatten() else {
                     continue;
                 };
                 let (l, r) = if one_to_many { (ov, mv) } else { (mv, ov) };
                 let (v, keep) = apply(b.op, l, r);
+                let slot = match pair_slot.get(&(i, j)) {
+                    Some(&k) => k,
+                    None => {
+                        let labels = result_labels(&s.labels, &one[j].labels, m);
+                        let k = *slot_of.entry(labels.clone()).or_insert_with(|| {
+                            out.push(StepSeries {
+                                labels,
+                                drop_name: drop || (s.drop_name && !b.op.is_comparison()),
+                                points: vec![None; steps],
+                            });
+                            out.len() - 1
+                        });
+                        pair_slot.insert((i, j), k);
+                        k
+                    }
+                };
                 // Cardinality is checked on every match, filtered out or not.
-                let labels = result_labels(&s.labels, &one[j].labels, m);
-                let seen = matched.entry(many_sigs[i].as_slice()).or_default();
-                if !grouped && !seen.is_empty() {
-                    return Err(EvalError::Execution("multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into()));
+                if !grouped {
+                    if matched_step[sid] == step {
+                        return Err(EvalError::Execution("multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into()));
+                    }
+                    matched_step[sid] = step;
+                } else {
+                    let seen = grouped_seen.entry(sid).or_default();
+                    if seen.contains(&slot) {
+                        return Err(EvalError::Execution(
+                            "multiple matches for labels: grouping labels must ensure unique matches"
+                                .into(),
+                        ));
+                    }
+                    seen.push(slot);
                 }
-                if grouped && seen.contains(&labels) {
-                    return Err(EvalError::Execution(
-                        "multiple matches for labels: grouping labels must ensure unique matches"
-                            .into(),
-                    ));
-                }
-                seen.push(labels.clone());
                 let value = if b.return_bool {
                     f64::from(u8::from(keep))
                 } else if keep {
@@ -243,18 +277,31 @@ impl Evaluator<'_> {
                 } else {
                     continue;
                 };
-                let entry = out.entry(labels.clone()).or_insert_with(|| StepSeries {
-                    labels,
-                    drop_name: drop || (s.drop_name && !b.op.is_comparison()),
-                    points: vec![None; steps],
-                });
-                if let Some(p) = entry.points.get_mut(step) {
+                if let Some(p) = out.get_mut(slot).and_then(|o| o.points.get_mut(step)) {
                     *p = Some(value);
                 }
             }
         }
-        Ok(out.into_values().collect())
+        out.retain(|s| s.points.iter().any(Option::is_some));
+        Ok(out)
     }
+}
+
+/// Numbers for the distinct signatures of two sides: (ids of the first
+/// side's series, ids of the second's, number of distinct signatures).
+fn sig_ids<'a>(
+    a: &'a [Vec<(String, String)>],
+    b: &'a [Vec<(String, String)>],
+) -> (Vec<usize>, Vec<usize>, usize) {
+    let mut ids: HashMap<&'a [(String, String)], usize> = HashMap::new();
+    let mut id_of = |sig: &'a Vec<(String, String)>| -> usize {
+        let n = ids.len();
+        *ids.entry(sig.as_slice()).or_insert(n)
+    };
+    let a_ids: Vec<usize> = a.iter().map(&mut id_of).collect();
+    let b_ids: Vec<usize> = b.iter().map(&mut id_of).collect();
+    let n = ids.len();
+    (a_ids, b_ids, n)
 }
 
 /// `and`, `or`, `unless`, matched per step.
@@ -262,25 +309,24 @@ fn set_op(b: &Binary, lhs: Vec<StepSeries>, rhs: Vec<StepSeries>, steps: usize) 
     let m = b.matching.as_ref();
     let rsigs: Vec<_> = rhs.iter().map(|s| signature(&s.labels, m)).collect();
     let lsigs: Vec<_> = lhs.iter().map(|s| signature(&s.labels, m)).collect();
-    let present = |series: &[StepSeries],
-                   sigs: &[Vec<(String, String)>],
-                   step: usize|
-     -> std::collections::HashSet<Vec<(String, String)>> {
-        series
-            .iter()
-            .zip(sigs)
-            .filter(|(s, _)| s.points.get(step).copied().flatten().is_some())
-            .map(|(_, sig)| sig.clone())
-            .collect()
+    let (lsid, rsid, nsig) = sig_ids(&lsigs, &rsigs);
+    // present[sid] == step when a series of that signature has a point.
+    let mut present = vec![usize::MAX; nsig];
+    let mark = |present: &mut Vec<usize>, series: &[StepSeries], sids: &[usize], step: usize| {
+        for (s, &sid) in series.iter().zip(sids) {
+            if s.points.get(step).copied().flatten().is_some() {
+                present[sid] = step;
+            }
+        }
     };
     match b.op {
         BinaryOp::And | BinaryOp::Unless => {
             let keep_if_present = b.op == BinaryOp::And;
             let mut out = lhs;
             for step in 0..steps {
-                let r = present(&rhs, &rsigs, step);
-                for (s, sig) in out.iter_mut().zip(&lsigs) {
-                    if r.contains(sig) != keep_if_present
+                mark(&mut present, &rhs, &rsid, step);
+                for (s, &sid) in out.iter_mut().zip(&lsid) {
+                    if (present[sid] == step) != keep_if_present
                         && let Some(p) = s.points.get_mut(step)
                     {
                         *p = None;
@@ -293,9 +339,9 @@ fn set_op(b: &Binary, lhs: Vec<StepSeries>, rhs: Vec<StepSeries>, steps: usize) 
         _ => {
             let mut extra: Vec<StepSeries> = rhs.clone();
             for step in 0..steps {
-                let l = present(&lhs, &lsigs, step);
-                for (s, sig) in extra.iter_mut().zip(&rsigs) {
-                    if l.contains(sig)
+                mark(&mut present, &lhs, &lsid, step);
+                for (s, &sid) in extra.iter_mut().zip(&rsid) {
+                    if present[sid] == step
                         && let Some(p) = s.points.get_mut(step)
                     {
                         *p = None;

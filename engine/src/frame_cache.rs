@@ -1,0 +1,112 @@
+//! Decompressed frames (block chunk frames, index series frames), shared by
+//! every block of the process under one memory budget, least recently used
+//! out first. A query that visits series spread over a block's index (all
+//! series of one host, say) would otherwise decompress the same frames again
+//! and again.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
+
+use parking_lot::Mutex;
+
+/// Bytes of decompressed frames kept at most.
+const BUDGET: usize = 32 << 20;
+
+/// (owner, frame offset) -> (frame, last use).
+type Frames = HashMap<(u64, u64), (Arc<[u8]>, u64)>;
+
+#[derive(Default)]
+struct Cache {
+    frames: Frames,
+    bytes: usize,
+    tick: u64,
+}
+
+static CACHE: LazyLock<Mutex<Cache>> = LazyLock::new(Mutex::default);
+static OWNERS: AtomicU64 = AtomicU64::new(1);
+
+/// A key space of its own for one reader (a chunk segment or an index).
+pub(crate) fn new_owner() -> u64 {
+    OWNERS.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The frame at `offset` of `owner`, from the cache or from `load`.
+pub(crate) fn get_or_load<E>(
+    owner: u64,
+    offset: u64,
+    load: impl FnOnce() -> Result<Vec<u8>, E>,
+) -> Result<Arc<[u8]>, E> {
+    {
+        let mut c = CACHE.lock();
+        c.tick += 1;
+        let tick = c.tick;
+        if let Some((frame, used)) = c.frames.get_mut(&(owner, offset)) {
+            *used = tick;
+            return Ok(frame.clone());
+        }
+    }
+    // Decompress without holding the lock.
+    let frame: Arc<[u8]> = load()?.into();
+    let mut c = CACHE.lock();
+    if frame.len() <= BUDGET / 4 && !c.frames.contains_key(&(owner, offset)) {
+        c.tick += 1;
+        let tick = c.tick;
+        c.bytes += frame.len();
+        c.frames.insert((owner, offset), (frame.clone(), tick));
+        while c.bytes > BUDGET {
+            let Some(oldest) = c.frames.iter().min_by_key(|(_, v)| v.1).map(|(k, _)| *k) else {
+                break;
+            };
+            if let Some((f, _)) = c.frames.remove(&oldest) {
+                c.bytes -= f.len();
+            }
+        }
+    }
+    Ok(frame)
+}
+
+/// zstd-decompresses `payload` into exactly `raw_len` bytes, with a
+/// decompression context kept per thread.
+pub(crate) fn zstd_decompress(payload: &[u8], raw_len: usize) -> std::io::Result<Vec<u8>> {
+    thread_local! {
+        static DCTX: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    DCTX.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(zstd::bulk::Decompressor::new()?);
+        }
+        match slot.as_mut() {
+            Some(d) => d.decompress(payload, raw_len),
+            None => zstd::bulk::decompress(payload, raw_len),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_shared_and_the_budget_holds() {
+        let owner = new_owner();
+        let mut loads = 0;
+        for _ in 0..3 {
+            let f = get_or_load::<()>(owner, 7, || {
+                loads += 1;
+                Ok(vec![1u8; 1000])
+            })
+            .unwrap();
+            assert_eq!(f.len(), 1000);
+        }
+        assert_eq!(loads, 1, "loaded once, then served from the cache");
+        // Far more than the budget: the cache stays within it.
+        let big = new_owner();
+        for i in 0..200 {
+            get_or_load::<()>(big, i, || Ok(vec![0u8; 1 << 20])).unwrap();
+        }
+        assert!(CACHE.lock().bytes <= BUDGET);
+    }
+}
