@@ -55,7 +55,58 @@ pub fn labels(l: &Labels) -> String {
 }
 
 fn point(t: i64, v: f64) -> String {
-    format!("[{},\"{}\"]", format_time(t), format_value(v))
+    let mut out = String::with_capacity(32);
+    push_point(&mut out, t, v);
+    out
+}
+
+/// Appends `[seconds,"value"]` without allocating.
+fn push_point(out: &mut String, t: i64, v: f64) {
+    out.push('[');
+    let a = t.unsigned_abs();
+    if t < 0 {
+        out.push('-');
+    }
+    let _ = write!(out, "{}", a / 1000);
+    let ms = a % 1000;
+    if ms != 0 {
+        // Up to three digits, without trailing zeros.
+        out.push('.');
+        let digits = [ms / 100, ms / 10 % 10, ms % 10];
+        let len = if !ms.is_multiple_of(10) {
+            3
+        } else if !ms.is_multiple_of(100) {
+            2
+        } else {
+            1
+        };
+        for d in digits.iter().take(len) {
+            out.push(char::from(b'0' + *d as u8));
+        }
+    }
+    out.push_str(",\"");
+    if v.is_nan() {
+        out.push_str("NaN");
+    } else if v.is_infinite() {
+        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
+    } else {
+        let _ = write!(out, "{v}");
+    }
+    out.push_str("\"]");
+}
+
+/// `{"metric":...,"values":[...]}` for one series.
+fn push_series(out: &mut String, l: &Labels, pts: impl Iterator<Item = (i64, f64)>) {
+    out.push_str(r#"{"metric":"#);
+    out.push_str(&labels(l));
+    out.push_str(r#","values":["#);
+    for (i, (t, v)) in pts.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_point(out, t, v);
+    }
+    out.push_str("]}");
 }
 
 /// The `data` of an instant query at `t`.
@@ -87,21 +138,15 @@ pub fn instant_data(v: &Value, t: i64) -> String {
             )
         }
         Value::Matrix(m) => {
-            let items: Vec<String> = m
-                .iter()
-                .map(|r| {
-                    let vals: Vec<String> = r.samples.iter().map(|s| point(s.t, s.v)).collect();
-                    format!(
-                        r#"{{"metric":{},"values":[{}]}}"#,
-                        labels(&r.labels),
-                        vals.join(",")
-                    )
-                })
-                .collect();
-            format!(
-                r#"{{"resultType":"matrix","result":[{}]}}"#,
-                items.join(",")
-            )
+            let mut out = String::from(r#"{"resultType":"matrix","result":["#);
+            for (i, r) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_series(&mut out, &r.labels, r.samples.iter().map(|s| (s.t, s.v)));
+            }
+            out.push_str("]}");
+            out
         }
     }
 }
@@ -130,21 +175,17 @@ pub fn range_data(v: &Value, times: &[i64]) -> String {
     };
     series.retain(|s| !s.1.is_empty());
     series.sort_by(|a, b| a.0.cmp(&b.0));
-    let items: Vec<String> = series
-        .iter()
-        .map(|(l, pts)| {
-            let vals: Vec<String> = pts.iter().map(|&(t, v)| point(t, v)).collect();
-            format!(
-                r#"{{"metric":{},"values":[{}]}}"#,
-                labels(l),
-                vals.join(",")
-            )
-        })
-        .collect();
-    format!(
-        r#"{{"resultType":"matrix","result":[{}]}}"#,
-        items.join(",")
-    )
+    let points: usize = series.iter().map(|s| s.1.len()).sum();
+    let mut out = String::with_capacity(64 + points * 24 + series.len() * 128);
+    out.push_str(r#"{"resultType":"matrix","result":["#);
+    for (i, (l, pts)) in series.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_series(&mut out, l, pts.iter().copied());
+    }
+    out.push_str("]}");
+    out
 }
 
 #[cfg(test)]
@@ -160,5 +201,19 @@ mod tests {
         assert_eq!(format_time(1_435_781_451_781), "1435781451.781");
         assert_eq!(format_time(4000), "4");
         assert_eq!(format_time(1500), "1.5");
+        for (t, v) in [
+            (1_435_781_451_781, 1.5),
+            (4000, f64::NAN),
+            (1500, f64::NEG_INFINITY),
+            (-1500, 0.1),
+            (1010, 1e21),
+            (1100, -0.0),
+        ] {
+            assert_eq!(
+                point(t, v),
+                format!("[{},\"{}\"]", format_time(t), format_value(v)),
+                "{t} {v}"
+            );
+        }
     }
 }
