@@ -1,17 +1,11 @@
 //! Arbitrary bytes as a PromQL query: never a panic, and whatever parses
 //! prints to text that parses back to the same tree.
+//! The check itself is `checks::promql_parse` (../checks.rs), which the server's
+//! test binary also runs on every file of fuzz/corpus/promql_parse/ and
+//! fuzz/regressions/promql_parse/.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
+#[path = "../checks.rs"]
+mod checks;
 
-fuzz_target!(|data: &[u8]| {
-    if data.len() > 4096 {
-        return;
-    }
-    let Ok(text) = std::str::from_utf8(data) else { return };
-    if let Ok(expr) = strata_promql::parse(text) {
-        let printed = expr.to_string();
-        let again = strata_promql::parse(&printed).unwrap_or_else(|e| panic!("{printed:?} does not parse: {e}"));
-        assert_eq!(again, expr, "{printed:?}");
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::promql_parse(data));

@@ -1,14 +1,10 @@
 //! Arbitrary bytes as a WAL segment: replay never panics.
+//! The check itself is `checks::wal_replay` (../checks.rs), which the server's
+//! test binary also runs on every file of fuzz/corpus/wal_replay/ and
+//! fuzz/regressions/wal_replay/.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use strata_engine::wal::Wal;
+#[path = "../checks.rs"]
+mod checks;
 
-fuzz_target!(|data: &[u8]| {
-    if data.len() > 1 << 20 {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("00000001"), data).unwrap();
-    let _ = Wal::replay(dir.path(), |_| Ok(()));
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::wal_replay(data));

@@ -3,9 +3,11 @@
 mod access;
 mod api;
 mod clients;
+mod corruption;
 mod crash_server;
 mod deploy;
 mod disk_full;
+mod fuzz_regressions;
 mod overload;
 mod process;
 mod remote_read;

@@ -1,0 +1,295 @@
+//! The body of every fuzz target, one function per target, shared by the
+//! cargo-fuzz binaries (`fuzz_targets/*.rs`, each a one-line wrapper) and
+//! by the server's test binary (`server/tests/it/fuzz_regressions.rs`),
+//! which replays every file of `fuzz/corpus/<target>/` and
+//! `fuzz/regressions/<target>/` through the same function on every
+//! `cargo test --workspace`. A check panics only on a bug.
+//!
+//! Included with `#[path]` by both crates: keep to what both depend on
+//! (strata-engine, strata-promql, strata-server, prost, snap, tempfile).
+#![allow(dead_code)]
+
+use prost::Message;
+use strata_engine::block::Block;
+use strata_engine::chunk::{ChunkIter, Encoding, decode_all, encode, encode_cold};
+use strata_engine::index::PostingsSource;
+use strata_engine::wal::Wal;
+use strata_engine::{Label, LabelLimits, Labels, MatchType, Matcher, Sample};
+use strata_server::api::remote_read::decode_request;
+use strata_server::ingest::{exposition, jsonl, remote_write};
+
+/// A target's check: panics on a bug, returns otherwise.
+pub(crate) type Check = fn(&[u8]);
+
+/// Every target: its name (the cargo-fuzz binary and the corpus and
+/// regressions directory names) and its check.
+pub(crate) const TARGETS: &[(&str, Check)] = &[
+    ("promql_parse", promql_parse),
+    ("chunk_decode", chunk_decode),
+    ("wal_replay", wal_replay),
+    ("block_open", block_open),
+    ("exposition_parse", exposition_parse),
+    ("jsonl_parse", jsonl_parse),
+    ("remote_write_decode", remote_write_decode),
+    ("remote_read_decode", remote_read_decode),
+];
+
+/// Arbitrary bytes as a PromQL query: never a panic, and whatever parses
+/// prints to text that parses back to the same tree.
+pub(crate) fn promql_parse(data: &[u8]) {
+    if data.len() > 4096 {
+        return;
+    }
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(expr) = strata_promql::parse(text) {
+        let printed = expr.to_string();
+        let again = strata_promql::parse(&printed)
+            .unwrap_or_else(|e| panic!("{printed:?} does not parse: {e}"));
+        assert_eq!(again, expr, "{printed:?}");
+    }
+}
+
+/// Arbitrary bytes as a chunk never panic; and arbitrary samples round-trip.
+pub(crate) fn chunk_decode(data: &[u8]) {
+    if data.len() > 1 << 16 {
+        return;
+    }
+    for encoding in [Encoding::Xor, Encoding::Decimal] {
+        if let Ok(it) = ChunkIter::new(encoding, data) {
+            for s in it {
+                if s.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    // Structured: read (delta, value bits) pairs and round-trip them.
+    let mut samples = Vec::new();
+    let mut t = 0i64;
+    for c in data.chunks_exact(12) {
+        let delta = u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64 + 1;
+        let bits = u64::from_le_bytes([c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11]]);
+        t = match t.checked_add(delta) {
+            Some(n) => n,
+            None => break,
+        };
+        samples.push(Sample {
+            t,
+            v: f64::from_bits(bits),
+        });
+    }
+    let back =
+        decode_all(Encoding::Xor, &encode(Encoding::Xor, &samples)).expect("own chunk decodes");
+    assert_eq!(back, samples);
+    // The block encoding (Decimal when every value is a short decimal) is
+    // bit-exact too, on the raw values and on values made decimal.
+    let bits = |s: &[Sample]| s.iter().map(|x| (x.t, x.v.to_bits())).collect::<Vec<_>>();
+    let (enc, bytes) = encode_cold(&samples);
+    assert_eq!(
+        bits(&decode_all(enc, &bytes).expect("own chunk decodes")),
+        bits(&samples)
+    );
+    let decimal: Vec<Sample> = samples
+        .iter()
+        .map(|s| Sample {
+            t: s.t,
+            v: ((s.v.to_bits() % 2_000_001) as i64 - 1_000_000) as f64 / 100.0,
+        })
+        .collect();
+    let (enc, bytes) = encode_cold(&decimal);
+    if !decimal.is_empty() {
+        assert_eq!(
+            enc,
+            Encoding::Decimal,
+            "short decimals take the decimal form"
+        );
+    }
+    assert_eq!(
+        bits(&decode_all(enc, &bytes).expect("own chunk decodes")),
+        bits(&decimal)
+    );
+}
+
+/// Arbitrary bytes as a WAL segment: replay never panics.
+pub(crate) fn wal_replay(data: &[u8]) {
+    if data.len() > 1 << 20 {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("00000001"), data).unwrap();
+    let _ = Wal::replay(dir.path(), |_| Ok(()));
+}
+
+/// Arbitrary bytes as a block's index (with arbitrary meta and chunk files):
+/// opening and reading every series and chunk never panics.
+pub(crate) fn block_open(data: &[u8]) {
+    if data.len() > 1 << 20 {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (a, rest) = data.split_at(data.len() / 3);
+    let (b, c) = rest.split_at(rest.len() / 2);
+    std::fs::write(dir.path().join("meta"), a).unwrap();
+    std::fs::write(dir.path().join("index"), b).unwrap();
+    std::fs::create_dir(dir.path().join("chunks")).unwrap();
+    std::fs::write(dir.path().join("chunks/000001"), c).unwrap();
+    if let Ok(block) = Block::open(dir.path()) {
+        if let Ok(ids) = block.all_postings() {
+            for id in ids {
+                if let Ok((_, chunks)) = block.series(id) {
+                    for m in chunks {
+                        let _ = block.chunk(&m);
+                    }
+                }
+            }
+        }
+        let _ = block.label_names();
+    }
+}
+
+/// Arbitrary bytes as a Prometheus text exposition body: never a panic, and
+/// every sample parsed prints back (write_sample) to a line that parses to
+/// the same sample.
+pub(crate) fn exposition_parse(data: &[u8]) {
+    use exposition::{Entry, parse, parse_line, write_sample};
+    if data.len() > 1 << 16 {
+        return;
+    }
+    for entry in parse(data) {
+        let Ok((_, Entry::Sample(s))) = entry else {
+            continue;
+        };
+        let labels: Vec<(&str, &str)> = s.labels.iter().map(|(n, v)| (*n, v.as_ref())).collect();
+        let mut out = String::new();
+        write_sample(&mut out, s.name, &labels, s.value, s.timestamp);
+        let again = parse_line(out.trim_end_matches('\n').as_bytes());
+        let Ok(Some(Entry::Sample(b))) = again else {
+            panic!("{out:?}: {again:?}")
+        };
+        assert_eq!(
+            (b.name, &b.labels, b.timestamp),
+            (s.name, &s.labels, s.timestamp),
+            "{out:?}"
+        );
+        assert!(
+            b.value.to_bits() == s.value.to_bits() || (b.value.is_nan() && s.value.is_nan()),
+            "{out:?}"
+        );
+    }
+}
+
+/// Arbitrary bytes as a VictoriaMetrics JSON lines body: never a panic, and
+/// every line parsed writes back (write_line) to a line that parses the same.
+pub(crate) fn jsonl_parse(data: &[u8]) {
+    use jsonl::{parse, parse_line, write_line};
+    if data.len() > 1 << 16 {
+        return;
+    }
+    for line in parse(data) {
+        let Ok((_, l)) = line else { continue };
+        let labels: Vec<Label> = l
+            .labels
+            .iter()
+            .map(|(n, v)| Label::new(n.as_str(), v.as_str()))
+            .collect();
+        let samples: Vec<Sample> = l
+            .timestamps
+            .iter()
+            .zip(&l.values)
+            .map(|(&t, &v)| Sample::new(t, v))
+            .collect();
+        let mut out = String::new();
+        write_line(&mut out, &labels, &samples);
+        let b = parse_line(out.trim_end_matches('\n').as_bytes())
+            .unwrap_or_else(|e| panic!("{out:?}: {e}"));
+        let (mut x, mut y) = (b.labels.clone(), l.labels.clone());
+        x.sort();
+        y.sort();
+        assert_eq!(x, y, "{out:?}");
+        assert_eq!(b.timestamps, l.timestamps, "{out:?}");
+        for (p, q) in b.values.iter().zip(&l.values) {
+            assert!(
+                p.to_bits() == q.to_bits() || (p.is_nan() && q.is_nan()),
+                "{out:?}"
+            );
+        }
+    }
+}
+
+/// Largest decompressed body the remote targets accept (the server allows
+/// 8 x `--max-request-bytes`; a smaller bound keeps the fuzzer fast).
+const MAX_DECOMPRESSED: usize = 4 << 20;
+
+/// Arbitrary bytes as a remote_write body (snappy block + protobuf
+/// `WriteRequest`), as `POST /api/v1/write` decodes it: never a panic,
+/// nothing decompresses past the limit, a request that decodes re-encodes
+/// to a body that decodes to the same bytes again, and every series goes
+/// through the label validation the write handler applies.
+pub(crate) fn remote_write_decode(data: &[u8]) {
+    if data.len() > 1 << 20 {
+        return;
+    }
+    let Ok(req) = remote_write::decode(data, MAX_DECOMPRESSED) else {
+        return;
+    };
+    let raw = req.encode_to_vec();
+    let body = remote_write::encode(&req);
+    let again = remote_write::decode(&body, usize::MAX)
+        .unwrap_or_else(|e| panic!("re-encoded request does not decode: {e}"));
+    assert_eq!(again.encode_to_vec(), raw, "decode(encode(req)) != req");
+    let limits = LabelLimits::default();
+    for ts in req.timeseries {
+        let pairs: Vec<Label> = ts
+            .labels
+            .into_iter()
+            .map(|l| Label::new(l.name, l.value))
+            .collect();
+        if let Ok(labels) = Labels::with_limits(pairs, &limits) {
+            // A valid label set is within the limits and prints and
+            // re-validates as the same set.
+            assert!(labels.as_slice().len() <= limits.max_labels);
+            let again = Labels::with_limits(labels.as_slice().to_vec(), &limits)
+                .unwrap_or_else(|e| panic!("{labels}: accepted once, then refused: {e}"));
+            assert_eq!(again, labels);
+        }
+    }
+}
+
+/// Arbitrary bytes as a remote_read body (snappy block + protobuf
+/// `ReadRequest`), as `POST /api/v1/read` decodes it: never a panic, a
+/// request that decodes round-trips, and every matcher of type 0..=3 builds
+/// (regular expressions compile or are refused with an error, never a panic).
+pub(crate) fn remote_read_decode(data: &[u8]) {
+    if data.len() > 1 << 20 {
+        return;
+    }
+    let Ok(req) = decode_request(data, MAX_DECOMPRESSED) else {
+        return;
+    };
+    let raw = req.encode_to_vec();
+    let body = snap::raw::Encoder::new()
+        .compress_vec(&raw)
+        .expect("snappy compresses any input");
+    let again = decode_request(&body, usize::MAX)
+        .unwrap_or_else(|e| panic!("re-encoded request does not decode: {e}"));
+    assert_eq!(again.encode_to_vec(), raw, "decode(encode(req)) != req");
+    for q in req.queries.iter().take(16) {
+        for m in q.matchers.iter().take(16) {
+            let kind = match m.r#type {
+                0 => MatchType::Equal,
+                1 => MatchType::NotEqual,
+                2 => MatchType::Regex,
+                3 => MatchType::NotRegex,
+                _ => continue,
+            };
+            if m.value.len() > 1024 {
+                continue;
+            }
+            if let Ok(matcher) = Matcher::new(kind, m.name.clone(), m.value.clone()) {
+                let _ = matcher.matches(&m.value);
+            }
+        }
+    }
+}
