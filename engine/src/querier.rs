@@ -265,7 +265,12 @@ impl<'a> ChunkLoc<'a> {
                     )
                 })?;
                 let at = Some((*b, *m));
-                match b.chunk(m)? {
+                let bytes = b.chunk(m).inspect_err(|e| {
+                    if matches!(e, Error::Corruption { .. }) {
+                        crate::stats::count_read_damage();
+                    }
+                })?;
+                match bytes {
                     ChunkBytes::Mapped(bytes) => ChunkIter::new(enc, bytes)
                         .map(OpenChunk::Lazy)
                         .map_err(|e| chunk_error(at, e)),
@@ -279,6 +284,7 @@ impl<'a> ChunkLoc<'a> {
 }
 
 fn chunk_error(at: Option<(&Block, &ChunkMeta)>, e: crate::chunk::ChunkError) -> Error {
+    crate::stats::count_read_damage();
     match at {
         Some((b, m)) => Error::corruption(
             b.dir().join("chunks"),

@@ -19,6 +19,16 @@ pub(crate) struct Counters {
     pub(crate) last_maintenance_error: Mutex<Option<String>>,
 }
 
+/// Damaged block data met by reads (a chunk or frame failing its crc or
+/// not decoding), process-wide: the readers that meet it do not know their
+/// storage.
+pub(crate) static READ_DAMAGE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Counts one piece of damaged block data met by a read.
+pub(crate) fn count_read_damage() {
+    READ_DAMAGE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// A snapshot of the storage's counters and sizes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StorageStats {
@@ -56,6 +66,8 @@ pub struct StorageStats {
     pub maintenance_errors: u64,
     /// Damaged files or records found at open.
     pub open_damage: u64,
+    /// Damaged chunks met by queries since the process started.
+    pub read_damage: u64,
 }
 
 /// Cardinality of the head, as Prometheus' `/api/v1/status/tsdb` reports it.

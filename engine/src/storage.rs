@@ -150,11 +150,18 @@ impl Storage {
         }
 
         let mut report = OpenReport::default();
-        let blocks = load_blocks(&dir, &opts, &mut report)?;
+        let (blocks, highest_id) = load_blocks(&dir, &opts, &mut report)?;
         report.blocks = blocks.len();
-        let next_block_id = blocks.iter().map(|b| b.meta().id.0 + 1).max().unwrap_or(1);
+        // Never hand out an id a block ever had, quarantined ones included:
+        // tombstones and logs name blocks by id.
+        let next_block_id = highest_id.saturating_add(1);
         let tombstones = match Tombstones::load(&dir) {
-            Ok(t) => t,
+            // Deletions pending on blocks that did not load (quarantined)
+            // apply to nothing.
+            Ok(mut t) => {
+                t.0.retain(|ts| blocks.iter().any(|b| b.meta().id == ts.block));
+                t
+            }
             Err(e @ Error::Corruption { .. }) => {
                 report.damage.push(damage_of(
                     &e,
@@ -388,17 +395,56 @@ fn damage_of(e: &Error, action: &str) -> Damage {
 }
 
 /// Opens every block; damaged ones move to `quarantine/`, expired ones are deleted.
-fn load_blocks(dir: &Path, opts: &Options, report: &mut OpenReport) -> Result<Vec<Arc<Block>>> {
+/// The highest block id found in `quarantine/` (names `<id>` or `<id>.<n>`).
+fn highest_quarantined_id(qdir: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(qdir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.split('.').next()?.parse::<BlockId>().ok()
+        })
+        .map(|id| id.0)
+        .max()
+        .unwrap_or(0)
+}
+
+/// A free path in `qdir` for block `id`: `<id>`, else `<id>.1`, `<id>.2`, ...
+fn quarantine_target(qdir: &Path, id: BlockId) -> PathBuf {
+    let plain = qdir.join(id.to_string());
+    if !plain.exists() {
+        return plain;
+    }
+    (1u32..)
+        .map(|n| qdir.join(format!("{id}.{n}")))
+        .find(|p| !p.exists())
+        .unwrap_or(plain)
+}
+
+/// Opens the blocks (quarantining damaged ones, deleting expired ones) and
+/// returns them with the highest block id ever seen in the directory.
+fn load_blocks(
+    dir: &Path,
+    opts: &Options,
+    report: &mut OpenReport,
+) -> Result<(Vec<Arc<Block>>, u64)> {
     let blocks_dir = dir.join(BLOCKS_DIR);
     fs::create_dir_all(&blocks_dir).map_err(|e| Error::io("create", &blocks_dir, e))?;
+    let qdir = dir.join(QUARANTINE_DIR);
+    let mut highest = highest_quarantined_id(&qdir);
     let mut blocks = Vec::new();
     for (id, path) in block::list_blocks(&blocks_dir)? {
+        highest = highest.max(id.0);
         match Block::open(&path) {
-            Ok(b) => blocks.push(Arc::new(b)),
+            Ok(b) => {
+                highest = highest.max(b.meta().id.0);
+                blocks.push(Arc::new(b));
+            }
             Err(e) => {
-                let qdir = dir.join(QUARANTINE_DIR);
                 fs::create_dir_all(&qdir).map_err(|e| Error::io("create", &qdir, e))?;
-                let target = qdir.join(id.to_string());
+                let target = quarantine_target(&qdir, id);
                 fs::rename(&path, &target).map_err(|e| Error::io("rename", &path, e))?;
                 report.damage.push(damage_of(
                     &e,
@@ -415,7 +461,7 @@ fn load_blocks(dir: &Path, opts: &Options, report: &mut OpenReport) -> Result<Ve
     }
     blocks.retain(|b| !expired.contains(&b.meta().id));
     blocks.sort_by_key(|b| b.meta().id);
-    Ok(blocks)
+    Ok((blocks, highest))
 }
 
 fn replay_wal(head: &Head, wal_dir: &Path, report: &mut OpenReport) -> Result<()> {
@@ -784,6 +830,7 @@ impl Inner {
             retention_deletions: self.stats.retention_deletions.load(Ordering::Relaxed),
             maintenance_errors: self.stats.maintenance_errors.load(Ordering::Relaxed),
             open_damage: self.report.damage.len() as u64,
+            read_damage: crate::stats::READ_DAMAGE.load(Ordering::Relaxed),
         }
     }
 }

@@ -70,6 +70,7 @@ struct StorageGauges {
     out_of_order_samples: Gauge<u64, AtomicU64>,
     maintenance_errors: Gauge<u64, AtomicU64>,
     open_damage: Gauge<u64, AtomicU64>,
+    read_damage: Gauge<u64, AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -172,6 +173,11 @@ impl Default for Metrics {
             s.maintenance_errors.clone(),
         );
         registry.register(
+            "read_damage",
+            "Damaged chunks met by queries since start (a counter; the query's error names the file and offset)",
+            s.read_damage.clone(),
+        );
+        registry.register(
             "open_damage",
             "Damaged files or records found when the storage opened",
             s.open_damage.clone(),
@@ -199,6 +205,7 @@ impl Metrics {
             g.out_of_order_samples.set(st.out_of_order_samples);
             g.maintenance_errors.set(st.maintenance_errors);
             g.open_damage.set(st.open_damage);
+            g.read_damage.set(st.read_damage);
         }
         let mut out = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);

@@ -1165,12 +1165,11 @@ fn damage_metrics(addr: &str) -> Vec<(String, f64)> {
         .collect()
 }
 
-/// BUG: a chunk that fails its checksum when a query reads it is reported
+/// Found by this suite and fixed: a chunk that fails its checksum when a query reads it is reported
 /// to the client (5xx, or a cut export) and logged, but `/metrics` never
 /// counts it: `strata_open_damage` counts only what the open found, and no
 /// other metric moves. Issue 7 wants the damage counted in `/metrics`.
 #[test]
-#[ignore = "BUG: chunk damage found at query time is not counted in /metrics"]
 fn chunk_damage_found_by_a_query_is_counted_in_metrics() {
     let t = template();
     let dir = tempfile::tempdir().unwrap();
@@ -1265,7 +1264,7 @@ fn flip_meta(data: &Path, block: &str) {
     std::fs::write(&meta, &b).unwrap();
 }
 
-/// BUG: a quarantined block's id is given to the next block written
+/// Found by this suite and fixed: a quarantined block's id is given to the next block written
 /// (`next_block_id` is one more than the largest *loaded* block), and the
 /// tombstones of the quarantined block still apply to that id: data written
 /// again after the loss (here: the lost window re-ingested, 204) is hidden
@@ -1279,7 +1278,6 @@ fn flip_meta(data: &Path, block: &str) {
 /// `blocks/0000000000000002` again and `/api/v1/export` returns none of
 /// the re-written samples.
 #[test]
-#[ignore = "BUG: a quarantined block's id is reused, and its stale tombstones hide new data"]
 fn a_quarantined_block_id_is_never_reused() {
     let (dir, data, base, second) = two_blocks_with_a_tombstone();
     flip_meta(&data, &second);
@@ -1315,7 +1313,7 @@ fn a_quarantined_block_id_is_never_reused() {
     );
 }
 
-/// BUG: because ids are reused (above), a second damaged block with the
+/// Found by this suite and fixed: because ids are reused (above), a second damaged block with the
 /// same id cannot be moved to `quarantine/<id>` (it exists): the storage
 /// does not open and `strata serve` exits instead of starting.
 ///
@@ -1323,7 +1321,6 @@ fn a_quarantined_block_id_is_never_reused() {
 /// last byte of the new `blocks/0000000000000002/meta`; start: the server
 /// exits with `rename ... quarantine/0000000000000002: Directory not empty`.
 #[test]
-#[ignore = "BUG: a second quarantine of a reused block id stops the server from starting"]
 fn a_block_id_quarantined_twice_does_not_stop_the_server() {
     let (dir, data, base, second) = two_blocks_with_a_tombstone();
     flip_meta(&data, &second);
