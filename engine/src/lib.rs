@@ -66,7 +66,7 @@ pub mod encoding;
 pub mod index;
 pub mod wal;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock, civil_from_days};
 pub use error::{Error, LabelError, Result};
 pub use labels::{
     Label, LabelLimits, Labels, METRIC_NAME, MatchType, Matcher, matches_all, validate_name,

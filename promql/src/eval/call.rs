@@ -160,19 +160,6 @@ fn over_time(name: &str, w: &[Sample], q: f64) -> Option<f64> {
     })
 }
 
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 fn is_leap(y: i64) -> bool {
     (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
 }
@@ -180,7 +167,7 @@ fn is_leap(y: i64) -> bool {
 fn date_part(name: &str, seconds: f64) -> f64 {
     let secs = seconds.floor() as i64;
     let days = secs.div_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = strata_engine::civil_from_days(days);
     match name {
         "year" => y as f64,
         "month" => f64::from(m),

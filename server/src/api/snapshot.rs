@@ -26,7 +26,7 @@ fn new_name() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     let secs = now.as_secs() as i64;
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let (y, m, d) = strata_engine::civil_from_days(secs.div_euclid(86_400));
     let sod = secs.rem_euclid(86_400);
     let random = std::collections::hash_map::RandomState::new();
     let salt = std::hash::BuildHasher::hash_one(&random, now.as_nanos());
@@ -36,20 +36,6 @@ fn new_name() -> String {
         sod / 60 % 60,
         sod % 60
     )
-}
-
-/// Year, month, day of a day count since 1970-01-01 (proleptic Gregorian).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// Creates a snapshot and returns its name.
@@ -183,13 +169,17 @@ fn remove(dir: &std::path::Path) -> Result<(), ApiError> {
 
 #[cfg(test)]
 mod tests {
-    use super::civil_from_days;
-
     #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
-        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+    fn names_are_utc_dates_then_random_hex() {
+        let n = super::new_name();
+        let (date, hex) = n.split_once('-').unwrap();
+        assert_eq!(date.len(), "20261129T160102Z".len(), "{n}");
+        assert!(
+            date.starts_with("20") && date.ends_with('Z') && date.contains('T'),
+            "{n}"
+        );
+        assert_eq!(hex.len(), 16, "{n}");
+        assert!(hex.chars().all(|c| c.is_ascii_hexdigit()), "{n}");
+        assert_ne!(super::new_name(), super::new_name());
     }
 }
