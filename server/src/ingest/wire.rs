@@ -71,6 +71,9 @@ impl<'a> Reader<'a> {
     /// The next field's number and wire type.
     fn key(&mut self) -> Result<(u64, u64), DecodeError> {
         let k = self.varint()?;
+        if k > u64::from(u32::MAX) {
+            return Err(err(format!("invalid key value: {k}")));
+        }
         let (field, wire) = (k >> 3, k & 7);
         if field == 0 {
             return Err(err("invalid field number 0"));
@@ -228,6 +231,14 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn keys_beyond_32_bits_are_refused_as_prost_does() {
+        // Field 2^29 (a 33-bit key), fixed32: prost refuses the key.
+        let bytes = [133, 128, 128, 128, 16, 0, 0, 0, 0];
+        assert!(WriteRequest::decode(&bytes[..]).is_err());
+        assert!(walk(&bytes).is_err());
     }
 
     proptest! {
