@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use crate::encoding::{Decbuf, Encbuf, crc32};
 use crate::error::{Error, Result};
+use crate::frame_cache;
 
 use super::mmap::Mapped;
 
@@ -34,15 +35,6 @@ pub(crate) const DIR: &str = "chunks";
 /// A frame is closed once its chunks reach this many bytes, so every chunk
 /// starts below it and its offset fits the reference's 16 bits.
 const FRAME_TARGET: usize = 1 << 16;
-/// Largest decompressed frame accepted (a frame holds at most one chunk
-/// that started below [`FRAME_TARGET`], of at most 65 535 samples).
-const MAX_FRAME_RAW: u64 = 16 << 20;
-/// zstd level: fast to write at every head cut, within a few percent of the
-/// best ratio on chunk data.
-const ZSTD_LEVEL: i32 = 3;
-/// Frame payload codecs.
-const CODEC_RAW: u8 = 0;
-const CODEC_ZSTD: u8 = 1;
 /// Set in references to chunks inside frames (version 2 segments).
 const FRAMED_REF: u64 = 1 << 63;
 
@@ -78,7 +70,7 @@ pub(crate) struct ChunkWriter {
     file: Option<(u32, BufWriter<File>, u64)>,
     written: Vec<PathBuf>,
     /// Chunk records of the frame being filled.
-    frame: Vec<u8>,
+    frame: Encbuf,
     /// Where that frame will start in the segment.
     frame_at: u64,
 }
@@ -90,7 +82,7 @@ impl ChunkWriter {
             dir: dir.to_path_buf(),
             file: None,
             written: Vec::new(),
-            frame: Vec::with_capacity(FRAME_TARGET * 2),
+            frame: Encbuf::with_capacity(FRAME_TARGET * 2),
             frame_at: 0,
         })
     }
@@ -112,11 +104,9 @@ impl ChunkWriter {
         }
         let n = self.file.as_ref().map_or(0, |f| f.0);
         let inner = self.frame.len() as u64;
-        let mut rec = Encbuf::with_capacity(data.len() + 12);
-        rec.put_uvarint(data.len() as u64);
-        rec.put_u8(encoding);
-        rec.put_bytes(data);
-        self.frame.extend_from_slice(rec.as_slice());
+        self.frame.put_uvarint(data.len() as u64);
+        self.frame.put_u8(encoding);
+        self.frame.put_bytes(data);
         let chunk_ref = FRAMED_REF | (u64::from(n) << 48) | (self.frame_at << 16) | inner;
         if self.frame.len() >= FRAME_TARGET {
             self.flush_frame()?;
@@ -152,19 +142,8 @@ impl ChunkWriter {
         if self.frame.is_empty() {
             return Ok(());
         }
-        let compressed = zstd::bulk::compress(&self.frame, ZSTD_LEVEL)
-            .map_err(|e| Error::io("compress", &self.dir, e))?;
-        let (codec, payload) = if compressed.len() < self.frame.len() {
-            (CODEC_ZSTD, compressed.as_slice())
-        } else {
-            (CODEC_RAW, self.frame.as_slice())
-        };
-        let mut out = Encbuf::with_capacity(payload.len() + 24);
-        out.put_uvarint(payload.len() as u64);
-        let body_start = out.len();
-        out.put_u8(codec);
-        out.put_uvarint(self.frame.len() as u64);
-        out.put_bytes(payload);
+        let mut out = Encbuf::with_capacity(self.frame.len() / 2 + 24);
+        let body_start = frame_cache::put(&mut out, self.frame.as_slice());
         out.put_crc32_since(body_start);
         let Some((_, w, size)) = self.file.as_mut() else {
             return Err(Error::io(
@@ -355,44 +334,15 @@ fn read_frame(seg: &[u8], offset: u64) -> std::result::Result<Vec<u8>, (u64, Str
             .ok_or_else(|| (offset, "frame offset beyond the file".to_owned()))?,
     );
     let at = |e: crate::encoding::DecodeError| (offset + e.offset as u64, e.what);
-    let len = d.len_prefix().map_err(at)?;
-    let body_at = d.offset();
-    let codec = d.u8().map_err(at)?;
-    let raw_len = d.uvarint().map_err(at)?;
-    let payload = d.bytes(len).map_err(at)?;
-    let body_end = d.offset();
+    let frame = frame_cache::read(&mut d).map_err(at)?;
     let want = d.u32().map_err(at)?;
-    let body = seg
-        .get(offset as usize + body_at..offset as usize + body_end)
-        .unwrap_or(&[]);
-    if crc32(body) != want {
+    if crc32(frame.body) != want {
         return Err((
             offset,
-            format!("frame crc32 mismatch (frame of {len} bytes)"),
+            format!("frame crc32 mismatch (frame of {} bytes)", frame.body.len()),
         ));
     }
-    if raw_len > MAX_FRAME_RAW {
-        return Err((
-            offset,
-            format!("frame declares {raw_len} bytes, above the limit"),
-        ));
-    }
-    let raw = match codec {
-        CODEC_RAW => payload.to_vec(),
-        CODEC_ZSTD => crate::frame_cache::zstd_decompress(payload, raw_len as usize)
-            .map_err(|e| (offset, format!("frame does not decompress: {e}")))?,
-        other => return Err((offset, format!("unknown frame codec {other}"))),
-    };
-    if raw.len() as u64 != raw_len {
-        return Err((
-            offset,
-            format!(
-                "frame decompressed to {} bytes, header says {raw_len}",
-                raw.len()
-            ),
-        ));
-    }
-    Ok(raw)
+    frame.decompress().map_err(|why| (offset, why))
 }
 
 /// The range of a chunk's data in a decompressed frame:

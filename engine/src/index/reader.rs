@@ -10,10 +10,7 @@ use crate::encoding::{Decbuf, DecodeError, crc32};
 use crate::error::{Error, Result};
 use crate::labels::{Label, Labels};
 
-use super::writer::{CODEC_RAW, CODEC_ZSTD, MAGIC, TOC_LEN, VERSION, VERSION_PLAIN_SERIES};
-
-/// Largest decompressed series frame accepted.
-const MAX_FRAME_RAW: u64 = 16 << 20;
+use super::writer::{MAGIC, TOC_LEN, VERSION, VERSION_PLAIN_SERIES};
 
 /// Where a section's content lies in the file.
 #[derive(Debug, Clone, Copy)]
@@ -172,28 +169,11 @@ impl IndexReader {
             .filter(|&a| a < content.len())
             .ok_or_else(|| self.bad(base, format!("series frame offset {at} out of range")))?;
         let mut d = Decbuf::new(content.get(start..).unwrap_or(&[]));
-        let err = |e: DecodeError| self.bad(base + start + e.offset, e.what);
-        let len = d.len_prefix().map_err(err)?;
-        let codec = d.u8().map_err(err)?;
-        let raw_len = d.uvarint().map_err(err)?;
-        let payload = d.bytes(len).map_err(err)?;
-        let frame_bad = |why: String| self.bad(base + start, why);
-        if raw_len > MAX_FRAME_RAW {
-            return Err(frame_bad(format!("series frame declares {raw_len} bytes")));
-        }
-        let raw = match codec {
-            CODEC_RAW => payload.to_vec(),
-            CODEC_ZSTD => crate::frame_cache::zstd_decompress(payload, raw_len as usize)
-                .map_err(|e| frame_bad(format!("series frame does not decompress: {e}")))?,
-            other => return Err(frame_bad(format!("unknown series frame codec {other}"))),
-        };
-        if raw.len() as u64 != raw_len {
-            return Err(frame_bad(format!(
-                "series frame decompressed to {} bytes, header says {raw_len}",
-                raw.len()
-            )));
-        }
-        Ok(raw)
+        let frame = crate::frame_cache::read(&mut d)
+            .map_err(|e| self.bad(base + start + e.offset, e.what))?;
+        frame
+            .decompress()
+            .map_err(|why| self.bad(base + start, format!("series {why}")))
     }
 
     fn bad(&self, offset: usize, why: impl Into<String>) -> Error {

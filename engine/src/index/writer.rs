@@ -15,9 +15,6 @@ pub(crate) const VERSION_PLAIN_SERIES: u8 = 1;
 /// A series frame is closed once its entries reach this many bytes, so every
 /// entry starts below it and its offset fits a series id's low 16 bits.
 pub(crate) const SERIES_FRAME_TARGET: usize = 1 << 16;
-/// Series frame payload codecs.
-pub(crate) const CODEC_RAW: u8 = 0;
-pub(crate) const CODEC_ZSTD: u8 = 1;
 /// Bytes of the table of contents at the end of the file.
 pub(crate) const TOC_LEN: usize = 5 * 8 + 4;
 
@@ -48,21 +45,6 @@ pub(crate) fn encode_chunk_metas(chunks: &[ChunkMeta], e: &mut Encbuf) {
         prev_max = c.max_t;
         prev_ref = c.chunk_ref;
     }
-}
-
-/// Appends a series frame to `content`: `uvarint payload length | codec |
-/// uvarint raw length | payload`, zstd-compressed when that is smaller.
-fn put_series_frame(content: &mut Encbuf, raw: &[u8]) {
-    let compressed = zstd::bulk::compress(raw, 3).unwrap_or_default();
-    let (codec, payload) = if !compressed.is_empty() && compressed.len() < raw.len() {
-        (CODEC_ZSTD, compressed.as_slice())
-    } else {
-        (CODEC_RAW, raw)
-    };
-    content.put_uvarint(payload.len() as u64);
-    content.put_u8(codec);
-    content.put_uvarint(raw.len() as u64);
-    content.put_bytes(payload);
 }
 
 /// Writes one section: length, content, crc32 of the content.
@@ -133,12 +115,12 @@ impl IndexWriter {
             }
             frame.put_bytes(chunk_bytes);
             if frame.len() >= SERIES_FRAME_TARGET {
-                put_series_frame(&mut content, frame.as_slice());
+                crate::frame_cache::put(&mut content, frame.as_slice());
                 frame.clear();
             }
         }
         if !frame.is_empty() {
-            put_series_frame(&mut content, frame.as_slice());
+            crate::frame_cache::put(&mut content, frame.as_slice());
         }
         let series_at = put_section(&mut out, content.as_slice());
 
