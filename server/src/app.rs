@@ -68,6 +68,19 @@ impl AppState {
         st
     }
 
+    /// 413 for a request body over `max_request_bytes`.
+    pub fn check_body_len(&self, len: usize) -> Result<(), ApiError> {
+        if len <= self.max_request_bytes {
+            return Ok(());
+        }
+        let mut e = ApiError::bad_data(format!(
+            "request body of {len} bytes exceeds the limit of {} bytes",
+            self.max_request_bytes
+        ));
+        e.status = Some(StatusCode::PAYLOAD_TOO_LARGE);
+        Err(e)
+    }
+
     /// The storage, or a 503 while it is still opening.
     pub fn storage(&self) -> Result<Arc<Storage>, ApiError> {
         self.storage.get().cloned().ok_or_else(|| {

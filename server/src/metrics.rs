@@ -187,6 +187,15 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Counts `n` samples refused for `reason`.
+    pub fn reject(&self, reason: &str, n: usize) {
+        self.samples_rejected
+            .get_or_create(&ReasonLabels {
+                reason: reason.into(),
+            })
+            .inc_by(n as u64);
+    }
+
     /// The text exposition, with storage figures read now.
     pub fn render(&self, stats: Option<&StorageStats>) -> String {
         if let Some(st) = stats {

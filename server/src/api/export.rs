@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use strata_engine::{Querier, Sample, Series, is_stale_nan};
 use tokio::sync::mpsc;
 
-use super::{blocking, match_params, params, time_param};
+use super::{blocking, params, required_match_params, time_range};
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorType};
 use crate::ingest::jsonl;
@@ -30,12 +30,8 @@ pub async fn export(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let p = params(q, &headers, &body)?;
-    let sets = match_params(&p)?;
-    if sets.is_empty() {
-        return Err(ApiError::bad_data("no match[] parameter provided"));
-    }
-    let start = time_param(&p, "start", i64::MIN / 2)?;
-    let end = time_param(&p, "end", i64::MAX / 2)?;
+    let sets = required_match_params(&p)?;
+    let (start, end) = time_range(&p)?;
     if end < start {
         return Err(ApiError::bad_data(
             "invalid parameter \"end\": end timestamp must not be before start time",

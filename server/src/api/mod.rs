@@ -172,9 +172,25 @@ fn match_params(p: &Params) -> Result<Vec<Vec<Matcher>>, ApiError> {
         .collect()
 }
 
+/// The `match[]` selectors of an endpoint that needs at least one.
+fn required_match_params(p: &Params) -> Result<Vec<Vec<Matcher>>, ApiError> {
+    let sets = match_params(p)?;
+    if sets.is_empty() {
+        return Err(ApiError::bad_data("no match[] parameter provided"));
+    }
+    Ok(sets)
+}
+
+/// `start` and `end`, all time when absent.
+fn time_range(p: &Params) -> Result<(i64, i64), ApiError> {
+    Ok((
+        time_param(p, "start", i64::MIN / 2)?,
+        time_param(p, "end", i64::MAX / 2)?,
+    ))
+}
+
 fn range_params(p: &Params) -> Result<(i64, i64, Option<usize>), ApiError> {
-    let start = time_param(p, "start", i64::MIN / 2)?;
-    let end = time_param(p, "end", i64::MAX / 2)?;
+    let (start, end) = time_range(p)?;
     let limit = match p.get("limit") {
         None | Some("") | Some("0") => None,
         Some(l) => Some(
@@ -193,10 +209,7 @@ pub async fn series(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let p = params(q, &headers, &body)?;
-    let sets = match_params(&p)?;
-    if sets.is_empty() {
-        return Err(ApiError::bad_data("no match[] parameter provided"));
-    }
+    let sets = required_match_params(&p)?;
     let (start, end, limit) = range_params(&p)?;
     let data = blocking(move || {
         let q = st.storage()?.querier();
@@ -462,10 +475,7 @@ pub async fn delete_series(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let p = params(q, &headers, &body)?;
-    let sets = match_params(&p)?;
-    if sets.is_empty() {
-        return Err(ApiError::bad_data("no match[] parameter provided"));
-    }
+    let sets = required_match_params(&p)?;
     let (start, end, _) = range_params(&p)?;
     blocking(move || {
         for m in &sets {

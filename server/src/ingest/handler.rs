@@ -14,29 +14,13 @@ use crate::error::{ApiError, ErrorType};
 /// never be accepted (the valid series of the request are stored), 5xx
 /// when retrying can help.
 pub async fn write(State(st): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    if body.len() > st.max_request_bytes {
-        let mut e = ApiError::bad_data(format!(
-            "request body of {} bytes exceeds the limit of {} bytes",
-            body.len(),
-            st.max_request_bytes
-        ));
-        e.status = Some(StatusCode::PAYLOAD_TOO_LARGE);
-        return Err(e);
-    }
+    st.check_body_len(body.len())?;
     let raw = decompress(&body, st.max_request_bytes.saturating_mul(8))
         .map_err(|e| ApiError::bad_data(e.to_string()))?;
     tokio::task::spawn_blocking(move || {
         let storage = st.storage()?;
         let mut app = storage.appender();
         let mut refused: Vec<String> = Vec::new();
-        let reject = |reason: &str, n: usize| {
-            st.metrics
-                .samples_rejected
-                .get_or_create(&crate::metrics::ReasonLabels {
-                    reason: reason.into(),
-                })
-                .inc_by(n as u64);
-        };
         // Series go into the batch as they are decoded (labels borrowed from
         // the body); a malformed body stops here and nothing is committed.
         let metadata = for_each_series(&raw, |labels, samples| {
@@ -46,7 +30,7 @@ pub async fn write(State(st): State<AppState>, body: Bytes) -> Result<Response, 
                 } else {
                     "invalid_labels"
                 };
-                reject(reason, samples.len());
+                st.metrics.reject(reason, samples.len());
                 refused.push(e.to_string());
             }
         })

@@ -22,7 +22,6 @@ use super::jsonl;
 use crate::api::params::{Params, parse_time};
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorType};
-use crate::metrics::ReasonLabels;
 
 /// The samples of one series from one input line.
 #[derive(Debug)]
@@ -81,15 +80,7 @@ pub async fn json_lines(
 
 /// 413 over the body limit; 415 for a compressed body.
 fn check_body(st: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<(), ApiError> {
-    if body.len() > st.max_request_bytes {
-        let mut e = ApiError::bad_data(format!(
-            "request body of {} bytes exceeds the limit of {} bytes",
-            body.len(),
-            st.max_request_bytes
-        ));
-        e.status = Some(StatusCode::PAYLOAD_TOO_LARGE);
-        return Err(e);
-    }
+    st.check_body_len(body.len())?;
     if let Some(enc) = headers.get(header::CONTENT_ENCODING) {
         let enc = enc.to_str().unwrap_or("?");
         if !enc.eq_ignore_ascii_case("identity") {
@@ -231,12 +222,7 @@ fn store(st: &AppState, batch: Vec<Pending>) -> Result<Response, ApiError> {
     let mut refused = 0u64;
     let mut first: Option<String> = None;
     let mut reject = |reason: &str, n: usize, msg: String| {
-        st.metrics
-            .samples_rejected
-            .get_or_create(&ReasonLabels {
-                reason: reason.into(),
-            })
-            .inc_by(n as u64);
+        st.metrics.reject(reason, n);
         refused += n as u64;
         first.get_or_insert(msg);
     };
