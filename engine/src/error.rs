@@ -127,6 +127,9 @@ pub enum LabelError {
     /// No labels at all (or only labels with empty values).
     #[error("empty label set")]
     Empty,
+    /// A label name or value is not valid UTF-8 (raw input only).
+    #[error("label {0} is not valid UTF-8")]
+    NotUtf8(&'static str),
     /// A label name is empty.
     #[error("empty label name")]
     EmptyName,

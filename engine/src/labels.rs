@@ -179,14 +179,28 @@ impl Labels {
     /// each followed by 0xff (which cannot occur in UTF-8) — the same value as
     /// Prometheus' `labels.Hash()`.
     pub fn stable_hash(&self) -> u64 {
-        hash_pairs(self.0.iter().map(|l| (l.name.as_str(), l.value.as_str())))
+        hash_pairs(
+            self.0
+                .iter()
+                .map(|l| (l.name.as_bytes(), l.value.as_bytes())),
+        )
     }
 }
 
 /// [`Labels::stable_hash`] of label pairs given in name order (for lookups
 /// from borrowed input without building a [`Labels`]).
-pub(crate) fn hash_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)> + Clone) -> u64 {
-    // XXH64 of `name 0xff value 0xff ...`, as Prometheus' labels.Hash().
+pub(crate) fn hash_pairs<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone) -> u64 {
+    with_key(pairs, |key| crate::hash::xxh64(key, 0))
+}
+
+/// Calls `f` with the series key of label pairs given in name order:
+/// `name 0xff value 0xff ...`, the bytes Prometheus' `labels.Hash()`
+/// hashes (0xff cannot occur in UTF-8, so the key splits back unambiguously).
+/// Built on the stack for usual label sets.
+pub(crate) fn with_key<'a, R>(
+    pairs: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone,
+    f: impl FnOnce(&[u8]) -> R,
+) -> R {
     let len: usize = pairs.clone().map(|(n, v)| n.len() + v.len() + 2).sum();
     let mut stack = [0u8; 512];
     let mut heap = Vec::new();
@@ -198,7 +212,7 @@ pub(crate) fn hash_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)> + C
     };
     let mut at = 0;
     for (name, value) in pairs {
-        for part in [name.as_bytes(), value.as_bytes()] {
+        for part in [name, value] {
             if let Some(dst) = buf.get_mut(at..at + part.len()) {
                 dst.copy_from_slice(part);
             }
@@ -209,7 +223,18 @@ pub(crate) fn hash_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)> + C
             at += 1;
         }
     }
-    crate::hash::xxh64(buf, 0)
+    f(buf)
+}
+
+/// The (name, value) pairs of a key built by [`with_key`] from UTF-8 labels.
+pub(crate) fn key_pairs(key: &[u8]) -> impl Iterator<Item = (&str, &str)> {
+    let mut parts = key
+        .split(|&b| b == 0xff)
+        .map(|p| std::str::from_utf8(p).unwrap_or_default());
+    std::iter::from_fn(move || {
+        let name = parts.next().filter(|n| !n.is_empty())?;
+        Some((name, parts.next()?))
+    })
 }
 
 impl<'a> IntoIterator for &'a Labels {
@@ -400,6 +425,24 @@ pub fn matches_all(matchers: &[Matcher], labels: &Labels) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn keys_split_back_into_their_pairs(
+            pairs in proptest::collection::btree_map("[a-zA-Z_][a-zA-Z0-9_]{0,8}", "\\PC{1,8}", 0..8)
+        ) {
+            let pairs: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            let bytes = pairs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()));
+            let back: Vec<(String, String)> = with_key(bytes.clone(), |k| {
+                key_pairs(k).map(|(n, v)| (n.to_owned(), v.to_owned())).collect()
+            });
+            let want: Vec<(String, String)> = pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+            prop_assert_eq!(back, want);
+            // The key is what the hash covers.
+            prop_assert_eq!(with_key(bytes.clone(), |k| crate::hash::xxh64(k, 0)), hash_pairs(bytes));
+        }
+    }
 
     #[test]
     fn labels_are_sorted_and_empty_values_dropped() {

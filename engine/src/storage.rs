@@ -641,7 +641,6 @@ impl Inner {
             w.checkpoint(segment, |record| keep_after_cut(head, record, cut))
                 .map(|_| ())
         })?;
-        self.head.purge_symbols();
         self.stats.head_cuts.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -959,23 +958,66 @@ impl Appender<'_> {
         pairs: &mut [(&str, &str)],
         samples: &[(i64, f64)],
     ) -> Result<()> {
-        if !pairs.is_sorted_by(|a, b| a.0 <= b.0) {
-            pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        self.append_bytes(pairs, samples)
+    }
+
+    /// [`Appender::append_pairs`] for label pairs as raw bytes from the wire:
+    /// they are checked for UTF-8 only when no series has exactly these
+    /// bytes (an existing series' labels are valid UTF-8, so equal bytes
+    /// are too), which keeps validation off the path of known series.
+    ///
+    /// # Errors
+    /// As [`Appender::append`], and [`LabelError::NotUtf8`] for a name or
+    /// value that is not UTF-8; no sample of the series is added then.
+    pub fn append_raw(
+        &mut self,
+        pairs: &mut [(&[u8], &[u8])],
+        samples: &[(i64, f64)],
+    ) -> Result<()> {
+        self.append_bytes(pairs, samples)
+    }
+
+    fn append_bytes<N: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &mut self,
+        pairs: &mut [(N, V)],
+        samples: &[(i64, f64)],
+    ) -> Result<()> {
+        // Byte order of UTF-8 is code point order, so this is name order.
+        if !pairs.is_sorted_by(|a, b| a.0.as_ref() <= b.0.as_ref()) {
+            pairs.sort_unstable_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
         }
         if let Some(&(t, _)) = samples.iter().find(|(t, _)| *t < self.oldest) {
-            let labels: Vec<String> = pairs.iter().map(|(n, v)| format!("{n}={v:?}")).collect();
+            let labels: Vec<String> = pairs
+                .iter()
+                .map(|(n, v)| {
+                    let (n, v) = (n.as_ref(), v.as_ref());
+                    format!(
+                        "{}={:?}",
+                        String::from_utf8_lossy(n),
+                        String::from_utf8_lossy(v)
+                    )
+                })
+                .collect();
             return Err(Error::OutOfBounds {
                 series: format!("{{{}}}", labels.join(", ")),
                 t,
                 reason: "older than the retention period",
             });
         }
-        if let Some(series) = self.inner.head.get_pairs(pairs) {
-            self.existing
-                .extend(samples.iter().map(|&(t, v)| (series.clone(), t, v)));
+        if let Some(series) = self.inner.head.get_raw(pairs) {
+            self.existing.reserve(samples.len());
+            for &(t, v) in samples {
+                self.existing.push((series.clone(), t, v));
+            }
             return Ok(());
         }
-        let owned = pairs.iter().map(|(n, v)| Label::new(*n, *v)).collect();
+        let mut owned = Vec::with_capacity(pairs.len());
+        for (n, v) in pairs.iter() {
+            let name = std::str::from_utf8(n.as_ref()).map_err(|_| LabelError::NotUtf8("name"))?;
+            let value =
+                std::str::from_utf8(v.as_ref()).map_err(|_| LabelError::NotUtf8("value"))?;
+            owned.push(Label::new(name, value));
+        }
         let labels = Labels::with_limits(owned, &self.inner.opts.label_limits)?;
         for &(t, v) in samples {
             self.append(&labels, t, v)?;
@@ -1006,15 +1048,17 @@ impl Appender<'_> {
         if inner.closed.load(Ordering::SeqCst) {
             return Err(Error::Closed);
         }
-        let mut batch: Vec<(Arc<MemSeries>, i64, f64)> = Vec::with_capacity(self.len());
+        let mut batch: Vec<(Arc<MemSeries>, i64, f64)> = self.existing;
         let mut refound = Vec::new();
-        for (s, t, v) in self.existing {
-            // A head cut may have dropped the series since `append` found it.
-            if s.is_dropped() {
-                refound.push((s.labels(), t, v));
-            } else {
-                batch.push((s, t, v));
-            }
+        // A head cut may have dropped a series since `append` found it.
+        if batch.iter().any(|(s, _, _)| s.is_dropped()) {
+            batch.retain(|(s, t, v)| {
+                let dropped = s.is_dropped();
+                if dropped {
+                    refound.push((s.labels(), *t, *v));
+                }
+                !dropped
+            });
         }
         refound.extend(self.new);
         if !refound.is_empty() {

@@ -16,10 +16,11 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use parking_lot::{Mutex, RwLock};
 
 use crate::Result;
+use crate::hash::xxh64;
 use crate::index::{PostingsSource, postings_for_matchers};
-use crate::labels::{Label, Labels, Matcher};
+use crate::labels::{Label, Labels, Matcher, key_pairs, with_key};
 
-use postings::{Interner, MemPostings, intern_labels};
+use postings::MemPostings;
 use series::SeriesData;
 pub(crate) use series::{HeadChunk, SeriesSnapshot};
 
@@ -29,7 +30,11 @@ const SHARDS: usize = 64;
 #[derive(Debug)]
 pub(crate) struct MemSeries {
     pub(crate) series_ref: u64,
-    labels: Box<[(Arc<str>, Arc<str>)]>,
+    /// [`Labels::stable_hash`] of the labels: the key in the head's table.
+    hash: u64,
+    /// The labels as `name 0xff value 0xff ...` (see `labels::with_key`):
+    /// one allocation, compared with a lookup's key in one go.
+    key: Box<[u8]>,
     data: Mutex<SeriesData>,
     /// Set when a head cut drops the series; appenders holding it look the
     /// labels up again.
@@ -39,35 +44,17 @@ pub(crate) struct MemSeries {
 impl MemSeries {
     /// The series' labels as a public [`Labels`].
     pub(crate) fn labels(&self) -> Labels {
-        Labels::from_sorted_pairs(
-            self.labels
-                .iter()
-                .map(|(n, v)| Label::new(&**n, &**v))
-                .collect(),
-        )
+        Labels::from_sorted_pairs(self.pairs().map(|(n, v)| Label::new(n, v)).collect())
+    }
+
+    /// The label pairs in name order.
+    fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        key_pairs(&self.key)
     }
 
     /// True once a head cut removed the series from the head.
     pub(crate) fn is_dropped(&self) -> bool {
         self.dropped.load(Ordering::Acquire)
-    }
-
-    fn has_pairs(&self, pairs: &[(&str, &str)]) -> bool {
-        self.labels.len() == pairs.len()
-            && self
-                .labels
-                .iter()
-                .zip(pairs)
-                .all(|((n, v), (pn, pv))| **n == **pn && **v == **pv)
-    }
-
-    fn has_labels(&self, labels: &Labels) -> bool {
-        self.labels.len() == labels.len()
-            && self
-                .labels
-                .iter()
-                .zip(labels.iter())
-                .all(|((n, v), l)| **n == *l.name && **v == *l.value)
     }
 }
 
@@ -95,8 +82,17 @@ impl std::hash::Hasher for U64Hasher {
 }
 
 type U64Map<V> = HashMap<u64, V, std::hash::BuildHasherDefault<U64Hasher>>;
-/// Label hash -> the series with that hash (usually one).
-type HashShard = U64Map<Vec<Arc<MemSeries>>>;
+/// Series by label hash (each series holds its hash): one pointer per
+/// series, so a lookup touches the table slot and then the series itself.
+type HashShard = hashbrown::HashTable<Arc<MemSeries>>;
+
+/// The table's hash of a label hash (the shard took the top bits already).
+fn table_hash(hash: u64) -> u64 {
+    use std::hash::Hasher;
+    let mut h = U64Hasher::default();
+    h.write_u64(hash);
+    h.finish()
+}
 /// Series ref -> series.
 type RefShard = U64Map<Arc<MemSeries>>;
 
@@ -106,7 +102,6 @@ pub(crate) struct Head {
     by_hash: Box<[RwLock<HashShard>]>,
     by_ref: Box<[RwLock<RefShard>]>,
     postings: RwLock<MemPostings>,
-    interner: Mutex<Interner>,
     /// Serialises series creation so a series' WAL record is written before
     /// any other writer can see (and log samples for) the series.
     creation: Mutex<()>,
@@ -134,7 +129,6 @@ impl Head {
             by_hash: (0..SHARDS).map(|_| RwLock::default()).collect(),
             by_ref: (0..SHARDS).map(|_| RwLock::default()).collect(),
             postings: RwLock::default(),
-            interner: Mutex::default(),
             creation: Mutex::new(()),
             aliases: RwLock::default(),
             next_ref: AtomicU64::new(1),
@@ -148,26 +142,31 @@ impl Head {
 
     /// The series with these labels, if it exists.
     pub(crate) fn get(&self, labels: &Labels) -> Option<Arc<MemSeries>> {
-        self.get_hashed(labels, labels.stable_hash())
+        with_key(
+            labels
+                .iter()
+                .map(|l| (l.name.as_bytes(), l.value.as_bytes())),
+            |key| self.find_key(key),
+        )
     }
 
-    fn get_hashed(&self, labels: &Labels, hash: u64) -> Option<Arc<MemSeries>> {
-        self.by_hash[shard_of(hash)]
-            .read()
-            .get(&hash)?
-            .iter()
-            .find(|s| s.has_labels(labels))
-            .cloned()
+    /// The series whose labels are exactly these pairs (in name order, byte
+    /// for byte), if any. Input that is not UTF-8 never matches.
+    pub(crate) fn get_raw<N: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &self,
+        pairs: &[(N, V)],
+    ) -> Option<Arc<MemSeries>> {
+        with_key(pairs.iter().map(|(n, v)| (n.as_ref(), v.as_ref())), |key| {
+            self.find_key(key)
+        })
     }
 
-    /// The series with exactly these label pairs (in name order), if any.
-    pub(crate) fn get_pairs(&self, pairs: &[(&str, &str)]) -> Option<Arc<MemSeries>> {
-        let hash = crate::labels::hash_pairs(pairs.iter().copied());
+    /// The series whose key (see `labels::with_key`) is `key`.
+    fn find_key(&self, key: &[u8]) -> Option<Arc<MemSeries>> {
+        let hash = xxh64(key, 0);
         self.by_hash[shard_of(hash)]
             .read()
-            .get(&hash)?
-            .iter()
-            .find(|s| s.has_pairs(pairs))
+            .find(table_hash(hash), |s| s.hash == hash && *s.key == *key)
             .cloned()
     }
 
@@ -240,23 +239,27 @@ impl Head {
     }
 
     fn insert_series(&self, series_ref: u64, labels: &Labels) -> Arc<MemSeries> {
-        let interned = intern_labels(&mut self.interner.lock(), labels);
+        let key: Box<[u8]> = with_key(
+            labels
+                .iter()
+                .map(|l| (l.name.as_bytes(), l.value.as_bytes())),
+            |k: &[u8]| Box::<[u8]>::from(k),
+        );
+        let hash = xxh64(&key, 0);
         let series = Arc::new(MemSeries {
             series_ref,
-            labels: interned,
+            hash,
+            key,
             data: Mutex::new(SeriesData::default()),
             dropped: std::sync::atomic::AtomicBool::new(false),
         });
-        self.postings.write().add(series_ref, &series.labels);
+        self.postings.write().add(series_ref, series.pairs());
         self.by_ref[shard_of(series_ref)]
             .write()
             .insert(series_ref, series.clone());
-        let hash = labels.stable_hash();
         self.by_hash[shard_of(hash)]
             .write()
-            .entry(hash)
-            .or_default()
-            .push(series.clone());
+            .insert_unique(table_hash(hash), series.clone(), |s| table_hash(s.hash));
         self.num_series.fetch_add(1, Ordering::Relaxed);
         series
     }
@@ -400,23 +403,15 @@ impl Head {
             }
         }
         self.by_ref[shard_of(r)].write().remove(&r);
-        let labels = series.labels();
-        let hash = labels.stable_hash();
-        let mut shard = self.by_hash[shard_of(hash)].write();
-        if let Some(list) = shard.get_mut(&hash) {
-            list.retain(|s| s.series_ref != r);
-            if list.is_empty() {
-                shard.remove(&hash);
-            }
+        let hash = series.hash;
+        if let Ok(entry) = self.by_hash[shard_of(hash)]
+            .write()
+            .find_entry(table_hash(hash), |s| s.series_ref == r)
+        {
+            entry.remove();
         }
-        drop(shard);
-        self.postings.write().remove(r, &series.labels);
+        self.postings.write().remove(r, series.pairs());
         self.num_series.fetch_sub(1, Ordering::Relaxed);
-    }
-
-    /// Releases interned strings no longer used by any series.
-    pub(crate) fn purge_symbols(&self) {
-        self.interner.lock().purge_unused();
     }
 
     /// Sorted label names of the series matching `matchers` (all series when empty).
@@ -427,12 +422,7 @@ impl Head {
             let mut names: Vec<String> = self
                 .select(matchers)?
                 .iter()
-                .flat_map(|s| {
-                    s.labels
-                        .iter()
-                        .map(|(n, _)| n.to_string())
-                        .collect::<Vec<_>>()
-                })
+                .flat_map(|s| s.pairs().map(|(n, _)| n.to_string()).collect::<Vec<_>>())
                 .collect();
             names.dedup();
             names
@@ -450,9 +440,8 @@ impl Head {
             self.select(matchers)?
                 .iter()
                 .filter_map(|s| {
-                    s.labels
-                        .iter()
-                        .find(|(n, _)| &**n == name)
+                    s.pairs()
+                        .find(|(n, _)| *n == name)
                         .map(|(_, v)| v.to_string())
                 })
                 .collect()

@@ -1,31 +1,10 @@
-//! In-memory postings of the head: label pair -> sorted series refs, with
-//! interned label strings so each distinct name and value is stored once.
+//! In-memory postings of the head: label pair -> sorted series refs; each
+//! distinct name, and each distinct value of a name, is stored once.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::index::postings;
-use crate::labels::Labels;
-
-/// Interns strings: equal strings share one allocation.
-#[derive(Debug, Default)]
-pub(crate) struct Interner(HashSet<Arc<str>>);
-
-impl Interner {
-    pub(crate) fn intern(&mut self, s: &str) -> Arc<str> {
-        if let Some(a) = self.0.get(s) {
-            return a.clone();
-        }
-        let a: Arc<str> = Arc::from(s);
-        self.0.insert(a.clone());
-        a
-    }
-
-    /// Drops strings no series uses any more.
-    pub(crate) fn purge_unused(&mut self) {
-        self.0.retain(|a| Arc::strong_count(a) > 1);
-    }
-}
 
 /// label name -> label value -> sorted refs.
 #[derive(Debug, Default)]
@@ -35,15 +14,33 @@ pub(crate) struct MemPostings {
 }
 
 impl MemPostings {
-    pub(crate) fn add(&mut self, series_ref: u64, labels: &[(Arc<str>, Arc<str>)]) {
+    pub(crate) fn add<'a>(
+        &mut self,
+        series_ref: u64,
+        labels: impl Iterator<Item = (&'a str, &'a str)>,
+    ) {
         for (n, v) in labels {
-            let values = self.by_name.entry(n.clone()).or_default();
-            postings::insert(values.entry(v.clone()).or_default(), series_ref);
+            if !self.by_name.contains_key(n) {
+                self.by_name.insert(Arc::from(n), HashMap::new());
+            }
+            let Some(values) = self.by_name.get_mut(n) else {
+                continue;
+            };
+            match values.get_mut(v) {
+                Some(list) => postings::insert(list, series_ref),
+                None => {
+                    values.insert(Arc::from(v), vec![series_ref]);
+                }
+            }
         }
         postings::insert(&mut self.all, series_ref);
     }
 
-    pub(crate) fn remove(&mut self, series_ref: u64, labels: &[(Arc<str>, Arc<str>)]) {
+    pub(crate) fn remove<'a>(
+        &mut self,
+        series_ref: u64,
+        labels: impl Iterator<Item = (&'a str, &'a str)>,
+    ) {
         for (n, v) in labels {
             let Some(values) = self.by_name.get_mut(n) else {
                 continue;
@@ -90,15 +87,4 @@ impl MemPostings {
             .iter()
             .flat_map(|(n, vals)| vals.iter().map(move |(v, l)| (&**n, &**v, l.len())))
     }
-}
-
-/// Interns every label of `labels`.
-pub(crate) fn intern_labels(
-    interner: &mut Interner,
-    labels: &Labels,
-) -> Box<[(Arc<str>, Arc<str>)]> {
-    labels
-        .iter()
-        .map(|l| (interner.intern(&l.name), interner.intern(&l.value)))
-        .collect()
 }

@@ -263,7 +263,7 @@ impl Wal {
     /// An I/O error (disk full, ...); the records may then be partly written,
     /// and replay will cut them off or skip them.
     pub fn log(&self, records: &[Record]) -> Result<()> {
-        let mut buf = Encbuf::with_capacity(256);
+        let mut buf = Encbuf::with_capacity(records.iter().map(Record::size_hint).sum());
         for r in records.iter().filter(|r| !r.is_empty()) {
             segment::encode_record(r, &mut buf);
         }

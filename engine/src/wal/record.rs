@@ -66,6 +66,15 @@ impl Record {
         }
     }
 
+    /// About how many bytes the record takes encoded (to size buffers).
+    pub(crate) fn size_hint(&self) -> usize {
+        match self {
+            Record::Series(v) => 16 + v.len() * 128,
+            Record::Samples(v) => 16 + v.len() * 16,
+            Record::Deletes(v) => 16 + v.len() * 24,
+        }
+    }
+
     /// True when the record carries nothing.
     pub(crate) fn is_empty(&self) -> bool {
         match self {

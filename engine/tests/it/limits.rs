@@ -128,3 +128,56 @@ fn append_pairs_stores_what_append_would() {
     let values: Vec<f64> = samples.values().map(|b| f64::from_bits(*b)).collect();
     assert_eq!(values, [1.0, 2.0, 3.0, 4.0]);
 }
+
+#[test]
+fn append_raw_checks_utf8_only_for_unknown_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let (opts, _clock) = crate::common::test_options();
+    let storage = strata_engine::Storage::open(dir.path(), opts).unwrap();
+    let now = crate::common::NOW;
+    let mut app = storage.appender();
+    app.append_raw(
+        &mut [(b"job".as_slice(), "é".as_bytes()), (b"__name__", b"up")],
+        &[(now, 1.0)],
+    )
+    .unwrap();
+    // A name or a value that is not UTF-8 is refused, naming which.
+    for (pairs, what) in [
+        (
+            [
+                (b"__name__".as_slice(), b"up".as_slice()),
+                (b"job", b"\xff\xfe"),
+            ],
+            "value",
+        ),
+        ([(b"__name__", b"up"), (b"j\xc3", b"a")], "name"),
+    ] {
+        let mut pairs = pairs;
+        let err = app.append_raw(&mut pairs, &[(now, 2.0)]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                strata_engine::Error::InvalidLabels(strata_engine::LabelError::NotUtf8(w)) if w == what
+            ),
+            "{err}"
+        );
+    }
+    app.commit().unwrap();
+    // The known series is found from its bytes, in any order.
+    let mut app = storage.appender();
+    app.append_raw(
+        &mut [
+            (b"__name__".as_slice(), b"up".as_slice()),
+            (b"job", "é".as_bytes()),
+        ],
+        &[(now + 1, 3.0)],
+    )
+    .unwrap();
+    app.commit().unwrap();
+    let got = crate::common::dump(&storage);
+    assert_eq!(got.len(), 1, "{got:?}");
+    let (labels, samples) = got.iter().next().unwrap();
+    assert_eq!(labels.to_string(), r#"{__name__="up", job="é"}"#);
+    let values: Vec<f64> = samples.values().map(|b| f64::from_bits(*b)).collect();
+    assert_eq!(values, [1.0, 3.0]);
+}

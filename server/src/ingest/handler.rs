@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::remote_write::decompress;
-use super::wire::for_each_series;
+use super::wire::{for_each_series_raw, not_utf8};
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorType};
 
@@ -23,16 +23,24 @@ pub async fn write(State(st): State<AppState>, body: Bytes) -> Result<Response, 
         let mut refused: Vec<String> = Vec::new();
         // Series go into the batch as they are decoded (labels borrowed from
         // the body); a malformed body stops here and nothing is committed.
-        let metadata = for_each_series(&raw, |labels, samples| {
-            if let Err(e) = app.append_pairs(labels, samples) {
-                let reason = if matches!(e, strata_engine::Error::OutOfBounds { .. }) {
-                    "out_of_bounds"
-                } else {
-                    "invalid_labels"
-                };
-                st.metrics.reject(reason, samples.len());
-                refused.push(e.to_string());
+        let metadata = for_each_series_raw(&raw, |labels, samples| {
+            match app.append_raw(labels, samples) {
+                Ok(()) => {}
+                // Not UTF-8: a malformed body, as for prost; nothing is stored.
+                Err(strata_engine::Error::InvalidLabels(strata_engine::LabelError::NotUtf8(_))) => {
+                    return Err(not_utf8());
+                }
+                Err(e) => {
+                    let reason = if matches!(e, strata_engine::Error::OutOfBounds { .. }) {
+                        "out_of_bounds"
+                    } else {
+                        "invalid_labels"
+                    };
+                    st.metrics.reject(reason, samples.len());
+                    refused.push(e.to_string());
+                }
             }
+            Ok(())
         })
         .map_err(|e| ApiError::bad_data(e.to_string()))?;
         if !metadata.is_empty() {

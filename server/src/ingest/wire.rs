@@ -34,6 +34,17 @@ impl<'a> Reader<'a> {
     }
 
     fn varint(&mut self) -> Result<u64, DecodeError> {
+        // Keys and most lengths fit in one byte.
+        if let Some(&b) = self.buf.get(self.pos)
+            && b < 0x80
+        {
+            self.pos += 1;
+            return Ok(u64::from(b));
+        }
+        self.varint_long()
+    }
+
+    fn varint_long(&mut self) -> Result<u64, DecodeError> {
         let mut v = 0u64;
         for i in 0..10 {
             let b = *self
@@ -93,7 +104,7 @@ impl<'a> Reader<'a> {
 }
 
 fn utf8(b: &[u8]) -> Result<&str, DecodeError> {
-    std::str::from_utf8(b).map_err(|_| err("invalid string value: data is not UTF-8 encoded"))
+    std::str::from_utf8(b).map_err(|_| not_utf8())
 }
 
 fn expect(wire: u64, want: u64, what: &str) -> Result<(), DecodeError> {
@@ -104,19 +115,20 @@ fn expect(wire: u64, want: u64, what: &str) -> Result<(), DecodeError> {
     }
 }
 
-/// One `Label` message: (name, value), proto3 defaults for missing fields.
-fn label(msg: &[u8]) -> Result<(&str, &str), DecodeError> {
+/// One `Label` message: (name, value) as bytes (UTF-8 is checked by the
+/// caller), proto3 defaults for missing fields.
+fn label(msg: &[u8]) -> Result<(&[u8], &[u8]), DecodeError> {
     let mut r = Reader::new(msg);
-    let (mut name, mut value) = ("", "");
+    let (mut name, mut value): (&[u8], &[u8]) = (b"", b"");
     while !r.done() {
         match r.key()? {
             (1, w) => {
                 expect(w, LEN, "Label.name")?;
-                name = utf8(r.len_delimited()?)?;
+                name = r.len_delimited()?;
             }
             (2, w) => {
                 expect(w, LEN, "Label.value")?;
-                value = utf8(r.len_delimited()?)?;
+                value = r.len_delimited()?;
             }
             (_, w) => r.skip(w)?,
         }
@@ -150,15 +162,43 @@ fn sample(msg: &[u8]) -> Result<(i64, f64), DecodeError> {
 /// the metadata entries. Stops at the first malformed byte.
 ///
 /// # Errors
-/// [`DecodeError::Protobuf`] naming what is malformed; `series` may have
-/// been called for earlier series by then.
+/// [`DecodeError::Protobuf`] naming what is malformed (including a label
+/// that is not UTF-8); `series` may have been called for earlier series by
+/// then.
 pub fn for_each_series<'a>(
     raw: &'a [u8],
     mut series: impl FnMut(&mut Vec<(&'a str, &'a str)>, &[(i64, f64)]),
 ) -> Result<Vec<MetricMetadata>, DecodeError> {
+    let mut strs: Vec<(&str, &str)> = Vec::with_capacity(16);
+    for_each_series_raw(raw, |labels, samples| {
+        strs.clear();
+        for &(n, v) in labels.iter() {
+            strs.push((utf8(n)?, utf8(v)?));
+        }
+        series(&mut strs, samples);
+        Ok(())
+    })
+}
+
+/// The error prost gives for a string field that is not UTF-8.
+pub fn not_utf8() -> DecodeError {
+    err("invalid string value: data is not UTF-8 encoded")
+}
+
+/// [`for_each_series`] with labels as raw bytes, not checked for UTF-8
+/// (the storage checks the bytes of series it does not know; see
+/// `Appender::append_raw`). `series` may stop the walk with an error.
+///
+/// # Errors
+/// [`DecodeError::Protobuf`] naming what is malformed, or the error
+/// `series` returned; `series` may have been called for earlier series.
+pub fn for_each_series_raw<'a>(
+    raw: &'a [u8],
+    mut series: impl FnMut(&mut Vec<(&'a [u8], &'a [u8])>, &[(i64, f64)]) -> Result<(), DecodeError>,
+) -> Result<Vec<MetricMetadata>, DecodeError> {
     let mut r = Reader::new(raw);
     let mut metadata = Vec::new();
-    let mut labels: Vec<(&str, &str)> = Vec::with_capacity(16);
+    let mut labels: Vec<(&[u8], &[u8])> = Vec::with_capacity(16);
     let mut samples: Vec<(i64, f64)> = Vec::with_capacity(16);
     while !r.done() {
         match r.key()? {
@@ -180,7 +220,7 @@ pub fn for_each_series<'a>(
                         (_, w) => ts.skip(w)?,
                     }
                 }
-                series(&mut labels, &samples);
+                series(&mut labels, &samples)?;
             }
             (3, w) => {
                 expect(w, LEN, "WriteRequest.metadata")?;

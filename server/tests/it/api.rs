@@ -290,6 +290,48 @@ async fn bad_writes_are_refused_and_good_series_kept() {
 }
 
 #[tokio::test]
+async fn a_label_that_is_not_utf8_refuses_the_whole_request() {
+    let (app, _dir) = app();
+    let t = now_based(0);
+    // Known series first: their labels are found by bytes, unchecked.
+    let known = WriteRequest {
+        timeseries: vec![series("known_metric", &[("v", "a")], &[(t, 1.0)])],
+        metadata: vec![],
+    };
+    assert_eq!(write(&app, &known).await.0, StatusCode::NO_CONTENT);
+    let req = WriteRequest {
+        timeseries: vec![
+            series("known_metric", &[("v", "a")], &[(t + 1000, 2.0)]),
+            series("fresh_metric", &[("v", "\u{1}\u{2}")], &[(t, 1.0)]),
+        ],
+        metadata: vec![],
+    };
+    let mut raw = prost::Message::encode_to_vec(&req);
+    let at = raw.windows(2).position(|w| w == [1, 2]).unwrap();
+    raw[at..at + 2].copy_from_slice(&[0xff, 0xfe]);
+    let body = snap::raw::Encoder::new().compress_vec(&raw).unwrap();
+    let r = Request::post("/api/v1/write")
+        .header("Content-Encoding", "snappy")
+        .body(Body::from(body))
+        .unwrap();
+    let (s, b) = send(&app, r).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert!(b.contains("UTF-8"), "{b}");
+    // A malformed body stores nothing, not even the known series' sample.
+    let (_, v) = get(
+        &app,
+        &format!(
+            "/api/v1/query?query=count_over_time(known_metric[1h])&time={}",
+            (t + 2000) as f64 / 1000.0
+        ),
+    )
+    .await;
+    assert_eq!(v["data"]["result"][0]["value"][1], "1", "{v}");
+    let (_, v) = get(&app, "/api/v1/series?match[]=fresh_metric").await;
+    assert_eq!(v["data"].as_array().unwrap().len(), 0, "{v}");
+}
+
+#[tokio::test]
 async fn health_ready_and_buildinfo() {
     let (app, _dir) = app();
     assert_eq!(
