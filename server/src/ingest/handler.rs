@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::remote_write::decompress;
+use super::remote_write::decompress_into;
 use super::wire::{for_each_series_raw, not_utf8};
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorType};
@@ -15,15 +15,39 @@ use crate::error::{ApiError, ErrorType};
 /// when retrying can help.
 pub async fn write(State(st): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
     st.check_body_len(body.len())?;
-    let raw = decompress(&body, st.max_request_bytes.saturating_mul(8))
-        .map_err(|e| ApiError::bad_data(e.to_string()))?;
     tokio::task::spawn_blocking(move || {
+        DECOMPRESSED.with_borrow_mut(|buf| {
+            let stored = store(&st, &body, buf);
+            if buf.len() > KEPT_BUFFER_BYTES {
+                *buf = Vec::new();
+            }
+            stored
+        })
+    })
+    .await
+    .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?
+}
+
+/// Decompressed bodies up to this size keep their buffer for the thread's
+/// next request (no allocation, no page faults); larger ones free it.
+const KEPT_BUFFER_BYTES: usize = 4 << 20;
+
+thread_local! {
+    static DECOMPRESSED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Decompresses `body` into `buf` and stores its samples.
+fn store(st: &AppState, body: &[u8], buf: &mut Vec<u8>) -> Result<Response, ApiError> {
+    let n = decompress_into(body, st.max_request_bytes.saturating_mul(8), buf)
+        .map_err(|e| ApiError::bad_data(e.to_string()))?;
+    let raw = buf.get(..n).unwrap_or_default();
+    {
         let storage = st.storage()?;
         let mut app = storage.appender();
         let mut refused: Vec<String> = Vec::new();
         // Series go into the batch as they are decoded (labels borrowed from
         // the body); a malformed body stops here and nothing is committed.
-        let metadata = for_each_series_raw(&raw, |labels, samples| {
+        let metadata = for_each_series_raw(raw, |labels, samples| {
             match app.append_raw(labels, samples) {
                 Ok(()) => {}
                 // Not UTF-8: a malformed body, as for prost; nothing is stored.
@@ -71,7 +95,5 @@ pub async fn write(State(st): State<AppState>, body: Bytes) -> Result<Response, 
             )));
         }
         Ok(StatusCode::NO_CONTENT.into_response())
-    })
-    .await
-    .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?
+    }
 }

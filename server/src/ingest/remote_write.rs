@@ -111,6 +111,33 @@ pub fn decompress(body: &[u8], max_decompressed: usize) -> Result<Vec<u8>, Decod
         .map_err(|e| DecodeError::Snappy(e.to_string()))
 }
 
+/// [`decompress`] into a reused buffer: `out` grows to the decompressed
+/// size when it is smaller (never shrinks, never cleared), and the
+/// decompressed bytes are `out[..n]` for the returned `n`.
+///
+/// # Errors
+/// As [`decompress`].
+pub fn decompress_into(
+    body: &[u8],
+    max_decompressed: usize,
+    out: &mut Vec<u8>,
+) -> Result<usize, DecodeError> {
+    let size = snap::raw::decompress_len(body).map_err(|e| DecodeError::Snappy(e.to_string()))?;
+    if size > max_decompressed {
+        return Err(DecodeError::TooLarge {
+            size,
+            limit: max_decompressed,
+        });
+    }
+    if out.len() < size {
+        out.resize(size, 0);
+    }
+    let dst = out.get_mut(..size).unwrap_or_default();
+    snap::raw::Decoder::new()
+        .decompress(body, dst)
+        .map_err(|e| DecodeError::Snappy(e.to_string()))
+}
+
 /// Encodes a request as a client would (for tests and tools).
 pub fn encode(req: &WriteRequest) -> Vec<u8> {
     snap::raw::Encoder::new()

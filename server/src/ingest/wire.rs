@@ -33,6 +33,7 @@ impl<'a> Reader<'a> {
         self.pos >= self.buf.len()
     }
 
+    #[inline(always)]
     fn varint(&mut self) -> Result<u64, DecodeError> {
         // Keys and most lengths fit in one byte.
         if let Some(&b) = self.buf.get(self.pos)
@@ -44,6 +45,7 @@ impl<'a> Reader<'a> {
         self.varint_long()
     }
 
+    #[inline(never)]
     fn varint_long(&mut self) -> Result<u64, DecodeError> {
         let mut v = 0u64;
         for i in 0..10 {
@@ -63,6 +65,7 @@ impl<'a> Reader<'a> {
         Err(err("invalid varint"))
     }
 
+    #[inline(always)]
     fn bytes(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         let end = self
             .pos
@@ -74,12 +77,14 @@ impl<'a> Reader<'a> {
         Ok(b)
     }
 
+    #[inline(always)]
     fn len_delimited(&mut self) -> Result<&'a [u8], DecodeError> {
         let n = self.varint()?;
         self.bytes(usize::try_from(n).map_err(|_| err("length overflow"))?)
     }
 
     /// The next field's number and wire type.
+    #[inline(always)]
     fn key(&mut self) -> Result<(u64, u64), DecodeError> {
         let k = self.varint()?;
         if k > u64::from(u32::MAX) {
