@@ -8,16 +8,90 @@ use strata_promql::eval::Value;
 
 /// Go's `strconv.FormatFloat(v, 'f', -1, 64)`, as Prometheus writes values.
 pub fn format_value(v: f64) -> String {
+    let mut out = String::with_capacity(24);
+    push_value(&mut out, v);
+    out
+}
+
+/// Appends [`format_value`] of `v`: shortest digits that read back as `v`,
+/// never an exponent (`1e21` is written out in full), `NaN`, `+Inf`, `-Inf`.
+pub fn push_value(out: &mut String, v: f64) {
     if v.is_nan() {
-        "NaN".into()
+        out.push_str("NaN");
     } else if v.is_infinite() {
-        if v > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
+        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
+    } else if v == v.trunc() && v.abs() < 1e15 {
+        // Integers (counters, byte counts): exact in an i64.
+        if v == 0.0 && v.is_sign_negative() {
+            out.push('-');
         }
+        out.push_str(itoa::Buffer::new().format(v as i64));
+    } else if may_tie(v) {
+        // Ryu and Rust break ties between equally short digit strings
+        // differently; only values with a short exact expansion can tie.
+        let _ = write!(out, "{v}");
     } else {
-        format!("{v}")
+        let mut buf = ryu::Buffer::new();
+        let s = buf.format_finite(v);
+        match s.split_once('e') {
+            None => out.push_str(s.strip_suffix(".0").unwrap_or(s)),
+            Some((mantissa, exp)) => push_expanded(out, mantissa, exp.parse().unwrap_or(0)),
+        }
+    }
+}
+
+/// True when two shortest digit strings could be equally near `v` (or
+/// `v`'s rounding interval could end exactly on a short decimal): only
+/// when `v`, or a midpoint next to it, has an exact decimal expansion of
+/// at most 18 significant digits. Everywhere else the shortest digits are
+/// unique, so Ryu writes what `Display` writes.
+fn may_tie(v: f64) -> bool {
+    let bits = v.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1 << 52) - 1);
+    let (mut m, mut e) = if biased == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | (1 << 52), biased - 1075)
+    };
+    // Midpoints to the neighbours are (2m ± 1) × 2^(e-1): short only for
+    // e - 1 >= -2, i.e. |v| >= 2^51 or so.
+    if e >= -1 {
+        return true;
+    }
+    let tz = m.trailing_zeros();
+    m >>= tz;
+    e += tz as i32;
+    // v = m × 2^e = m × 5^-e / 10^-e: significant digits of m × 5^-e.
+    e >= 0 || (-e <= 27 && u128::from(m) * 5u128.pow((-e) as u32) < 10u128.pow(18))
+}
+
+/// Writes `mantissa × 10^exp` (mantissa as ryu writes it: `-d.ddd`) in
+/// plain decimal notation.
+fn push_expanded(out: &mut String, mantissa: &str, exp: i32) {
+    let (neg, m) = match mantissa.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mantissa),
+    };
+    if neg {
+        out.push('-');
+    }
+    let digits: String = m.chars().filter(char::is_ascii_digit).collect();
+    let n = digits.len() as i32;
+    // Digits before the decimal point.
+    let point = exp + 1;
+    if point <= 0 {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', (-point) as usize));
+        out.push_str(&digits);
+    } else if point >= n {
+        out.push_str(&digits);
+        out.extend(std::iter::repeat_n('0', (point - n) as usize));
+    } else {
+        let (int, frac) = digits.split_at(point as usize);
+        out.push_str(int);
+        out.push('.');
+        out.push_str(frac);
     }
 }
 
@@ -41,17 +115,37 @@ pub fn string(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }
 
+/// Appends the JSON string literal of `s`: as is between quotes when
+/// nothing needs escaping (the usual label), else as serde_json writes it.
+pub fn push_string(out: &mut String, s: &str) {
+    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(&string(s));
+    } else {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    }
+}
+
 /// `{"name":"value",...}`.
 pub fn labels(l: &Labels) -> String {
-    let mut out = String::from("{");
+    let mut out = String::with_capacity(128);
+    push_labels(&mut out, l);
+    out
+}
+
+/// Appends [`labels`] of `l`.
+pub fn push_labels(out: &mut String, l: &Labels) {
+    out.push('{');
     for (i, x) in l.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        let _ = write!(out, "{}:{}", string(&x.name), string(&x.value));
+        push_string(out, &x.name);
+        out.push(':');
+        push_string(out, &x.value);
     }
     out.push('}');
-    out
 }
 
 fn point(t: i64, v: f64) -> String {
@@ -67,7 +161,7 @@ fn push_point(out: &mut String, t: i64, v: f64) {
     if t < 0 {
         out.push('-');
     }
-    let _ = write!(out, "{}", a / 1000);
+    out.push_str(itoa::Buffer::new().format(a / 1000));
     let ms = a % 1000;
     if ms != 0 {
         // Up to three digits, without trailing zeros.
@@ -85,20 +179,14 @@ fn push_point(out: &mut String, t: i64, v: f64) {
         }
     }
     out.push_str(",\"");
-    if v.is_nan() {
-        out.push_str("NaN");
-    } else if v.is_infinite() {
-        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
-    } else {
-        let _ = write!(out, "{v}");
-    }
+    push_value(out, v);
     out.push_str("\"]");
 }
 
 /// `{"metric":...,"values":[...]}` for one series.
 fn push_series(out: &mut String, l: &Labels, pts: impl Iterator<Item = (i64, f64)>) {
     out.push_str(r#"{"metric":"#);
-    out.push_str(&labels(l));
+    push_labels(out, l);
     out.push_str(r#","values":["#);
     for (i, (t, v)) in pts.enumerate() {
         if i > 0 {
@@ -214,6 +302,69 @@ mod tests {
                 format!("[{},\"{}\"]", format_time(t), format_value(v)),
                 "{t} {v}"
             );
+        }
+    }
+
+    /// What `format_value` wrote before the fast paths: Rust's `Display`
+    /// of f64, which is Go's `FormatFloat(v, 'f', -1, 64)`.
+    fn display(v: f64) -> String {
+        if v.is_nan() {
+            "NaN".into()
+        } else if v.is_infinite() {
+            (if v > 0.0 { "+Inf" } else { "-Inf" }).into()
+        } else {
+            format!("{v}")
+        }
+    }
+
+    #[test]
+    fn values_at_the_edges_of_the_fast_paths() {
+        for v in [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.1,
+            1e-7,
+            1.5e-300,
+            f64::MIN_POSITIVE,
+            5e-324,
+            999_999_999_999_999.0,
+            1e15,
+            1e16,
+            123_456_789_012_345_680.0,
+            1e21,
+            -1e22,
+            f64::MAX,
+            f64::MIN,
+            2f64.powi(53),
+            2f64.powi(53) + 2.0,
+            0.3,
+            100.25,
+            1795968420.123,
+        ] {
+            assert_eq!(format_value(v), display(v), "{v:e}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn values_are_written_as_display_writes_them(bits in proptest::prelude::any::<u64>()) {
+            let v = f64::from_bits(bits);
+            proptest::prop_assert_eq!(format_value(v), display(v));
+        }
+
+        #[test]
+        fn round_values_are_written_as_display_writes_them(i in -1_000_000_000_000_000_i64..1_000_000_000_000_000, scale in 0u32..12) {
+            let v = i as f64 / 10f64.powi(scale as i32);
+            proptest::prop_assert_eq!(format_value(v), display(v));
+        }
+
+        #[test]
+        fn label_strings_are_json(s in "\\PC{0,12}|[\"\\\\\\x00-\\x1f a-z]{0,12}") {
+            let mut out = String::new();
+            push_string(&mut out, &s);
+            proptest::prop_assert_eq!(out, string(&s));
         }
     }
 }
