@@ -98,6 +98,11 @@ impl Series {
         &self.labels
     }
 
+    /// The series' labels, taken out of it.
+    pub fn into_labels(self) -> Labels {
+        self.labels
+    }
+
     /// An iterator over the samples in the selected time range, oldest first.
     pub fn iter(&self) -> SeriesIter<'_> {
         SeriesIter {

@@ -1126,16 +1126,15 @@ fn overlapping_blocks(
 
 impl Querier for StorageQuerier {
     fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>> {
-        // labels -> sources, newest first
+        // (labels, source), newest source first; sorted by labels below.
         let _view = self.inner.view.read();
-        let mut found: BTreeMap<Labels, Vec<Source>> = BTreeMap::new();
+        let mut found: Vec<(Labels, Source)> = Vec::new();
         for s in self.inner.head.select(matchers)? {
             let snap = self.inner.head.snapshot(&s, mint, maxt);
             if snap.is_empty() {
                 continue;
             }
-            let sources = found.entry(s.labels()).or_default();
-            push_snapshot(sources, snap);
+            push_snapshot(&mut found, s.labels(), snap);
         }
         let frozen = self.inner.frozen.read().clone();
         let tombstones = self.inner.tombstones.read().clone();
@@ -1143,7 +1142,7 @@ impl Querier for StorageQuerier {
         if let Some(frozen) = &frozen {
             for (labels, snap) in frozen.iter() {
                 if matches_all(matchers, labels) {
-                    push_snapshot(found.entry(labels.clone()).or_default(), snap.clone());
+                    push_snapshot(&mut found, labels.clone(), snap.clone());
                 }
             }
         }
@@ -1158,15 +1157,27 @@ impl Querier for StorageQuerier {
                     continue;
                 }
                 let deleted = tombstones.intervals(b.meta().id, &labels);
-                found.entry(labels).or_default().push(Source::Block {
-                    block: b.clone(),
-                    chunks,
-                    deleted: deleted.into(),
-                });
+                found.push((
+                    labels,
+                    Source::Block {
+                        block: b.clone(),
+                        chunks,
+                        deleted: deleted.into(),
+                    },
+                ));
             }
         }
+        // Stable: a series' sources stay newest first. Each source's list is
+        // mostly sorted already (blocks list series in label order), and
+        // the sort merges such runs in linear time.
+        found.sort_by(|a, b| a.0.cmp(&b.0));
         let mut out = Vec::with_capacity(found.len());
-        for (labels, sources) in found {
+        let mut found = found.into_iter().peekable();
+        while let Some((labels, first)) = found.next() {
+            let mut sources = vec![first];
+            while let Some((_, next)) = found.next_if(|(l, _)| *l == labels) {
+                sources.push(next);
+            }
             let has_deletions = sources
                 .iter()
                 .any(|s| matches!(s, Source::Block { deleted, .. } if !deleted.is_empty()));
@@ -1222,11 +1233,14 @@ impl Querier for StorageQuerier {
     }
 }
 
-fn push_snapshot(sources: &mut Vec<Source>, snap: SeriesSnapshot) {
-    if !snap.ooo.is_empty() {
-        sources.push(Source::Samples(snap.ooo.into()));
-    }
-    if !snap.chunks.is_empty() {
-        sources.push(Source::HeadChunks(snap.chunks));
+fn push_snapshot(found: &mut Vec<(Labels, Source)>, labels: Labels, snap: SeriesSnapshot) {
+    match (snap.ooo.is_empty(), snap.chunks.is_empty()) {
+        (true, true) => {}
+        (true, false) => found.push((labels, Source::HeadChunks(snap.chunks))),
+        (false, true) => found.push((labels, Source::Samples(snap.ooo.into()))),
+        (false, false) => {
+            found.push((labels.clone(), Source::Samples(snap.ooo.into())));
+            found.push((labels, Source::HeadChunks(snap.chunks)));
+        }
     }
 }

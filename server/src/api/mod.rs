@@ -219,18 +219,27 @@ pub async fn series(
                 q.select(m, start, end)
                     .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?
                     .into_iter()
-                    .map(|s| s.labels().clone()),
+                    .map(strata_engine::Series::into_labels),
             );
         }
-        all.sort();
-        all.dedup();
+        // One match[] gives sorted, unique series already.
+        if sets.len() > 1 {
+            all.sort();
+            all.dedup();
+        }
         if let Some(l) = limit {
             all.truncate(l);
         }
-        Ok(format!(
-            "[{}]",
-            all.iter().map(json::labels).collect::<Vec<_>>().join(",")
-        ))
+        let mut out = String::with_capacity(2 + all.len() * 160);
+        out.push('[');
+        for (i, l) in all.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            json::push_labels(&mut out, l);
+        }
+        out.push(']');
+        Ok(out)
     })
     .await?;
     Ok(success(data))
