@@ -1,1 +1,92 @@
-//! criterion benchmarks live in `benches/`.
+//! criterion benchmarks live in `benches/`; this library holds the data
+//! they share.
+
+/// Series per host in [`node_series`].
+pub const SERIES_PER_HOST: usize = 100;
+
+const CPU_MODES: [&str; 8] = [
+    "idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user",
+];
+const NET_METRICS: [&str; 3] = [
+    "node_network_receive_bytes_total",
+    "node_network_receive_packets_total",
+    "node_network_transmit_bytes_total",
+];
+const NET_DEVICES: [&str; 4] = ["docker0", "eth0", "eth1", "lo"];
+const FS_METRICS: [&str; 3] = [
+    "node_filesystem_avail_bytes",
+    "node_filesystem_free_bytes",
+    "node_filesystem_size_bytes",
+];
+const FS_MOUNTS: [(&str, &str, &str); 4] = [
+    ("/dev/nvme0n1p1", "ext4", "/"),
+    ("/dev/nvme0n1p2", "ext4", "/var"),
+    ("/dev/nvme1n1", "xfs", "/data"),
+    ("tmpfs", "tmpfs", "/run"),
+];
+const GAUGES: [&str; 12] = [
+    "node_boot_time_seconds",
+    "node_context_switches_total",
+    "node_intr_total",
+    "node_load1",
+    "node_load15",
+    "node_load5",
+    "node_memory_Buffers_bytes",
+    "node_memory_Cached_bytes",
+    "node_memory_MemAvailable_bytes",
+    "node_memory_MemTotal_bytes",
+    "node_procs_blocked",
+    "node_procs_running",
+];
+
+/// The `instance` label of host `host`: `10.0.<host / 250>.<host % 250>:9100`.
+pub fn instance(host: usize) -> String {
+    format!("10.0.{}.{}:9100", host / 250, host % 250)
+}
+
+/// Labels of series `i` of a fleet of node_exporters, sorted by name as
+/// Prometheus sends them. Each host (`i / 100`) has 100 series: 64
+/// `node_cpu_seconds_total` (8 cpus x 8 modes), 12 network counters
+/// (3 metrics x 4 devices), 12 filesystem gauges (3 metrics x 4 mounts)
+/// and 12 single-series metrics; all carry `instance` and `job="node"`.
+pub fn node_series(i: usize) -> Vec<(String, String)> {
+    let (host, k) = (i / SERIES_PER_HOST, i % SERIES_PER_HOST);
+    let mut l: Vec<(&str, String)> = vec![("instance", instance(host)), ("job", "node".into())];
+    match k {
+        0..64 => {
+            l.push(("__name__", "node_cpu_seconds_total".into()));
+            l.push(("cpu", (k / 8).to_string()));
+            l.push(("mode", CPU_MODES[k % 8].into()));
+        }
+        64..76 => {
+            let k = k - 64;
+            l.push(("__name__", NET_METRICS[k / 4].into()));
+            l.push(("device", NET_DEVICES[k % 4].into()));
+        }
+        76..88 => {
+            let k = k - 76;
+            let (device, fstype, mountpoint) = FS_MOUNTS[k % 4];
+            l.push(("__name__", FS_METRICS[k / 4].into()));
+            l.push(("device", device.into()));
+            l.push(("fstype", fstype.into()));
+            l.push(("mountpoint", mountpoint.into()));
+        }
+        _ => l.push(("__name__", GAUGES[k - 88].into())),
+    }
+    l.sort_by(|a, b| a.0.cmp(b.0));
+    l.into_iter().map(|(n, v)| (n.to_owned(), v)).collect()
+}
+
+/// [`node_series`] as borrowed pairs.
+pub fn as_pairs(labels: &[(String, String)]) -> Vec<(&str, &str)> {
+    labels
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect()
+}
+
+/// [`node_series`] as engine [`strata_engine::Labels`].
+pub fn node_labels(i: usize) -> strata_engine::Labels {
+    strata_engine::Labels::from_pairs(&as_pairs(&node_series(i)))
+        .expect("node_series labels are valid")
+}

@@ -1,0 +1,156 @@
+//! Prometheus remote_write decoding: one request of 2,000 node_exporter
+//! series x 1 sample (snappy-compressed protobuf, as Prometheus sends it),
+//! decoded
+//! - `prost_decode`: through the prost types (`remote_write::decode`:
+//!   decompress + owned `WriteRequest`);
+//! - `wire_decompress_walk`: `remote_write::decompress` +
+//!   `wire::for_each_series` (labels as checked `&str`s), visiting every
+//!   label and sample;
+//! - `wire_raw_decompress_walk`: what the `/api/v1/write` handler does
+//!   before storing: `remote_write::decompress_into` a buffer kept between
+//!   requests + `wire::for_each_series_raw` (labels as unchecked bytes);
+//! - `wire_raw_walk_only`: that walk alone, over decompressed bytes;
+//! - `wire_raw_ingest_existing`: the whole handler path into a `Storage`
+//!   whose series all exist (`decompress_into` + `for_each_series_raw` +
+//!   `Appender::append_raw` + commit, WAL without fsync).
+//!
+//! Throughput is samples (= series here) per second.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use strata_benches::node_series;
+use strata_engine::{FsyncPolicy, Options, Storage};
+use strata_server::ingest::remote_write::{self, Label, Sample, TimeSeries, WriteRequest};
+use strata_server::ingest::wire::{for_each_series, for_each_series_raw};
+
+const SERIES: usize = 2_000;
+/// The server's default limit: 8 x the 32 MiB body limit.
+const MAX_DECOMPRESSED: usize = 256 << 20;
+
+fn request(t: i64) -> WriteRequest {
+    WriteRequest {
+        timeseries: (0..SERIES)
+            .map(|i| TimeSeries {
+                labels: node_series(i)
+                    .into_iter()
+                    .map(|(name, value)| Label { name, value })
+                    .collect(),
+                samples: vec![Sample {
+                    value: (i * 7919 % 100_000) as f64 * 0.25,
+                    timestamp: t + (i % 13) as i64,
+                }],
+            })
+            .collect(),
+        metadata: Vec::new(),
+    }
+}
+
+fn bench_decode(c: &mut Criterion) {
+    let now = strata_engine::Clock::now_ms(&strata_engine::SystemClock);
+    let body = remote_write::encode(&request(now));
+    let raw = remote_write::decompress(&body, MAX_DECOMPRESSED).unwrap();
+    eprintln!(
+        "remote_write bench request: {SERIES} series, {} bytes snappy, {} bytes protobuf",
+        body.len(),
+        raw.len()
+    );
+
+    let mut g = c.benchmark_group("remote_write_2k_series");
+    g.throughput(Throughput::Elements(SERIES as u64));
+    g.sample_size(30);
+    g.bench_function("prost_decode", |b| {
+        b.iter(|| {
+            let req = remote_write::decode(black_box(&body), MAX_DECOMPRESSED).unwrap();
+            let n: usize = req.timeseries.iter().map(|ts| ts.samples.len()).sum();
+            assert_eq!(n, SERIES);
+            req
+        })
+    });
+    g.bench_function("wire_decompress_walk", |b| {
+        b.iter(|| {
+            let raw = remote_write::decompress(black_box(&body), MAX_DECOMPRESSED).unwrap();
+            let (mut samples, mut label_bytes) = (0usize, 0usize);
+            for_each_series(&raw, |labels, s| {
+                label_bytes += labels.iter().map(|(n, v)| n.len() + v.len()).sum::<usize>();
+                samples += s.len();
+            })
+            .unwrap();
+            assert_eq!(samples, SERIES);
+            label_bytes
+        })
+    });
+    let mut buf = Vec::new();
+    g.bench_function("wire_raw_decompress_walk", |b| {
+        b.iter(|| {
+            let n = remote_write::decompress_into(black_box(&body), MAX_DECOMPRESSED, &mut buf)
+                .unwrap();
+            let (mut samples, mut label_bytes) = (0usize, 0usize);
+            for_each_series_raw(&buf[..n], |labels, s| {
+                label_bytes += labels.iter().map(|(n, v)| n.len() + v.len()).sum::<usize>();
+                samples += s.len();
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(samples, SERIES);
+            label_bytes
+        })
+    });
+    g.bench_function("wire_raw_walk_only", |b| {
+        b.iter(|| {
+            let (mut samples, mut label_bytes) = (0usize, 0usize);
+            for_each_series_raw(black_box(&raw), |labels, s| {
+                label_bytes += labels.iter().map(|(n, v)| n.len() + v.len()).sum::<usize>();
+                samples += s.len();
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(samples, SERIES);
+            label_bytes
+        })
+    });
+
+    // The handler path, into a storage holding every series already.
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options::default()
+        .without_maintenance()
+        .with_fsync(FsyncPolicy::Never);
+    let storage = Storage::open(dir.path(), opts).unwrap();
+    let mut ingest = |body: &[u8]| {
+        let n = remote_write::decompress_into(body, MAX_DECOMPRESSED, &mut buf).unwrap();
+        let mut app = storage.appender();
+        for_each_series_raw(&buf[..n], |labels, samples| {
+            app.append_raw(labels, samples).unwrap();
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(app.len(), SERIES);
+        app.commit().unwrap();
+    };
+    let mut t = now - 3_600_000;
+    ingest(&remote_write::encode(&request(t)));
+    g.bench_function("wire_raw_ingest_existing", |b| {
+        b.iter_batched(
+            || {
+                // A new scrape each time (encoding not timed).
+                t += 15_000;
+                remote_write::encode(&request(t))
+            },
+            |body| ingest(&body),
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+    assert_eq!(storage.stats().head_series, SERIES as u64);
+}
+
+criterion_group! {
+    name = benches;
+    // Short runs: this is a shared 2-core machine (the command line overrides).
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = bench_decode
+}
+criterion_main!(benches);
