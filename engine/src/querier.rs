@@ -141,14 +141,7 @@ impl Series {
             let Some(src) = self.sources.get(i) else {
                 continue;
             };
-            let mut it = SourceIter::new(src, self.mint, self.maxt);
-            while let Some(s) = it.next() {
-                let s = s?;
-                if s.t > self.maxt {
-                    break;
-                }
-                out.push(s);
-            }
+            SourceIter::new(src, self.mint, self.maxt).drain_into(&mut out, self.maxt)?;
         }
         Ok(out)
     }
@@ -221,6 +214,18 @@ impl<'a> SourceIter<'a> {
             SourceIter::Chunks(seq) => seq.next(),
         }
     }
+
+    /// Appends every sample up to `maxt` to `out` (what `next` would give,
+    /// in bulk: whole chunks decoded at once, only edge chunks filtered).
+    fn drain_into(self, out: &mut Vec<Sample>, maxt: i64) -> Result<()> {
+        match self {
+            SourceIter::Samples(it) => {
+                out.extend(it.take_while(|s| s.t <= maxt));
+                Ok(())
+            }
+            SourceIter::Chunks(seq) => seq.drain_into(out, maxt),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -256,6 +261,38 @@ impl OpenChunk<'_> {
 }
 
 impl<'a> ChunkLoc<'a> {
+    /// Oldest and newest timestamps in the chunk.
+    fn time_range(&self) -> (i64, i64) {
+        match self {
+            ChunkLoc::Head(c) => (c.min_t, c.max_t),
+            ChunkLoc::Block(_, m) => (m.min_t, m.max_t),
+        }
+    }
+
+    /// Appends all samples of the chunk to `out`.
+    fn decode_into(&self, out: &mut Vec<Sample>) -> Result<()> {
+        match self {
+            ChunkLoc::Head(c) => crate::chunk::decode_into(Encoding::Xor, &c.bytes, out)
+                .map_err(|e| chunk_error(None, e)),
+            ChunkLoc::Block(b, m) => {
+                let enc = Encoding::from_u8(m.encoding).ok_or_else(|| {
+                    Error::corruption(
+                        b.dir().join("chunks"),
+                        crate::block::chunk_file_offset(m.chunk_ref),
+                        format!("unknown chunk encoding {}", m.encoding),
+                    )
+                })?;
+                let bytes = b.chunk(m).inspect_err(|e| {
+                    if matches!(e, Error::Corruption { .. }) {
+                        crate::stats::count_read_damage();
+                    }
+                })?;
+                crate::chunk::decode_into(enc, &bytes, out)
+                    .map_err(|e| chunk_error(Some((*b, *m)), e))
+            }
+        }
+    }
+
     fn open(&self) -> Result<OpenChunk<'a>> {
         match self {
             ChunkLoc::Head(c) => ChunkIter::new(Encoding::Xor, &c.bytes)
@@ -344,6 +381,32 @@ impl ChunkSeq<'_> {
                 None => self.cur = None,
             }
         }
+    }
+
+    /// Appends the samples in `[mint, maxt]` of the chunks not yet read
+    /// (none may be open) to `out`.
+    fn drain_into(self, out: &mut Vec<Sample>, maxt: i64) -> Result<()> {
+        debug_assert!(self.cur.is_none() && self.pos == 0);
+        for loc in &self.chunks {
+            let (lo, hi) = loc.time_range();
+            if lo > maxt {
+                break;
+            }
+            let start = out.len();
+            loc.decode_into(out)?;
+            if lo < self.mint || hi > maxt || !self.deleted.is_empty() {
+                let mut kept = start;
+                for i in start..out.len() {
+                    let s = out[i];
+                    if s.t >= self.mint && s.t <= maxt && !self.is_deleted(s.t) {
+                        out[kept] = s;
+                        kept += 1;
+                    }
+                }
+                out.truncate(kept);
+            }
+        }
+        Ok(())
     }
 
     fn fail(&mut self, e: crate::chunk::ChunkError) -> Error {

@@ -181,12 +181,37 @@ fn encode_as(encoding: Encoding, samples: &[Sample]) -> (Encoding, Vec<u8>) {
 /// # Errors
 /// [`ChunkError`] when the chunk is truncated or malformed.
 pub fn decode_all(encoding: Encoding, bytes: &[u8]) -> Result<Vec<Sample>, ChunkError> {
-    let it = ChunkIter::new(encoding, bytes)?;
-    let mut out = Vec::with_capacity(it.num_samples().min(bytes.len() * 8));
-    for s in it {
-        out.push(s?);
-    }
+    let mut out = Vec::new();
+    decode_into(encoding, bytes, &mut out)?;
     Ok(out)
+}
+
+/// Decodes a whole chunk, appending its samples to `out` (one dispatch on
+/// the encoding per chunk, not per sample). On error `out` may hold some
+/// of the chunk's samples.
+///
+/// # Errors
+/// [`ChunkError`] when the chunk is truncated or malformed.
+pub fn decode_into(
+    encoding: Encoding,
+    bytes: &[u8],
+    out: &mut Vec<Sample>,
+) -> Result<(), ChunkError> {
+    let it = ChunkIter::new(encoding, bytes)?;
+    out.reserve(it.num_samples().min(bytes.len() * 8));
+    match it.dec {
+        Decoder::Xor(mut d) => {
+            while let Some(s) = d.next()? {
+                out.push(s);
+            }
+        }
+        Decoder::Decimal(mut d) => {
+            while let Some(s) = d.next()? {
+                out.push(s);
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

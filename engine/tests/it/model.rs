@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use strata_engine::{Labels, Matcher, Storage};
+use strata_engine::{Labels, Matcher, Querier, Storage};
 
 use crate::common::{NOW, dump, series, test_options};
 
@@ -41,6 +41,29 @@ fn check(storage: &Storage, model: &Model) {
         .map(|(l, m)| (l.clone(), m.clone()))
         .collect();
     assert_eq!(got, want);
+    // A window that cuts through chunks: bulk reads and the iterator agree
+    // with the model.
+    let (lo, hi) = (NOW + 13_333, NOW + 41_111);
+    let all = [Matcher::new(strata_engine::MatchType::Regex, "__name__", ".+").unwrap()];
+    for s in storage.querier().select(&all, lo, hi).unwrap() {
+        let bulk: Vec<(i64, u64)> = s
+            .samples()
+            .unwrap()
+            .iter()
+            .map(|x| (x.t, x.v.to_bits()))
+            .collect();
+        let iter: Vec<(i64, u64)> = s
+            .iter()
+            .map(|x| x.map(|x| (x.t, x.v.to_bits())))
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let model: Vec<(i64, u64)> = model
+            .get(s.labels())
+            .map(|m| m.range(lo..=hi).map(|(t, v)| (*t, *v)).collect())
+            .unwrap_or_default();
+        assert_eq!(bulk, model, "{}", s.labels());
+        assert_eq!(iter, model, "{}", s.labels());
+    }
 }
 
 proptest! {
