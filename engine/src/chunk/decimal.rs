@@ -160,8 +160,20 @@ fn bad(offset: usize, reason: impl Into<String>) -> ChunkError {
 }
 
 /// A uvarint at `*pos`, advancing it.
-#[inline]
+#[inline(always)]
 fn uvarint(bytes: &[u8], pos: &mut usize, what: &str) -> Result<u64, ChunkError> {
+    // Most deltas of delta fit in one byte.
+    if let Some(&b) = bytes.get(*pos)
+        && b < 0x80
+    {
+        *pos += 1;
+        return Ok(u64::from(b));
+    }
+    uvarint_long(bytes, pos, what)
+}
+
+#[inline(never)]
+fn uvarint_long(bytes: &[u8], pos: &mut usize, what: &str) -> Result<u64, ChunkError> {
     let mut v = 0u64;
     let mut shift = 0u32;
     loop {
@@ -262,5 +274,42 @@ impl<'a> DecimalDecoder<'a> {
             t: self.t,
             v: value_of(self.m, self.scale),
         }))
+    }
+
+    /// Appends every sample not yet read to `out`: [`Self::next`] in a
+    /// tight loop, with the per-chunk choices made once.
+    pub(crate) fn drain_into(&mut self, out: &mut Vec<Sample>) -> Result<(), ChunkError> {
+        if self.read == 0 {
+            match self.next()? {
+                Some(s) => out.push(s),
+                None => return Ok(()),
+            }
+        }
+        let remaining = usize::from(self.total - self.read);
+        out.reserve(remaining);
+        let (bytes, scale) = (self.bytes, self.scale);
+        let (mut t, mut dt, mut m, mut dm) = (self.t, self.dt, self.m, self.dm);
+        let (mut tpos, mut vpos) = (self.tpos, self.vpos);
+        // Leave the decoder finished whatever happens below.
+        self.read = self.total;
+        for _ in 0..remaining {
+            let tv = unzigzag(uvarint(bytes, &mut tpos, "timestamp")?);
+            let mv = unzigzag(uvarint(bytes, &mut vpos, "value")?);
+            dt = dt.wrapping_add(tv);
+            t = t.wrapping_add(dt);
+            if self.dod_values {
+                dm = dm.wrapping_add(mv);
+                m = m.wrapping_add(dm);
+            } else {
+                m = m.wrapping_add(mv);
+            }
+            out.push(Sample {
+                t,
+                v: value_of(m, scale),
+            });
+        }
+        (self.t, self.dt, self.m, self.dm) = (t, dt, m, dm);
+        (self.tpos, self.vpos) = (tpos, vpos);
+        Ok(())
     }
 }

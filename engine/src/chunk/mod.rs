@@ -205,11 +205,7 @@ pub fn decode_into(
                 out.push(s);
             }
         }
-        Decoder::Decimal(mut d) => {
-            while let Some(s) = d.next()? {
-                out.push(s);
-            }
-        }
+        Decoder::Decimal(mut d) => d.drain_into(out)?,
     }
     Ok(())
 }

@@ -233,6 +233,22 @@ proptest! {
         let (enc, bytes) = encode_cold(&s);
         prop_assert_eq!(enc, Encoding::Decimal);
         prop_assert_eq!(bits(&decode_all(enc, &bytes).unwrap()), bits(&s));
+        // The sample-by-sample iterator gives the same.
+        let iterated: Vec<Sample> = ChunkIter::new(enc, &bytes).unwrap().collect::<Result<_, _>>().unwrap();
+        prop_assert_eq!(bits(&iterated), bits(&s));
+    }
+
+    #[test]
+    fn bulk_and_iterated_decoding_agree_on_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        for enc in [Encoding::Decimal, Encoding::Xor] {
+            let bulk = decode_all(enc, &bytes);
+            let iterated: Option<Result<Vec<Sample>, _>> = ChunkIter::new(enc, &bytes).ok().map(|it| it.collect());
+            match (bulk, iterated) {
+                (Ok(b), Some(Ok(i))) => prop_assert_eq!(bits(&b), bits(&i)),
+                (Err(_), None | Some(Err(_))) => {}
+                (b, i) => prop_assert!(false, "{enc}: bulk {b:?} iterated {i:?}"),
+            }
+        }
     }
 
     #[test]
