@@ -377,9 +377,7 @@ impl Head {
                 out.push((series.labels(), taken));
             }
         }
-        for series in emptied {
-            self.drop_series(&series);
-        }
+        self.drop_all(&emptied);
         let new_min = self
             .all_series()
             .iter()
@@ -393,25 +391,56 @@ impl Head {
         out
     }
 
-    fn drop_series(&self, series: &MemSeries) {
-        series.dropped.store(true, Ordering::Release);
-        let r = series.series_ref;
+    /// Removes these series from the head (maps, aliases, postings).
+    fn drop_all(&self, gone: &[Arc<MemSeries>]) {
+        if gone.is_empty() {
+            return;
+        }
+        let mut refs: Vec<u64> = gone.iter().map(|s| s.series_ref).collect();
+        refs.sort_unstable();
         {
             let mut aliases = self.aliases.write();
             if !aliases.is_empty() {
-                aliases.retain(|_, canonical| *canonical != r);
+                aliases.retain(|_, canonical| refs.binary_search(canonical).is_err());
             }
         }
-        self.by_ref[shard_of(r)].write().remove(&r);
-        let hash = series.hash;
-        if let Ok(entry) = self.by_hash[shard_of(hash)]
-            .write()
-            .find_entry(table_hash(hash), |s| s.series_ref == r)
-        {
-            entry.remove();
+        for series in gone {
+            series.dropped.store(true, Ordering::Release);
+            let r = series.series_ref;
+            self.by_ref[shard_of(r)].write().remove(&r);
+            let hash = series.hash;
+            if let Ok(entry) = self.by_hash[shard_of(hash)]
+                .write()
+                .find_entry(table_hash(hash), |s| s.series_ref == r)
+            {
+                entry.remove();
+            }
         }
-        self.postings.write().remove(r, series.pairs());
-        self.num_series.fetch_sub(1, Ordering::Relaxed);
+        for shard in &self.by_ref {
+            let mut shard = shard.write();
+            if shard.len() < shard.capacity() / 4 {
+                shard.shrink_to_fit();
+            }
+        }
+        for shard in &self.by_hash {
+            let mut shard = shard.write();
+            if shard.len() < shard.capacity() / 4 {
+                shard.shrink_to_fit(|s| table_hash(s.hash));
+            }
+        }
+        {
+            let mut postings = self.postings.write();
+            // A few series: remove them where they are; many: one sweep.
+            if gone.len() < 64 {
+                for series in gone {
+                    postings.remove(series.series_ref, series.pairs());
+                }
+            } else {
+                postings.remove_all(&refs);
+            }
+        }
+        self.num_series
+            .fetch_sub(gone.len() as u64, Ordering::Relaxed);
     }
 
     /// Sorted label names of the series matching `matchers` (all series when empty).

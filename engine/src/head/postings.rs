@@ -58,6 +58,23 @@ impl MemPostings {
         postings::remove(&mut self.all, series_ref);
     }
 
+    /// Removes the ids in `gone` (sorted) from every list in one sweep:
+    /// linear in the postings, where removing ids one by one from long
+    /// lists would shift them once per id.
+    pub(crate) fn remove_all(&mut self, gone: &[u64]) {
+        if gone.is_empty() {
+            return;
+        }
+        for values in self.by_name.values_mut() {
+            for list in values.values_mut() {
+                remove_sorted(list, gone);
+            }
+            values.retain(|_, list| !list.is_empty());
+        }
+        self.by_name.retain(|_, values| !values.is_empty());
+        remove_sorted(&mut self.all, gone);
+    }
+
     pub(crate) fn get(&self, name: &str, value: &str) -> Vec<u64> {
         self.by_name
             .get(name)
@@ -86,5 +103,74 @@ impl MemPostings {
         self.by_name
             .iter()
             .flat_map(|(n, vals)| vals.iter().map(move |(v, l)| (&**n, &**v, l.len())))
+    }
+}
+
+/// Drops the ids in `gone` (sorted) from the sorted `list`; gives memory
+/// back when the list shrank to a quarter of its capacity.
+fn remove_sorted(list: &mut Vec<u64>, gone: &[u64]) {
+    let mut rest = gone;
+    list.retain(|x| {
+        rest = rest
+            .get(rest.partition_point(|g| g < x)..)
+            .unwrap_or_default();
+        rest.first() != Some(x)
+    });
+    if list.len() < list.capacity() / 4 {
+        list.shrink_to_fit();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn pairs(i: u64) -> Vec<(String, String)> {
+        vec![
+            ("__name__".into(), format!("m{}", i % 3)),
+            ("host".into(), format!("h{}", i % 5)),
+            ("id".into(), i.to_string()),
+        ]
+    }
+
+    fn build(n: u64) -> MemPostings {
+        let mut p = MemPostings::default();
+        for i in 0..n {
+            let l = pairs(i);
+            p.add(i, l.iter().map(|(a, b)| (a.as_str(), b.as_str())));
+        }
+        p
+    }
+
+    proptest! {
+        #[test]
+        fn one_sweep_removes_what_one_by_one_removes(n in 1u64..200, gone in proptest::collection::btree_set(0u64..220, 0..200)) {
+            let gone: Vec<u64> = gone.into_iter().filter(|&g| g < n).collect();
+            let mut swept = build(n);
+            swept.remove_all(&gone);
+            let mut single = build(n);
+            for &g in &gone {
+                let l = pairs(g);
+                single.remove(g, l.iter().map(|(a, b)| (a.as_str(), b.as_str())));
+            }
+            prop_assert_eq!(swept.all(), single.all());
+            let mut names = swept.names();
+            names.sort();
+            let mut want = single.names();
+            want.sort();
+            prop_assert_eq!(&names, &want);
+            for name in &names {
+                let mut values = swept.values(name);
+                values.sort();
+                let mut want = single.values(name);
+                want.sort();
+                prop_assert_eq!(&values, &want);
+                for v in &values {
+                    prop_assert_eq!(swept.get(name, v), single.get(name, v));
+                }
+            }
+            prop_assert_eq!(swept.all().len() as u64, n - gone.len() as u64);
+        }
     }
 }
