@@ -442,6 +442,20 @@ mod tests {
             // The key is what the hash covers.
             prop_assert_eq!(with_key(bytes.clone(), |k| crate::hash::xxh64(k, 0)), hash_pairs(bytes));
         }
+
+        #[test]
+        fn keys_order_as_labels_do(
+            a in proptest::collection::btree_map("a|ab|b|a_", "|x|xy|y", 1..4),
+            b in proptest::collection::btree_map("a|ab|b|a_", "|x|xy|y", 1..4),
+        ) {
+            let labels = |m: &std::collections::BTreeMap<String, String>| {
+                Labels::from_sorted_pairs(m.iter().filter(|(_, v)| !v.is_empty()).map(|(n, v)| Label::new(n, v)).collect())
+            };
+            let key = |l: &Labels| with_key(l.iter().map(|x| (x.name.as_bytes(), x.value.as_bytes())), |k: &[u8]| k.to_vec());
+            let (la, lb) = (labels(&a), labels(&b));
+            let (ka, kb) = (key(&la), key(&lb));
+            prop_assert_eq!(key_pairs(&ka).cmp(key_pairs(&kb)), la.cmp(&lb));
+        }
     }
 
     #[test]

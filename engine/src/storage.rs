@@ -30,7 +30,7 @@ use crate::compact;
 use crate::error::{Error, LabelError, Result};
 use crate::head::{Head, MemSeries, SeriesSnapshot};
 use crate::index::postings_for_matchers;
-use crate::labels::{Label, Labels, Matcher, matches_all};
+use crate::labels::{Label, Labels, Matcher};
 use crate::options::Options;
 use crate::querier::{Querier, Series, Source};
 use crate::retention;
@@ -69,8 +69,10 @@ pub struct OpenReport {
     pub damage: Vec<Damage>,
 }
 
-/// Data being written out by a head cut: still visible to queries.
-type Frozen = Arc<Vec<(Labels, SeriesSnapshot)>>;
+/// Data being written out by a head cut, in label order: still visible to
+/// queries. Series are held by their head handles (labels as one key
+/// buffer each), not as [`Labels`], to keep a cut of many series small.
+type Frozen = Arc<Vec<(Arc<MemSeries>, SeriesSnapshot)>>;
 
 #[derive(Debug)]
 pub(crate) struct Inner {
@@ -616,7 +618,7 @@ impl Inner {
             let _gate = self.gate.write();
             let segment = self.with_wal(Wal::cut_segment)?;
             let mut taken = self.head.take_before(cut);
-            taken.sort_by(|a, b| a.0.cmp(&b.0));
+            taken.sort_by(|a, b| a.0.cmp_labels(&b.0));
             let frozen = Arc::new(taken);
             *self.frozen.write() = Some(frozen.clone());
             (segment, frozen)
@@ -649,7 +651,7 @@ impl Inner {
     /// still has it: no checkpoint was taken).
     fn restore_frozen(&self, frozen: &Frozen) -> Result<()> {
         let _gate = self.gate.read();
-        let labels: Vec<Labels> = frozen.iter().map(|(l, _)| l.clone()).collect();
+        let labels: Vec<Labels> = frozen.iter().map(|(s, _)| s.labels()).collect();
         let series = self
             .head
             .get_or_create(&labels, |new| self.log_new_series(new))?;
@@ -703,10 +705,10 @@ impl Inner {
             let id = self.next_block_id();
             let mut writer = BlockWriter::create(&self.blocks_dir(), id)?;
             for (i, chunks) in &series {
-                let Some((labels, _)) = frozen.get(*i) else {
+                let Some((s, _)) = frozen.get(*i) else {
                     continue;
                 };
-                writer.add_series(labels, &to_write(chunks))?;
+                writer.add_series_key(s.key(), &to_write(chunks))?;
             }
             writer.finish(1, Vec::new())?;
             out.push(Arc::new(Block::open(
@@ -1140,9 +1142,9 @@ impl Querier for StorageQuerier {
         let tombstones = self.inner.tombstones.read().clone();
         let blocks = self.inner.blocks.read().clone();
         if let Some(frozen) = &frozen {
-            for (labels, snap) in frozen.iter() {
-                if matches_all(matchers, labels) {
-                    push_snapshot(&mut found, labels.clone(), snap.clone());
+            for (s, snap) in frozen.iter() {
+                if s.matches_all(matchers) {
+                    push_snapshot(&mut found, s.labels(), snap.clone());
                 }
             }
         }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::index::IndexWriter;
-use crate::labels::Labels;
+use crate::labels::{Label, Labels, key_pairs, with_key};
 use crate::tombstones::sync_dir;
 
 use super::chunks::{self, ChunkWriter};
@@ -20,7 +20,8 @@ pub struct BlockWriter {
     /// Taken by `finish`.
     chunks: Option<ChunkWriter>,
     index: IndexWriter,
-    last: Option<Labels>,
+    /// Key (`labels::with_key`) of the last series added.
+    last: Option<Box<[u8]>>,
     min_t: i64,
     max_t: i64,
     stats: BlockStats,
@@ -57,16 +58,28 @@ impl BlockWriter {
     /// # Errors
     /// [`Error::InvalidOption`] for out-of-order series or chunks; an I/O error.
     pub fn add_series(&mut self, labels: &Labels, chunks: &[ChunkToWrite<'_>]) -> Result<()> {
-        if self.last.as_ref().is_some_and(|l| l >= labels) {
+        let key = with_key(
+            labels
+                .iter()
+                .map(|l| (l.name.as_bytes(), l.value.as_bytes())),
+            |k: &[u8]| Box::<[u8]>::from(k),
+        );
+        self.add_series_key(&key, chunks)
+    }
+
+    /// [`BlockWriter::add_series`] for labels given as a series key
+    /// (`name 0xff value 0xff ...` of valid labels, in name order).
+    pub(crate) fn add_series_key(&mut self, key: &[u8], chunks: &[ChunkToWrite<'_>]) -> Result<()> {
+        let labels_of = |k: &[u8]| {
+            Labels::from_sorted_pairs(key_pairs(k).map(|(n, v)| Label::new(n, v)).collect())
+                .to_string()
+        };
+        if let Some(last) = &self.last
+            && key_pairs(last).cmp(key_pairs(key)) != std::cmp::Ordering::Less
+        {
             return Err(Error::InvalidOption {
                 name: "series order",
-                reason: format!(
-                    "{labels} added after {}",
-                    self.last
-                        .as_ref()
-                        .map(ToString::to_string)
-                        .unwrap_or_default()
-                ),
+                reason: format!("{} added after {}", labels_of(key), labels_of(last)),
             });
         }
         if chunks.windows(2).any(|w| w[0].max_t >= w[1].min_t)
@@ -74,7 +87,7 @@ impl BlockWriter {
         {
             return Err(Error::InvalidOption {
                 name: "chunk order",
-                reason: format!("chunks of {labels} overlap or are unsorted"),
+                reason: format!("chunks of {} overlap or are unsorted", labels_of(key)),
             });
         }
         let mut metas = Vec::with_capacity(chunks.len());
@@ -98,9 +111,10 @@ impl BlockWriter {
             self.stats.num_chunks += 1;
             self.stats.num_samples += u64::from(c.num_samples);
         }
-        self.index.add(labels.clone(), &metas);
+        let key: Box<[u8]> = key.into();
+        self.index.add(key.clone(), &metas);
         self.stats.num_series += 1;
-        self.last = Some(labels.clone());
+        self.last = Some(key);
         Ok(())
     }
 

@@ -48,8 +48,30 @@ impl MemSeries {
     }
 
     /// The label pairs in name order.
-    fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+    pub(crate) fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
         key_pairs(&self.key)
+    }
+
+    /// The series' labels as `name 0xff value 0xff ...` bytes.
+    pub(crate) fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    /// Orders series as their [`Labels`] order (pair by pair), without
+    /// building them.
+    pub(crate) fn cmp_labels(&self, other: &MemSeries) -> std::cmp::Ordering {
+        self.pairs().cmp(other.pairs())
+    }
+
+    /// True when the series' labels satisfy every matcher.
+    pub(crate) fn matches_all(&self, matchers: &[Matcher]) -> bool {
+        matchers.iter().all(|m| {
+            let value = self
+                .pairs()
+                .find(|(n, _)| *n == m.name)
+                .map_or("", |(_, v)| v);
+            m.matches(value)
+        })
     }
 
     /// True once a head cut removed the series from the head.
@@ -363,7 +385,7 @@ impl Head {
     /// Moves every sample older than `cut` out of the head, series by
     /// series, then drops series left empty. The caller must keep writers
     /// out while this runs (the storage's append gate).
-    pub(crate) fn take_before(&self, cut: i64) -> Vec<(Labels, SeriesSnapshot)> {
+    pub(crate) fn take_before(&self, cut: i64) -> Vec<(Arc<MemSeries>, SeriesSnapshot)> {
         let mut out = Vec::new();
         let mut emptied = Vec::new();
         for series in self.all_series() {
@@ -374,7 +396,7 @@ impl Head {
             }
             drop(data);
             if !taken.is_empty() {
-                out.push((series.labels(), taken));
+                out.push((series.clone(), taken));
             }
         }
         self.drop_all(&emptied);

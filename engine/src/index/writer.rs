@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::block::ChunkMeta;
 use crate::encoding::Encbuf;
-use crate::labels::Labels;
+use crate::labels::key_pairs;
 
 /// "STIX"
 pub(crate) const MAGIC: u32 = 0x5354_4958;
@@ -21,8 +21,9 @@ pub(crate) const TOC_LEN: usize = 5 * 8 + 4;
 /// Collects series (in label order) and builds the index bytes.
 #[derive(Debug, Default)]
 pub(crate) struct IndexWriter {
-    /// Labels of each series, and its chunk metas already encoded.
-    series: Vec<(Labels, Vec<u8>)>,
+    /// Key of each series (`labels::with_key`: one buffer instead of a
+    /// `Labels` per series), and its chunk metas already encoded.
+    series: Vec<(Box<[u8]>, Vec<u8>)>,
 }
 
 /// Appends chunk metas: count, then per chunk the start time (first as is,
@@ -58,10 +59,10 @@ fn put_section(out: &mut Encbuf, content: &[u8]) -> u64 {
 
 impl IndexWriter {
     /// Adds a series; the caller guarantees increasing label order.
-    pub(crate) fn add(&mut self, labels: Labels, chunks: &[ChunkMeta]) {
+    pub(crate) fn add(&mut self, key: Box<[u8]>, chunks: &[ChunkMeta]) {
         let mut e = Encbuf::new();
         encode_chunk_metas(chunks, &mut e);
-        self.series.push((labels, e.into_vec()));
+        self.series.push((key, e.into_vec()));
     }
 
     /// The finished index file.
@@ -69,10 +70,10 @@ impl IndexWriter {
         // Symbols: every name and value, sorted; "" first so it always exists.
         let mut symbol_set: BTreeSet<&str> = BTreeSet::new();
         symbol_set.insert("");
-        for (labels, _) in &self.series {
-            for l in labels {
-                symbol_set.insert(&l.name);
-                symbol_set.insert(&l.value);
+        for (key, _) in &self.series {
+            for (n, v) in key_pairs(key) {
+                symbol_set.insert(n);
+                symbol_set.insert(v);
             }
         }
         let symbols: HashMap<&str, u64> = symbol_set
@@ -101,17 +102,17 @@ impl IndexWriter {
         let mut pairs: BTreeMap<(&str, &str), Vec<u64>> = BTreeMap::new();
         let mut frame = Encbuf::with_capacity(SERIES_FRAME_TARGET * 2);
         let mut frame_at = 0u64;
-        for (labels, chunk_bytes) in &self.series {
+        for (key, chunk_bytes) in &self.series {
             if frame.is_empty() {
                 frame_at = content.len() as u64;
             }
             let id = (frame_at << 16) | frame.len() as u64;
             ids.push(id);
-            frame.put_uvarint(labels.len() as u64);
-            for l in labels {
-                frame.put_uvarint(sym(&l.name));
-                frame.put_uvarint(sym(&l.value));
-                pairs.entry((&l.name, &l.value)).or_default().push(id);
+            frame.put_uvarint(key_pairs(key).count() as u64);
+            for (n, v) in key_pairs(key) {
+                frame.put_uvarint(sym(n));
+                frame.put_uvarint(sym(v));
+                pairs.entry((n, v)).or_default().push(id);
             }
             frame.put_bytes(chunk_bytes);
             if frame.len() >= SERIES_FRAME_TARGET {
