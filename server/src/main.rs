@@ -223,6 +223,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(auth = ?auth, "access");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Writes and queries run on blocking threads; memory they allocated
+        // and another thread frees later (a head cut frees the chunks
+        // ingest built) goes back to the OS only once the allocating thread
+        // allocates again or exits. Idle ones exit after a second (tokio's
+        // default is 10 s), so a burst's memory is returned soon after.
+        .thread_keep_alive(std::time::Duration::from_secs(1))
         .build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listen on {addr}"))?;
