@@ -240,8 +240,18 @@ impl IndexReader {
             let value = self.symbol(data, u32::try_from(v).unwrap_or(u32::MAX))?;
             labels.push(Label::new(name, value));
         }
-        let labels =
-            Labels::new(labels).map_err(|e| self.bad(entry_at, format!("series {id}: {e}")))?;
+        // Written from valid labels and crc-checked at open: check only what
+        // the readers rely on (names present, in strictly increasing order).
+        if labels.is_empty()
+            || labels.iter().any(|l| l.name.is_empty())
+            || !labels.is_sorted_by(|a, b| a.name < b.name)
+        {
+            return Err(self.bad(
+                entry_at,
+                format!("series {id}: labels missing, unnamed or out of order"),
+            ));
+        }
+        let labels = Labels::from_sorted_pairs(labels);
         let nc = d.len_prefix().map_err(at)?;
         let mut chunks = Vec::with_capacity(nc);
         let (mut prev_max, mut prev_ref) = (0i64, 0u64);
