@@ -79,7 +79,7 @@ impl Block {
     /// # Errors
     /// [`Error::Corruption`].
     pub fn label_names(&self) -> Result<Vec<String>> {
-        self.index.label_names(&self.index_data)
+        self.index.label_names()
     }
 }
 
@@ -89,7 +89,7 @@ impl PostingsSource for Block {
     }
 
     fn label_values(&self, name: &str) -> Result<Vec<String>> {
-        self.index.label_values(&self.index_data, name)
+        self.index.label_values(name)
     }
 
     fn all_postings(&self) -> Result<Vec<u64>> {

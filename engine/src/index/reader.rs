@@ -24,8 +24,10 @@ struct Section {
 #[derive(Debug)]
 pub(crate) struct IndexReader {
     path: PathBuf,
-    /// Absolute offsets of each symbol's length prefix, in symbol order.
-    symbols: Vec<u32>,
+    /// Every symbol, back to back (checked as UTF-8 once, at open).
+    symbol_text: String,
+    /// End of each symbol in `symbol_text`, in symbol order.
+    symbol_ends: Vec<u32>,
     series: Section,
     postings: Section,
     /// name symbol -> its value symbols (sorted), in name order.
@@ -88,12 +90,15 @@ impl IndexReader {
         // Symbols.
         let mut d = Decbuf::new(content(sym_s));
         let n = d.len_prefix().map_err(|e| at(sym_s, e))?;
-        let mut symbols = Vec::with_capacity(n);
+        let mut symbol_ends = Vec::with_capacity(n);
+        let mut symbol_text = String::with_capacity(sym_s.len);
         for _ in 0..n {
-            symbols.push((sym_s.start + d.offset()) as u32);
-            d.uvarint_str().map_err(|e| at(sym_s, e))?;
+            symbol_text.push_str(d.uvarint_str().map_err(|e| at(sym_s, e))?);
+            let end = u32::try_from(symbol_text.len())
+                .map_err(|_| bad(sym_s.start, "symbols over 4 GiB".into()))?;
+            symbol_ends.push(end);
         }
-        let nsym = symbols.len() as u64;
+        let nsym = symbol_ends.len() as u64;
         let check_sym = |s: u64, off: usize, sec: Section| -> Result<u32> {
             if s < nsym {
                 Ok(s as u32)
@@ -146,7 +151,8 @@ impl IndexReader {
         }
         Ok(IndexReader {
             path: path.to_path_buf(),
-            symbols,
+            symbol_text,
+            symbol_ends,
             series,
             postings,
             label_index,
@@ -180,22 +186,25 @@ impl IndexReader {
         Error::corruption(&self.path, offset as u64, why)
     }
 
-    fn symbol<'a>(&self, data: &'a [u8], i: u32) -> Result<&'a str> {
-        let at = *self
-            .symbols
-            .get(i as usize)
-            .ok_or_else(|| self.bad(0, format!("symbol {i} out of range")))?
-            as usize;
-        let mut d = Decbuf::new(data.get(at..).unwrap_or(&[]));
-        d.uvarint_str().map_err(|e| self.bad(at + e.offset, e.what))
+    fn symbol(&self, i: u32) -> Result<&str> {
+        let i = i as usize;
+        let end = self.symbol_ends.get(i).copied();
+        let start = match i.checked_sub(1) {
+            Some(prev) => self.symbol_ends.get(prev).copied(),
+            None => Some(0),
+        };
+        start
+            .zip(end)
+            .and_then(|(a, b)| self.symbol_text.get(a as usize..b as usize))
+            .ok_or_else(|| self.bad(0, format!("symbol {i} out of range")))
     }
 
     /// The number of a symbol, by binary search (symbols are sorted).
-    fn lookup(&self, data: &[u8], s: &str) -> Result<Option<u32>> {
-        let (mut lo, mut hi) = (0usize, self.symbols.len());
+    fn lookup(&self, s: &str) -> Result<Option<u32>> {
+        let (mut lo, mut hi) = (0usize, self.symbol_ends.len());
         while lo < hi {
             let mid = (lo + hi) / 2;
-            match self.symbol(data, mid as u32)?.cmp(s) {
+            match self.symbol(mid as u32)?.cmp(s) {
                 std::cmp::Ordering::Less => lo = mid + 1,
                 std::cmp::Ordering::Greater => hi = mid,
                 std::cmp::Ordering::Equal => return Ok(Some(mid as u32)),
@@ -236,8 +245,8 @@ impl IndexReader {
         for _ in 0..nl {
             let n = d.uvarint().map_err(at)?;
             let v = d.uvarint().map_err(at)?;
-            let name = self.symbol(data, u32::try_from(n).unwrap_or(u32::MAX))?;
-            let value = self.symbol(data, u32::try_from(v).unwrap_or(u32::MAX))?;
+            let name = self.symbol(u32::try_from(n).unwrap_or(u32::MAX))?;
+            let value = self.symbol(u32::try_from(v).unwrap_or(u32::MAX))?;
             labels.push(Label::new(name, value));
         }
         // Written from valid labels and crc-checked at open: check only what
@@ -306,7 +315,7 @@ impl IndexReader {
 
     /// Series ids with `name=value`.
     pub(crate) fn postings(&self, data: &[u8], name: &str, value: &str) -> Result<Vec<u64>> {
-        let (Some(n), Some(v)) = (self.lookup(data, name)?, self.lookup(data, value)?) else {
+        let (Some(n), Some(v)) = (self.lookup(name)?, self.lookup(value)?) else {
             return Ok(Vec::new());
         };
         match self
@@ -327,8 +336,8 @@ impl IndexReader {
     }
 
     /// Values of label `name`.
-    pub(crate) fn label_values(&self, data: &[u8], name: &str) -> Result<Vec<String>> {
-        let Some(n) = self.lookup(data, name)? else {
+    pub(crate) fn label_values(&self, name: &str) -> Result<Vec<String>> {
+        let Some(n) = self.lookup(name)? else {
             return Ok(Vec::new());
         };
         match self.label_index.binary_search_by_key(&n, |(name, _)| *name) {
@@ -338,7 +347,7 @@ impl IndexReader {
                 .map(|(_, values)| {
                     values
                         .iter()
-                        .map(|&v| self.symbol(data, v).map(str::to_owned))
+                        .map(|&v| self.symbol(v).map(str::to_owned))
                         .collect()
                 })
                 .unwrap_or_else(|| Ok(Vec::new())),
@@ -347,10 +356,10 @@ impl IndexReader {
     }
 
     /// Every label name.
-    pub(crate) fn label_names(&self, data: &[u8]) -> Result<Vec<String>> {
+    pub(crate) fn label_names(&self) -> Result<Vec<String>> {
         self.label_index
             .iter()
-            .map(|(n, _)| self.symbol(data, *n).map(str::to_owned))
+            .map(|(n, _)| self.symbol(*n).map(str::to_owned))
             .collect()
     }
 }
