@@ -275,18 +275,7 @@ impl<'a> ChunkLoc<'a> {
             ChunkLoc::Head(c) => crate::chunk::decode_into(Encoding::Xor, &c.bytes, out)
                 .map_err(|e| chunk_error(None, e)),
             ChunkLoc::Block(b, m) => {
-                let enc = Encoding::from_u8(m.encoding).ok_or_else(|| {
-                    Error::corruption(
-                        b.dir().join("chunks"),
-                        crate::block::chunk_file_offset(m.chunk_ref),
-                        format!("unknown chunk encoding {}", m.encoding),
-                    )
-                })?;
-                let bytes = b.chunk(m).inspect_err(|e| {
-                    if matches!(e, Error::Corruption { .. }) {
-                        crate::stats::count_read_damage();
-                    }
-                })?;
+                let (enc, bytes) = block_chunk(b, m)?;
                 crate::chunk::decode_into(enc, &bytes, out)
                     .map_err(|e| chunk_error(Some((*b, *m)), e))
             }
@@ -299,19 +288,8 @@ impl<'a> ChunkLoc<'a> {
                 .map(OpenChunk::Lazy)
                 .map_err(|e| chunk_error(None, e)),
             ChunkLoc::Block(b, m) => {
-                let enc = Encoding::from_u8(m.encoding).ok_or_else(|| {
-                    Error::corruption(
-                        b.dir().join("chunks"),
-                        crate::block::chunk_file_offset(m.chunk_ref),
-                        format!("unknown chunk encoding {}", m.encoding),
-                    )
-                })?;
                 let at = Some((*b, *m));
-                let bytes = b.chunk(m).inspect_err(|e| {
-                    if matches!(e, Error::Corruption { .. }) {
-                        crate::stats::count_read_damage();
-                    }
-                })?;
+                let (enc, bytes) = block_chunk(b, m)?;
                 match bytes {
                     ChunkBytes::Mapped(bytes) => ChunkIter::new(enc, bytes)
                         .map(OpenChunk::Lazy)
@@ -323,6 +301,23 @@ impl<'a> ChunkLoc<'a> {
             }
         }
     }
+}
+
+/// A block chunk's encoding and crc-checked bytes; damage is counted.
+fn block_chunk<'b>(b: &'b Block, m: &ChunkMeta) -> Result<(Encoding, ChunkBytes<'b>)> {
+    let enc = Encoding::from_u8(m.encoding).ok_or_else(|| {
+        Error::corruption(
+            b.dir().join("chunks"),
+            crate::block::chunk_file_offset(m.chunk_ref),
+            format!("unknown chunk encoding {}", m.encoding),
+        )
+    })?;
+    let bytes = b.chunk(m).inspect_err(|e| {
+        if matches!(e, Error::Corruption { .. }) {
+            crate::stats::count_read_damage();
+        }
+    })?;
+    Ok((enc, bytes))
 }
 
 fn chunk_error(at: Option<(&Block, &ChunkMeta)>, e: crate::chunk::ChunkError) -> Error {
