@@ -899,6 +899,11 @@ fn trial(t: &Template, kind: Kind, mode: Mode, file: &str, rng: &mut Rng, n: u64
         );
     }
     let reported = !lines.is_empty();
+    // A cut exactly at a record boundary is the known gap
+    // (`sealed_wal_file_cut_at_a_record_boundary_is_reported`): the records
+    // after it are lost unreported, and a lost deletion serves its samples
+    // again. Counted as `CutAtRecordBoundary` below, not as a wrong value.
+    let deletions_may_return = reported || cut_at_boundary;
     let quarantined = std::fs::read_dir(data.join("quarantine"))
         .map(|d| d.count())
         .unwrap_or(0);
@@ -916,7 +921,7 @@ fn trial(t: &Template, kind: Kind, mode: Mode, file: &str, rng: &mut Rng, n: u64
             t,
             &format!("{what}: export"),
             export_lines(&all),
-            reported,
+            deletions_may_return,
         ));
         if !all.complete {
             errors.push("export: stream aborted".into());
@@ -948,7 +953,7 @@ fn trial(t: &Template, kind: Kind, mode: Mode, file: &str, rng: &mut Rng, n: u64
             t,
             &format!("{what}: query"),
             matrix_series(&v["data"]),
-            reported,
+            deletions_may_return,
         );
         seen.extend(got);
     } else {
@@ -965,7 +970,7 @@ fn trial(t: &Template, kind: Kind, mode: Mode, file: &str, rng: &mut Rng, n: u64
             t,
             &format!("{what}: remote_read"),
             series,
-            reported,
+            deletions_may_return,
         )),
         Err(e) => errors.push(e),
     }
@@ -1016,7 +1021,7 @@ fn trial(t: &Template, kind: Kind, mode: Mode, file: &str, rng: &mut Rng, n: u64
             t,
             &format!("{what}: export of {}", r.home),
             export_lines(&a),
-            reported,
+            deletions_may_return,
         );
         if !hit {
             let missing: Vec<(usize, i64)> = (0..SERIES)
@@ -1058,6 +1063,7 @@ fn trial(t: &Template, kind: Kind, mode: Mode, file: &str, rng: &mut Rng, n: u64
         errors.is_empty() || reported || at_query,
         "{what}: queries failed, but neither the open report nor the errors name {file}: {errors:?}"
     );
+    let resurrected = seen.iter().filter(|(i, _)| *i == DELETED).count();
     let outcome = if at_open {
         Outcome::ReportedAtOpen
     } else if at_query {
@@ -1065,7 +1071,7 @@ fn trial(t: &Template, kind: Kind, mode: Mode, file: &str, rng: &mut Rng, n: u64
     } else if reported && lost == 0 {
         // Logged (another file named, e.g. lost series), nothing lost.
         Outcome::ReportedAtOpen
-    } else if lost == 0 && errors.is_empty() {
+    } else if lost == 0 && errors.is_empty() && resurrected == 0 {
         Outcome::Harmless
     } else if cut_at_boundary {
         Outcome::CutAtRecordBoundary
@@ -1076,8 +1082,9 @@ fn trial(t: &Template, kind: Kind, mode: Mode, file: &str, rng: &mut Rng, n: u64
     };
     stop(&mut p);
     assert_no_panic(&p, &what);
-    eprintln!("corruption: {what}: {outcome:?}, {lost} samples lost, {quarantined} quarantined");
-    let resurrected = seen.iter().filter(|(i, _)| *i == DELETED).count();
+    eprintln!(
+        "corruption: {what}: {outcome:?}, {lost} samples lost, {resurrected} deleted samples back, {quarantined} quarantined"
+    );
     TrialResult {
         outcome,
         quarantined,
