@@ -179,11 +179,14 @@ impl Labels {
     /// each followed by 0xff (which cannot occur in UTF-8) — the same value as
     /// Prometheus' `labels.Hash()`.
     pub fn stable_hash(&self) -> u64 {
-        hash_pairs(
-            self.0
-                .iter()
-                .map(|l| (l.name.as_bytes(), l.value.as_bytes())),
-        )
+        hash_pairs(self.byte_pairs())
+    }
+
+    /// (name, value) as bytes, in name order: what [`with_key`] takes.
+    pub(crate) fn byte_pairs(&self) -> impl Iterator<Item = (&[u8], &[u8])> + Clone {
+        self.0
+            .iter()
+            .map(|l| (l.name.as_bytes(), l.value.as_bytes()))
     }
 }
 
@@ -451,7 +454,7 @@ mod tests {
             let labels = |m: &std::collections::BTreeMap<String, String>| {
                 Labels::from_sorted_pairs(m.iter().filter(|(_, v)| !v.is_empty()).map(|(n, v)| Label::new(n, v)).collect())
             };
-            let key = |l: &Labels| with_key(l.iter().map(|x| (x.name.as_bytes(), x.value.as_bytes())), |k: &[u8]| k.to_vec());
+            let key = |l: &Labels| with_key(l.byte_pairs(), |k: &[u8]| k.to_vec());
             let (la, lb) = (labels(&a), labels(&b));
             let (ka, kb) = (key(&la), key(&lb));
             prop_assert_eq!(key_pairs(&ka).cmp(key_pairs(&kb)), la.cmp(&lb));

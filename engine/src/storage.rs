@@ -1020,10 +1020,11 @@ impl Appender<'_> {
                 std::str::from_utf8(v.as_ref()).map_err(|_| LabelError::NotUtf8("value"))?;
             owned.push(Label::new(name, value));
         }
+        // Limits and retention are checked: the series is created (or,
+        // when dropping empty values made it a known one, found) at commit.
         let labels = Labels::with_limits(owned, &self.inner.opts.label_limits)?;
-        for &(t, v) in samples {
-            self.append(&labels, t, v)?;
-        }
+        self.new
+            .extend(samples.iter().map(|&(t, v)| (labels.clone(), t, v)));
         Ok(())
     }
 

@@ -58,12 +58,7 @@ impl BlockWriter {
     /// # Errors
     /// [`Error::InvalidOption`] for out-of-order series or chunks; an I/O error.
     pub fn add_series(&mut self, labels: &Labels, chunks: &[ChunkToWrite<'_>]) -> Result<()> {
-        let key = with_key(
-            labels
-                .iter()
-                .map(|l| (l.name.as_bytes(), l.value.as_bytes())),
-            |k: &[u8]| Box::<[u8]>::from(k),
-        );
+        let key = with_key(labels.byte_pairs(), |k: &[u8]| Box::<[u8]>::from(k));
         self.add_series_key(&key, chunks)
     }
 

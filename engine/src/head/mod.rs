@@ -164,12 +164,7 @@ impl Head {
 
     /// The series with these labels, if it exists.
     pub(crate) fn get(&self, labels: &Labels) -> Option<Arc<MemSeries>> {
-        with_key(
-            labels
-                .iter()
-                .map(|l| (l.name.as_bytes(), l.value.as_bytes())),
-            |key| self.find_key(key),
-        )
+        with_key(labels.byte_pairs(), |key| self.find_key(key))
     }
 
     /// The series whose labels are exactly these pairs (in name order, byte
@@ -261,12 +256,7 @@ impl Head {
     }
 
     fn insert_series(&self, series_ref: u64, labels: &Labels) -> Arc<MemSeries> {
-        let key: Box<[u8]> = with_key(
-            labels
-                .iter()
-                .map(|l| (l.name.as_bytes(), l.value.as_bytes())),
-            |k: &[u8]| Box::<[u8]>::from(k),
-        );
+        let key: Box<[u8]> = with_key(labels.byte_pairs(), |k: &[u8]| Box::<[u8]>::from(k));
         let hash = xxh64(&key, 0);
         let series = Arc::new(MemSeries {
             series_ref,
