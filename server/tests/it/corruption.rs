@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 use prost::Message;
 use serde_json::Value;
 use strata_server::api::remote_read::{LabelMatcher, Query, ReadRequest, ReadResponse};
-use strata_server::ingest::remote_write::{Label, Sample, TimeSeries};
+use strata_server::ingest::remote_write::TimeSeries;
 
 use crate::process::{
     Exported, LabelSet, Proc, Rng, find, mix, now_ms, parse_export, post_write, secs, sleep_ms,
@@ -67,25 +67,11 @@ fn value_of(i: usize, t: i64) -> f64 {
 }
 
 fn timeseries(i: usize, from: i64, to: i64) -> TimeSeries {
-    TimeSeries {
-        labels: vec![
-            Label {
-                name: "__name__".into(),
-                value: METRIC.into(),
-            },
-            Label {
-                name: "series".into(),
-                value: series_name(i),
-            },
-        ],
-        samples: (from..to)
-            .step_by(STEP as usize)
-            .map(|t| Sample {
-                value: value_of(i, t),
-                timestamp: t,
-            })
-            .collect(),
-    }
+    let samples: Vec<(i64, f64)> = (from..to)
+        .step_by(STEP as usize)
+        .map(|t| (t, value_of(i, t)))
+        .collect();
+    crate::api::series(METRIC, &[("series", &series_name(i))], &samples)
 }
 
 /// Writes every series over `[from, to)`.

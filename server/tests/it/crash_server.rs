@@ -64,30 +64,18 @@ fn ts(base: i64, i: u64, j: i64) -> i64 {
 
 fn batch(base: i64, w: usize, i: u64) -> Vec<u8> {
     let timeseries = (0..SERIES_PER_WRITER)
-        .map(|s| TimeSeries {
-            labels: vec![
-                Label {
-                    name: "__name__".into(),
-                    value: METRIC.into(),
-                },
-                Label {
-                    name: "series".into(),
-                    value: s.to_string(),
-                },
-                Label {
-                    name: "writer".into(),
-                    value: w.to_string(),
-                },
-            ],
-            samples: (0..PER_BATCH)
+        .map(|s| {
+            let samples: Vec<(i64, f64)> = (0..PER_BATCH)
                 .map(|j| {
                     let t = ts(base, i, j);
-                    Sample {
-                        value: expected(w, s, t),
-                        timestamp: t,
-                    }
+                    (t, expected(w, s, t))
                 })
-                .collect(),
+                .collect();
+            crate::api::series(
+                METRIC,
+                &[("series", &s.to_string()), ("writer", &w.to_string())],
+                &samples,
+            )
         })
         .collect();
     write_body(timeseries)

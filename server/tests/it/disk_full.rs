@@ -32,7 +32,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use strata_server::ingest::remote_write::{Label, Sample, TimeSeries};
 
 use crate::process::{
     export, http, mix, now_ms, post_write, secs, sleep_ms, start_strata_at, with_params, write_body,
@@ -139,26 +138,14 @@ fn ts(base: i64, i: u64, j: i64) -> i64 {
 fn batch(base: i64, i: u64) -> Vec<u8> {
     write_body(
         (0..SERIES)
-            .map(|s| TimeSeries {
-                labels: vec![
-                    Label {
-                        name: "__name__".into(),
-                        value: METRIC.into(),
-                    },
-                    Label {
-                        name: "series".into(),
-                        value: s.to_string(),
-                    },
-                ],
-                samples: (0..PER_BATCH)
+            .map(|s| {
+                let samples: Vec<(i64, f64)> = (0..PER_BATCH)
                     .map(|j| {
                         let t = ts(base, i, j);
-                        Sample {
-                            value: expected(s, t),
-                            timestamp: t,
-                        }
+                        (t, expected(s, t))
                     })
-                    .collect(),
+                    .collect();
+                crate::api::series(METRIC, &[("series", &s.to_string())], &samples)
             })
             .collect(),
     )
