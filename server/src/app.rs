@@ -81,6 +81,20 @@ impl AppState {
         Err(e)
     }
 
+    /// Stores an ingest batch and counts its samples: 503 (clients retry)
+    /// when it cannot be stored.
+    pub fn commit(&self, app: strata_engine::Appender<'_>) -> Result<(), ApiError> {
+        let stored = app.len() as u64;
+        app.commit().map_err(|e| {
+            ApiError::new(
+                ErrorType::Unavailable,
+                format!("storing samples failed: {e}"),
+            )
+        })?;
+        self.metrics.samples_ingested.inc_by(stored);
+        Ok(())
+    }
+
     /// The storage, or a 503 while it is still opening.
     pub fn storage(&self) -> Result<Arc<Storage>, ApiError> {
         self.storage.get().cloned().ok_or_else(|| {

@@ -79,14 +79,7 @@ fn store(st: &AppState, body: &[u8], buf: &mut Vec<u8>) -> Result<Response, ApiE
             );
         }
     }
-    let stored = app.len() as u64;
-    app.commit().map_err(|e| {
-        ApiError::new(
-            ErrorType::Unavailable,
-            format!("storing samples failed: {e}"),
-        )
-    })?;
-    st.metrics.samples_ingested.inc_by(stored);
+    st.commit(app)?;
     if let Some(first) = refused.first() {
         return Err(ApiError::bad_data(format!(
             "{} series refused; first: {first}",

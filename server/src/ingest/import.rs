@@ -247,14 +247,7 @@ fn store(st: &AppState, batch: Vec<Pending>) -> Result<Response, ApiError> {
             }
         }
     }
-    let stored = app.len() as u64;
-    app.commit().map_err(|e| {
-        ApiError::new(
-            ErrorType::Unavailable,
-            format!("storing samples failed: {e}"),
-        )
-    })?;
-    st.metrics.samples_ingested.inc_by(stored);
+    st.commit(app)?;
     if let Some(first) = first {
         return Err(ApiError::bad_data(format!(
             "{refused} samples refused; first: {first}"
