@@ -142,33 +142,7 @@ fn duration_ms(name: &str, s: &str) -> anyhow::Result<i64> {
         .with_context(|| format!("--{name}: {s:?} is not a duration like 90d, 5m or 30s"))
 }
 
-/// mimalloc reads its options from the environment before `main`. By
-/// default it keeps freed memory for a while before returning it to the OS,
-/// which after a head cut (most of the head freed at once) leaves the
-/// resident size far above what is in use, for minutes (measured on the
-/// medium benchmark: 121-377 MiB resident after a flush instead of 56 MiB,
-/// at no CPU cost). So unless the user chose a value, re-run this same
-/// binary once with `MIMALLOC_PURGE_DELAY=0` (immediate purging): `exec`
-/// keeps the process id, arguments and everything else.
-fn purge_freed_memory_promptly() {
-    const VAR: &str = "MIMALLOC_PURGE_DELAY";
-    if std::env::var_os(VAR).is_some() {
-        return;
-    }
-    #[cfg(unix)]
-    if let Ok(exe) = std::env::current_exe() {
-        use std::os::unix::process::CommandExt;
-        let err = std::process::Command::new(exe)
-            .args(std::env::args_os().skip(1))
-            .env(VAR, "0")
-            .exec();
-        // Only reached when exec failed: run on with the default.
-        eprintln!("note: could not re-execute with {VAR}=0 ({err}); continuing");
-    }
-}
-
 fn main() -> anyhow::Result<()> {
-    purge_freed_memory_promptly();
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args),
