@@ -39,34 +39,33 @@ fn changes_schema(op: BinaryOp, return_bool: bool) -> bool {
     !op.is_set() && (!op.is_comparison() || return_bool)
 }
 
+/// The matching key of a series: its label pairs that take part, borrowed.
+type Signature<'a> = Vec<(&'a str, &'a str)>;
+
 /// The matching key of a series.
-fn signature(labels: &Labels, m: Option<&VectorMatching>) -> Vec<(String, String)> {
+fn signature<'a>(labels: &'a Labels, m: Option<&VectorMatching>) -> Signature<'a> {
+    let pair = |l: &'a Label| (l.name.as_str(), l.value.as_str());
     match m {
         Some(m) if m.on => labels
             .iter()
             .filter(|l| m.labels.contains(&l.name))
-            .map(|l| (l.name.clone(), l.value.clone()))
+            .map(pair)
             .collect(),
         Some(m) => labels
             .iter()
             .filter(|l| l.name != "__name__" && !m.labels.contains(&l.name))
-            .map(|l| (l.name.clone(), l.value.clone()))
+            .map(pair)
             .collect(),
         None => labels
             .iter()
             .filter(|l| l.name != "__name__")
-            .map(|l| (l.name.clone(), l.value.clone()))
+            .map(pair)
             .collect(),
     }
 }
 
-fn format_sig(sig: &[(String, String)]) -> String {
-    labels_from(
-        sig.iter()
-            .map(|(n, v)| Label::new(n.clone(), v.clone()))
-            .collect(),
-    )
-    .to_string()
+fn format_sig(sig: &[(&str, &str)]) -> String {
+    labels_from(sig.iter().map(|&(n, v)| Label::new(n, v)).collect()).to_string()
 }
 
 /// The output labels of a matched pair.
@@ -188,10 +187,8 @@ impl Evaluator<'_> {
             (&lhs, &rhs)
         };
         let one_side = if one_to_many { "left" } else { "right" };
-        let many_sigs: Vec<Vec<(String, String)>> =
-            many.iter().map(|s| signature(&s.labels, m)).collect();
-        let one_sigs: Vec<Vec<(String, String)>> =
-            one.iter().map(|s| signature(&s.labels, m)).collect();
+        let many_sigs: Vec<Signature<'_>> = many.iter().map(|s| signature(&s.labels, m)).collect();
+        let one_sigs: Vec<Signature<'_>> = one.iter().map(|s| signature(&s.labels, m)).collect();
         // Signatures as small integers, computed once: the steps then work
         // on arrays, and the labels of a matched pair are built once.
         let (many_sid, one_sid, nsig) = sig_ids(&many_sigs, &one_sigs);
@@ -289,12 +286,9 @@ impl Evaluator<'_> {
 
 /// Numbers for the distinct signatures of two sides: (ids of the first
 /// side's series, ids of the second's, number of distinct signatures).
-fn sig_ids<'a>(
-    a: &'a [Vec<(String, String)>],
-    b: &'a [Vec<(String, String)>],
-) -> (Vec<usize>, Vec<usize>, usize) {
-    let mut ids: HashMap<&'a [(String, String)], usize> = HashMap::new();
-    let mut id_of = |sig: &'a Vec<(String, String)>| -> usize {
+fn sig_ids<'a>(a: &'a [Signature<'a>], b: &'a [Signature<'a>]) -> (Vec<usize>, Vec<usize>, usize) {
+    let mut ids: HashMap<&'a [(&'a str, &'a str)], usize> = HashMap::new();
+    let mut id_of = |sig: &'a Signature<'a>| -> usize {
         let n = ids.len();
         *ids.entry(sig.as_slice()).or_insert(n)
     };

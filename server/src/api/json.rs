@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use strata_engine::Labels;
-use strata_promql::eval::Value;
+use strata_promql::eval::{StepSeries, Value};
 
 /// Go's `strconv.FormatFloat(v, 'f', -1, 64)`, as Prometheus writes values.
 pub fn format_value(v: f64) -> String {
@@ -33,9 +33,12 @@ pub fn push_value(out: &mut String, v: f64) {
     } else {
         let mut buf = ryu::Buffer::new();
         let s = buf.format_finite(v);
-        match s.split_once('e') {
+        match s.bytes().position(|b| b == b'e') {
             None => out.push_str(s.strip_suffix(".0").unwrap_or(s)),
-            Some((mantissa, exp)) => push_expanded(out, mantissa, exp.parse().unwrap_or(0)),
+            Some(e) => {
+                let (mantissa, exp) = (&s[..e], &s[e + 1..]);
+                push_expanded(out, mantissa, exp.parse().unwrap_or(0));
+            }
         }
     }
 }
@@ -148,6 +151,7 @@ pub fn push_labels(out: &mut String, l: &Labels) {
     out.push('}');
 }
 
+#[cfg(test)]
 fn point(t: i64, v: f64) -> String {
     let mut out = String::with_capacity(32);
     push_point(&mut out, t, v);
@@ -156,6 +160,13 @@ fn point(t: i64, v: f64) -> String {
 
 /// Appends `[seconds,"value"]` without allocating.
 fn push_point(out: &mut String, t: i64, v: f64) {
+    push_point_opening(out, t);
+    push_value(out, v);
+    out.push_str("\"]");
+}
+
+/// Appends the part of a point before its value: `[seconds,"`.
+fn push_point_opening(out: &mut String, t: i64) {
     out.push('[');
     let a = t.unsigned_abs();
     if t < 0 {
@@ -179,8 +190,6 @@ fn push_point(out: &mut String, t: i64, v: f64) {
         }
     }
     out.push_str(",\"");
-    push_value(out, v);
-    out.push_str("\"]");
 }
 
 /// `{"metric":...,"values":[...]}` for one series.
@@ -197,83 +206,118 @@ fn push_series(out: &mut String, l: &Labels, pts: impl Iterator<Item = (i64, f64
     out.push_str("]}");
 }
 
-/// The `data` of an instant query at `t`.
-pub fn instant_data(v: &Value, t: i64) -> String {
+/// Appends the `data` of an instant query at `t`.
+pub fn push_instant_data(out: &mut String, v: &Value, t: i64) {
     match v {
-        Value::Scalar(s) => format!(
-            r#"{{"resultType":"scalar","result":{}}}"#,
-            point(t, s.first().copied().unwrap_or(f64::NAN))
-        ),
-        Value::String(s) => format!(
-            r#"{{"resultType":"string","result":[{},{}]}}"#,
-            format_time(t),
-            string(s)
-        ),
+        Value::Scalar(s) => {
+            out.push_str(r#"{"resultType":"scalar","result":"#);
+            push_point(out, t, s.first().copied().unwrap_or(f64::NAN));
+            out.push('}');
+        }
+        Value::String(s) => {
+            out.push_str(r#"{"resultType":"string","result":["#);
+            out.push_str(&format_time(t));
+            out.push(',');
+            push_string(out, s);
+            out.push_str("]}");
+        }
         Value::Vector(series) => {
-            let items: Vec<String> = series
-                .iter()
-                .filter_map(|s| {
-                    Some(format!(
-                        r#"{{"metric":{},"value":{}}}"#,
-                        labels(&s.labels),
-                        point(t, s.points.first().copied().flatten()?)
-                    ))
-                })
-                .collect();
-            format!(
-                r#"{{"resultType":"vector","result":[{}]}}"#,
-                items.join(",")
-            )
+            out.push_str(r#"{"resultType":"vector","result":["#);
+            let mut first = true;
+            for s in series {
+                let Some(v) = s.points.first().copied().flatten() else {
+                    continue;
+                };
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                out.push_str(r#"{"metric":"#);
+                push_labels(out, &s.labels);
+                out.push_str(r#","value":"#);
+                push_point(out, t, v);
+                out.push('}');
+            }
+            out.push_str("]}");
         }
         Value::Matrix(m) => {
-            let mut out = String::from(r#"{"resultType":"matrix","result":["#);
+            out.push_str(r#"{"resultType":"matrix","result":["#);
             for (i, r) in m.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
-                push_series(&mut out, &r.labels, r.samples.iter().map(|s| (s.t, s.v)));
+                push_series(out, &r.labels, r.samples.iter().map(|s| (s.t, s.v)));
             }
             out.push_str("]}");
-            out
         }
     }
 }
 
-/// The `data` of a range query over `times`: a matrix sorted by labels.
-pub fn range_data(v: &Value, times: &[i64]) -> String {
-    let mut series: Vec<(Labels, Vec<(i64, f64)>)> = match v {
-        Value::Scalar(s) => vec![(
-            Labels::default(),
-            times.iter().copied().zip(s.iter().copied()).collect(),
-        )],
+/// A typical point's length: `[1700000000,"0.12345678901234567"],`.
+const POINT_BYTES: usize = 36;
+
+/// Bytes to reserve for the data of a range query with this result.
+pub fn range_data_size(v: &Value) -> usize {
+    match v {
         Value::Vector(ser) => ser
             .iter()
-            .map(|s| {
-                (
-                    s.labels.clone(),
-                    times
-                        .iter()
-                        .zip(&s.points)
-                        .filter_map(|(&t, p)| Some((t, (*p)?)))
-                        .collect(),
-                )
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    series.retain(|s| !s.1.is_empty());
-    series.sort_by(|a, b| a.0.cmp(&b.0));
-    let points: usize = series.iter().map(|s| s.1.len()).sum();
-    let mut out = String::with_capacity(64 + points * 24 + series.len() * 128);
+            .map(|s| 128 + s.points.iter().flatten().count() * POINT_BYTES)
+            .sum::<usize>(),
+        Value::Scalar(s) => 64 + s.len() * POINT_BYTES,
+        _ => 64,
+    }
+}
+
+/// Appends the `data` of a range query over `times`: a matrix sorted by
+/// labels, series without any point left out.
+pub fn push_range_data(out: &mut String, v: &Value, times: &[i64]) {
     out.push_str(r#"{"resultType":"matrix","result":["#);
-    for (i, (l, pts)) in series.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
+    match v {
+        Value::Scalar(s) if !s.is_empty() && !times.is_empty() => push_series(
+            out,
+            &Labels::default(),
+            times.iter().copied().zip(s.iter().copied()),
+        ),
+        Value::Vector(ser) => {
+            let mut order: Vec<&StepSeries> = ser
+                .iter()
+                .filter(|s| s.points.iter().any(Option::is_some))
+                .collect();
+            order.sort_by(|a, b| a.labels.cmp(&b.labels));
+            // Every series has its points at the same times: write each
+            // time's `[seconds,"` once.
+            let openings: Vec<String> = times
+                .iter()
+                .map(|&t| {
+                    let mut o = String::with_capacity(24);
+                    push_point_opening(&mut o, t);
+                    o
+                })
+                .collect();
+            for (i, s) in order.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(r#"{"metric":"#);
+                push_labels(out, &s.labels);
+                out.push_str(r#","values":["#);
+                let mut first = true;
+                for (opening, p) in openings.iter().zip(&s.points) {
+                    let Some(v) = *p else { continue };
+                    if !first {
+                        out.push(',');
+                    }
+                    first = false;
+                    out.push_str(opening);
+                    push_value(out, v);
+                    out.push_str("\"]");
+                }
+                out.push_str("]}");
+            }
         }
-        push_series(&mut out, l, pts.iter().copied());
+        _ => {}
     }
     out.push_str("]}");
-    out
 }
 
 #[cfg(test)]
@@ -303,6 +347,52 @@ mod tests {
                 "{t} {v}"
             );
         }
+    }
+
+    fn step_series(pairs: &[(&str, &str)], points: Vec<Option<f64>>) -> StepSeries {
+        StepSeries {
+            labels: Labels::from_pairs(pairs).unwrap(),
+            drop_name: false,
+            points,
+        }
+    }
+
+    #[test]
+    fn range_data_sorts_series_skips_gaps_and_drops_empty_series() {
+        let v = Value::Vector(vec![
+            step_series(&[("a", "2")], vec![Some(1.5), None, Some(-0.25)]),
+            step_series(&[("a", "3")], vec![None, None, None]),
+            step_series(&[("a", "1")], vec![None, Some(f64::NAN), None]),
+        ]);
+        let mut out = String::new();
+        push_range_data(&mut out, &v, &[1000, 61_500, 122_250]);
+        assert_eq!(
+            out,
+            r#"{"resultType":"matrix","result":[{"metric":{"a":"1"},"values":[[61.5,"NaN"]]},{"metric":{"a":"2"},"values":[[1,"1.5"],[122.25,"-0.25"]]}]}"#
+        );
+        let mut out = String::new();
+        push_range_data(&mut out, &Value::Scalar(vec![2.0, 3.0]), &[0, 60_000]);
+        assert_eq!(
+            out,
+            r#"{"resultType":"matrix","result":[{"metric":{},"values":[[0,"2"],[60,"3"]]}]}"#
+        );
+    }
+
+    #[test]
+    fn instant_data_writes_each_series_with_a_value() {
+        let v = Value::Vector(vec![
+            step_series(&[("a", "1")], vec![Some(2.0)]),
+            step_series(&[("a", "2")], vec![None]),
+        ]);
+        let mut out = String::new();
+        push_instant_data(&mut out, &v, 5_000);
+        assert_eq!(
+            out,
+            r#"{"resultType":"vector","result":[{"metric":{"a":"1"},"value":[5,"2"]}]}"#
+        );
+        let mut out = String::new();
+        push_instant_data(&mut out, &Value::String("x\"y".into()), 1_500);
+        assert_eq!(out, r#"{"resultType":"string","result":[1.5,"x\"y"]}"#);
     }
 
     /// What `format_value` wrote before the fast paths: Rust's `Display`

@@ -21,10 +21,29 @@ use params::{Params, parse_duration, parse_time};
 
 /// `{"status":"success","data":...}`.
 pub fn success(data: String) -> Response {
+    let mut body = success_body(data.len());
+    body.push_str(&data);
+    success_response(body)
+}
+
+/// A success body with room for `capacity` bytes of data: the envelope's
+/// opening is written first and the data appended to it, so a large
+/// result is not copied again to be wrapped. Finish with
+/// [`success_response`].
+pub fn success_body(capacity: usize) -> String {
+    const OPEN: &str = r#"{"status":"success","data":"#;
+    let mut body = String::with_capacity(OPEN.len() + capacity + 1);
+    body.push_str(OPEN);
+    body
+}
+
+/// The response for a body from [`success_body`] with its data written.
+pub fn success_response(mut body: String) -> Response {
+    body.push('}');
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
-        format!(r#"{{"status":"success","data":{data}}}"#),
+        body,
     )
         .into_response()
 }
@@ -88,7 +107,9 @@ pub async fn query(
     let t = time_param(&p, "time", now_ms())?;
     let data = blocking(move || {
         let v = eval_instant(&st.storage()?.querier(), &expr, t, &st.eval)?;
-        Ok(json::instant_data(&v, t))
+        let mut body = success_body(json::range_data_size(&v));
+        json::push_instant_data(&mut body, &v, t);
+        Ok(body)
     })
     .await?;
     metrics
@@ -97,7 +118,7 @@ pub async fn query(
             endpoint: "query".into(),
         })
         .observe(started.elapsed().as_secs_f64());
-    Ok(success(data))
+    Ok(success_response(data))
 }
 
 /// `GET/POST /api/v1/query_range`.
@@ -144,7 +165,9 @@ pub async fn query_range(
             .map(|i| start + i * step)
             .take_while(|t| *t <= end)
             .collect();
-        Ok(json::range_data(&v, &times))
+        let mut body = success_body(json::range_data_size(&v));
+        json::push_range_data(&mut body, &v, &times);
+        Ok(body)
     })
     .await?;
     metrics
@@ -153,7 +176,7 @@ pub async fn query_range(
             endpoint: "query_range".into(),
         })
         .observe(started.elapsed().as_secs_f64());
-    Ok(success(data))
+    Ok(success_response(data))
 }
 
 /// The matcher sets of `match[]` parameters.
@@ -230,7 +253,7 @@ pub async fn series(
         if let Some(l) = limit {
             all.truncate(l);
         }
-        let mut out = String::with_capacity(2 + all.len() * 160);
+        let mut out = success_body(2 + all.len() * 160);
         out.push('[');
         for (i, l) in all.iter().enumerate() {
             if i > 0 {
@@ -242,7 +265,7 @@ pub async fn series(
         Ok(out)
     })
     .await?;
-    Ok(success(data))
+    Ok(success_response(data))
 }
 
 /// `GET/POST /api/v1/labels`.
