@@ -6,7 +6,6 @@
 //! series of one host, say) would otherwise decompress the same frames again
 //! and again.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
@@ -16,7 +15,9 @@ use parking_lot::Mutex;
 const BUDGET: usize = 32 << 20;
 
 /// (owner, frame offset) -> (frame, last use).
-type Frames = HashMap<(u64, u64), (Arc<[u8]>, u64)>;
+// foldhash rather than SipHash: every read of a block's series or chunk
+// looks a frame up here, and the keys are not chosen by clients.
+type Frames = hashbrown::HashMap<(u64, u64), (Arc<[u8]>, u64)>;
 
 #[derive(Default)]
 struct Cache {

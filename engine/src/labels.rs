@@ -231,13 +231,50 @@ pub(crate) fn with_key<'a, R>(
 
 /// The (name, value) pairs of a key built by [`with_key`] from UTF-8 labels.
 pub(crate) fn key_pairs(key: &[u8]) -> impl Iterator<Item = (&str, &str)> {
-    let mut parts = key
-        .split(|&b| b == 0xff)
-        .map(|p| std::str::from_utf8(p).unwrap_or_default());
+    let mut from = 0;
+    let mut parts = memchr::memchr_iter(0xff, key).map(move |end| {
+        let part = key.get(from..end).unwrap_or_default();
+        from = end + 1;
+        std::str::from_utf8(part).unwrap_or_default()
+    });
     std::iter::from_fn(move || {
         let name = parts.next().filter(|n| !n.is_empty())?;
         Some((name, parts.next()?))
     })
+}
+
+/// Orders two keys built by [`with_key`] as their [`Labels`] order (pair
+/// by pair, name then value), without splitting them: up to the first
+/// differing byte both keys agree; there a 0xff (one name or value ended
+/// first, so it is the smaller string) sorts first, and any other two
+/// bytes compare as the strings do.
+pub(crate) fn cmp_keys(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    // Skip the common prefix eight bytes at a time.
+    let mut same = 0;
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        if x != y {
+            break;
+        }
+        same += 8;
+    }
+    let (a, b) = (
+        a.get(same..).unwrap_or_default(),
+        b.get(same..).unwrap_or_default(),
+    );
+    match a.iter().zip(b).find(|(x, y)| x != y) {
+        Some((0xff, _)) => Ordering::Less,
+        Some((_, 0xff)) => Ordering::Greater,
+        Some((x, y)) => x.cmp(y),
+        None => a.len().cmp(&b.len()),
+    }
+}
+
+impl Labels {
+    /// The labels of a key built by [`with_key`] from valid labels.
+    pub(crate) fn from_key(key: &[u8]) -> Labels {
+        Labels::from_sorted_pairs(key_pairs(key).map(|(n, v)| Label::new(n, v)).collect())
+    }
 }
 
 impl<'a> IntoIterator for &'a Labels {
@@ -448,8 +485,9 @@ mod tests {
 
         #[test]
         fn keys_order_as_labels_do(
-            a in proptest::collection::btree_map("a|ab|b|a_", "|x|xy|y", 1..4),
-            b in proptest::collection::btree_map("a|ab|b|a_", "|x|xy|y", 1..4),
+            // Long shared prefixes too, past the 8-byte steps of `cmp_keys`.
+            a in proptest::collection::btree_map("a|ab|b|a_|instance_name|instance_name_x", "|x|xy|y|0123456789abcdef|0123456789abcdeg|0123456789abcdefg", 1..4),
+            b in proptest::collection::btree_map("a|ab|b|a_|instance_name|instance_name_x", "|x|xy|y|0123456789abcdef|0123456789abcdeg|0123456789abcdefg", 1..4),
         ) {
             let labels = |m: &std::collections::BTreeMap<String, String>| {
                 Labels::from_sorted_pairs(m.iter().filter(|(_, v)| !v.is_empty()).map(|(n, v)| Label::new(n, v)).collect())
@@ -458,6 +496,9 @@ mod tests {
             let (la, lb) = (labels(&a), labels(&b));
             let (ka, kb) = (key(&la), key(&lb));
             prop_assert_eq!(key_pairs(&ka).cmp(key_pairs(&kb)), la.cmp(&lb));
+            prop_assert_eq!(cmp_keys(&ka, &kb), la.cmp(&lb));
+            prop_assert_eq!(cmp_keys(&kb, &ka), lb.cmp(&la));
+            prop_assert_eq!(Labels::from_key(&ka), la);
         }
     }
 

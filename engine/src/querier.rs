@@ -33,6 +33,28 @@ pub trait Querier {
     /// As [`Querier::select`].
     fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>>;
 
+    /// Calls `f` with the label pairs (in name order) of each series
+    /// [`Querier::select`] returns, in the same order: for listing series
+    /// (`/api/v1/series`) without building their [`Labels`] or readers.
+    ///
+    /// # Errors
+    /// As [`Querier::select`].
+    fn for_each_label_set(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        f: &mut dyn for<'a> FnMut(&mut dyn Iterator<Item = (&'a str, &'a str)>),
+    ) -> Result<()> {
+        for s in self.select(matchers, mint, maxt)? {
+            f(&mut s
+                .labels()
+                .iter()
+                .map(|l| (l.name.as_str(), l.value.as_str())));
+        }
+        Ok(())
+    }
+
     /// Sorted values of label `name` among series matching `matchers`, in
     /// data overlapping `[mint, maxt]`.
     ///

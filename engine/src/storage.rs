@@ -30,7 +30,7 @@ use crate::compact;
 use crate::error::{Error, LabelError, Result};
 use crate::head::{Head, MemSeries, SeriesSnapshot};
 use crate::index::postings_for_matchers;
-use crate::labels::{Label, Labels, Matcher};
+use crate::labels::{Label, Labels, Matcher, cmp_keys};
 use crate::options::Options;
 use crate::querier::{Querier, Series, Source};
 use crate::retention;
@@ -1127,17 +1127,20 @@ fn overlapping_blocks(
         .filter(move |b| b.meta().max_t >= mint && b.meta().min_t <= maxt)
 }
 
-impl Querier for StorageQuerier {
-    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>> {
-        // (labels, source), newest source first; sorted by labels below.
+impl StorageQuerier {
+    /// Every source of the series matching `matchers` with data in
+    /// `[mint, maxt]`, sorted by series, newest source first within one.
+    fn find(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Found> {
         let _view = self.inner.view.read();
-        let mut found: Vec<(Labels, Source)> = Vec::new();
+        // Every source found, newest first, as (start, end) of its series'
+        // key in `keys` and the source; sorted by key below. Keys rather
+        // than `Labels` so that a series in several blocks (or in the head
+        // and a block) has its labels built once, not once per source.
+        let mut keys: Vec<u8> = Vec::new();
+        let mut found: Vec<(usize, usize, Source)> = Vec::new();
         for s in self.inner.head.select(matchers)? {
             let snap = self.inner.head.snapshot(&s, mint, maxt);
-            if snap.is_empty() {
-                continue;
-            }
-            push_snapshot(&mut found, s.labels(), snap);
+            push_snapshot(&mut keys, &mut found, s.key(), snap);
         }
         let frozen = self.inner.frozen.read().clone();
         let tombstones = self.inner.tombstones.read().clone();
@@ -1145,54 +1148,129 @@ impl Querier for StorageQuerier {
         if let Some(frozen) = &frozen {
             for (s, snap) in frozen.iter() {
                 if s.matches_all(matchers) {
-                    push_snapshot(&mut found, s.labels(), snap.clone());
+                    push_snapshot(&mut keys, &mut found, s.key(), snap.clone());
                 }
             }
         }
+        let no_deletions: Arc<[(i64, i64)]> = Arc::from(Vec::new());
+        let mut chunks = Vec::new();
         for b in overlapping_blocks(&blocks, mint, maxt) {
-            for id in postings_for_matchers(&**b, matchers)? {
-                let (labels, chunks) = b.series(id)?;
-                let chunks: Vec<_> = chunks
-                    .into_iter()
-                    .filter(|c| c.max_t >= mint && c.min_t <= maxt)
-                    .collect();
+            let has_deletions = tombstones.has_block(b.meta().id);
+            let ids = postings_for_matchers(&**b, matchers)?;
+            // Room for this block's keys at once, at the mean key length so
+            // far: a large selection grows its buffers once, not by doubling.
+            let mean_key = keys.len().checked_div(found.len()).unwrap_or(128);
+            keys.reserve(ids.len() * (mean_key + 8));
+            found.reserve(ids.len());
+            for id in ids {
+                let start = keys.len();
+                b.series_key_into(id, &mut keys, &mut chunks)?;
+                chunks.retain(|c| c.max_t >= mint && c.min_t <= maxt);
                 if chunks.is_empty() {
+                    keys.truncate(start);
                     continue;
                 }
-                let deleted = tombstones.intervals(b.meta().id, &labels);
-                found.push((
-                    labels,
-                    Source::Block {
-                        block: b.clone(),
-                        chunks,
-                        deleted: deleted.into(),
-                    },
-                ));
+                let deleted = if has_deletions {
+                    let labels = Labels::from_key(&keys[start..]);
+                    tombstones.intervals(b.meta().id, &labels).into()
+                } else {
+                    no_deletions.clone()
+                };
+                let source = Source::Block {
+                    block: b.clone(),
+                    chunks: std::mem::take(&mut chunks),
+                    deleted,
+                };
+                found.push((start, keys.len(), source));
             }
         }
         // Stable: a series' sources stay newest first. Each source's list is
         // mostly sorted already (blocks list series in label order), and
         // the sort merges such runs in linear time.
-        found.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out = Vec::with_capacity(found.len());
-        let mut found = found.into_iter().peekable();
-        while let Some((labels, first)) = found.next() {
-            let mut sources = vec![first];
-            while let Some((_, next)) = found.next_if(|(l, _)| *l == labels) {
-                sources.push(next);
+        found.sort_by(|a, b| cmp_keys(&keys[a.0..a.1], &keys[b.0..b.1]));
+        Ok(Found {
+            keys,
+            sources: found,
+            mint,
+            maxt,
+        })
+    }
+}
+
+/// The sources a selection found (see [`StorageQuerier::find`]): series
+/// keys in one buffer, and each source with the range of its key there.
+struct Found {
+    keys: Vec<u8>,
+    sources: Vec<(usize, usize, Source)>,
+    mint: i64,
+    maxt: i64,
+}
+
+impl Found {
+    /// Calls `f` with each series' key and its series, in order. A series
+    /// whose samples in range are all deleted is left out, as in
+    /// Prometheus; `series` builds the series (and its labels) only when
+    /// `f` asks for it, and always for series with pending deletions.
+    fn for_each(self, mut f: impl FnMut(&[u8], &mut dyn FnMut() -> Series)) {
+        let Found {
+            keys,
+            sources,
+            mint,
+            maxt,
+        } = self;
+        let key = |start: usize, end: usize| &keys[start..end];
+        let mut sources = sources.into_iter().peekable();
+        while let Some((start, end, first)) = sources.next() {
+            let this = key(start, end);
+            let mut list = vec![first];
+            while let Some((_, _, next)) = sources.next_if(|&(s, e, _)| key(s, e) == this) {
+                list.push(next);
             }
-            let has_deletions = sources
+            let has_deletions = list
                 .iter()
                 .any(|s| matches!(s, Source::Block { deleted, .. } if !deleted.is_empty()));
-            let series = Series::new(labels, sources, mint, maxt);
-            // A series whose samples are all deleted is gone, as in Prometheus.
-            // Only series with pending deletions need this look.
-            if has_deletions && series.iter().next().is_none() {
-                continue;
+            let mut list = Some(list);
+            let mut build = || {
+                Series::new(
+                    Labels::from_key(this),
+                    list.take().unwrap_or_default(),
+                    mint,
+                    maxt,
+                )
+            };
+            if has_deletions {
+                // Only series with pending deletions need this look.
+                let series = build();
+                if series.iter().next().is_none() {
+                    continue;
+                }
+                let mut series = Some(series);
+                f(this, &mut || series.take().unwrap_or_else(&mut build));
+            } else {
+                f(this, &mut build);
             }
-            out.push(series);
         }
+    }
+}
+
+impl Querier for StorageQuerier {
+    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>> {
+        let found = self.find(matchers, mint, maxt)?;
+        let mut out = Vec::new();
+        found.for_each(|_, series| out.push(series()));
         Ok(out)
+    }
+
+    fn for_each_label_set(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        f: &mut dyn for<'a> FnMut(&mut dyn Iterator<Item = (&'a str, &'a str)>),
+    ) -> Result<()> {
+        self.find(matchers, mint, maxt)?
+            .for_each(|key, _| f(&mut crate::labels::key_pairs(key)));
+        Ok(())
     }
 
     fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>> {
@@ -1236,14 +1314,25 @@ impl Querier for StorageQuerier {
     }
 }
 
-fn push_snapshot(found: &mut Vec<(Labels, Source)>, labels: Labels, snap: SeriesSnapshot) {
-    match (snap.ooo.is_empty(), snap.chunks.is_empty()) {
-        (true, true) => {}
-        (true, false) => found.push((labels, Source::HeadChunks(snap.chunks))),
-        (false, true) => found.push((labels, Source::Samples(snap.ooo.into()))),
-        (false, false) => {
-            found.push((labels.clone(), Source::Samples(snap.ooo.into())));
-            found.push((labels, Source::HeadChunks(snap.chunks)));
+/// Adds a head series' sources (out-of-order samples, then chunks) with
+/// its key, stored once for both.
+fn push_snapshot(
+    keys: &mut Vec<u8>,
+    found: &mut Vec<(usize, usize, Source)>,
+    key: &[u8],
+    snap: SeriesSnapshot,
+) {
+    let start = keys.len();
+    let mut push = |source| {
+        if keys.len() == start {
+            keys.extend_from_slice(key);
         }
+        found.push((start, keys.len(), source));
+    };
+    if !snap.ooo.is_empty() {
+        push(Source::Samples(snap.ooo.into()));
+    }
+    if !snap.chunks.is_empty() {
+        push(Source::HeadChunks(snap.chunks));
     }
 }

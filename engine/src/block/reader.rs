@@ -66,6 +66,22 @@ impl Block {
         self.index.series(&self.index_data, id)
     }
 
+    /// Appends the key of series `id` (`name 0xff value 0xff ...`) to `key`
+    /// and replaces `chunks` with its chunk metas, allocating nothing per
+    /// label.
+    ///
+    /// # Errors
+    /// As [`Block::series`].
+    pub(crate) fn series_key_into(
+        &self,
+        id: u64,
+        key: &mut Vec<u8>,
+        chunks: &mut Vec<ChunkMeta>,
+    ) -> Result<()> {
+        self.index
+            .series_key_into(&self.index_data, id, key, chunks)
+    }
+
     /// The bytes of a chunk, crc32-checked.
     ///
     /// # Errors

@@ -18,7 +18,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::Result;
 use crate::hash::xxh64;
 use crate::index::{PostingsSource, postings_for_matchers};
-use crate::labels::{Label, Labels, Matcher, key_pairs, with_key};
+use crate::labels::{Labels, Matcher, key_pairs, with_key};
 
 use postings::MemPostings;
 use series::SeriesData;
@@ -44,7 +44,7 @@ pub(crate) struct MemSeries {
 impl MemSeries {
     /// The series' labels as a public [`Labels`].
     pub(crate) fn labels(&self) -> Labels {
-        Labels::from_sorted_pairs(self.pairs().map(|(n, v)| Label::new(n, v)).collect())
+        Labels::from_key(&self.key)
     }
 
     /// The label pairs in name order.
@@ -60,7 +60,7 @@ impl MemSeries {
     /// Orders series as their [`Labels`] order (pair by pair), without
     /// building them.
     pub(crate) fn cmp_labels(&self, other: &MemSeries) -> std::cmp::Ordering {
-        self.pairs().cmp(other.pairs())
+        crate::labels::cmp_keys(&self.key, &other.key)
     }
 
     /// True when the series' labels satisfy every matcher.

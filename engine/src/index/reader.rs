@@ -215,6 +215,45 @@ impl IndexReader {
 
     /// Labels and chunk metas of series `id`.
     pub(crate) fn series(&self, data: &[u8], id: u64) -> Result<(Labels, Vec<ChunkMeta>)> {
+        let mut labels = Vec::new();
+        let mut chunks = Vec::new();
+        self.decode_series(data, id, |n, v| labels.push(Label::new(n, v)), &mut chunks)?;
+        Ok((Labels::from_sorted_pairs(labels), chunks))
+    }
+
+    /// Appends the key of series `id` (`name 0xff value 0xff ...`, as
+    /// [`crate::labels::with_key`] builds it) to `key` and replaces
+    /// `chunks` with its chunk metas: no allocation per label.
+    pub(crate) fn series_key_into(
+        &self,
+        data: &[u8],
+        id: u64,
+        key: &mut Vec<u8>,
+        chunks: &mut Vec<ChunkMeta>,
+    ) -> Result<()> {
+        chunks.clear();
+        self.decode_series(
+            data,
+            id,
+            |n, v| {
+                key.extend_from_slice(n.as_bytes());
+                key.push(0xff);
+                key.extend_from_slice(v.as_bytes());
+                key.push(0xff);
+            },
+            chunks,
+        )
+    }
+
+    /// Decodes series `id`: each label pair in name order to `label`, its
+    /// chunk metas appended to `chunks`.
+    fn decode_series<'s>(
+        &'s self,
+        data: &[u8],
+        id: u64,
+        mut label: impl FnMut(&'s str, &'s str),
+        chunks: &mut Vec<ChunkMeta>,
+    ) -> Result<()> {
         let content = data
             .get(self.series.start..self.series.start + self.series.len)
             .unwrap_or(&[]);
@@ -241,28 +280,31 @@ impl IndexReader {
             None => self.bad(self.series.start + start + e.offset, e.what),
         };
         let nl = d.len_prefix().map_err(at)?;
-        let mut labels = Vec::with_capacity(nl);
+        // Written from valid labels and crc-checked at open: check only what
+        // the readers rely on (names present, in strictly increasing order).
+        let misordered = || {
+            self.bad(
+                entry_at,
+                format!("series {id}: labels missing, unnamed or out of order"),
+            )
+        };
+        if nl == 0 {
+            return Err(misordered());
+        }
+        let mut prev_name = "";
         for _ in 0..nl {
             let n = d.uvarint().map_err(at)?;
             let v = d.uvarint().map_err(at)?;
             let name = self.symbol(u32::try_from(n).unwrap_or(u32::MAX))?;
             let value = self.symbol(u32::try_from(v).unwrap_or(u32::MAX))?;
-            labels.push(Label::new(name, value));
+            if name <= prev_name {
+                return Err(misordered());
+            }
+            prev_name = name;
+            label(name, value);
         }
-        // Written from valid labels and crc-checked at open: check only what
-        // the readers rely on (names present, in strictly increasing order).
-        if labels.is_empty()
-            || labels.iter().any(|l| l.name.is_empty())
-            || !labels.is_sorted_by(|a, b| a.name < b.name)
-        {
-            return Err(self.bad(
-                entry_at,
-                format!("series {id}: labels missing, unnamed or out of order"),
-            ));
-        }
-        let labels = Labels::from_sorted_pairs(labels);
         let nc = d.len_prefix().map_err(at)?;
-        let mut chunks = Vec::with_capacity(nc);
+        chunks.reserve(nc);
         let (mut prev_max, mut prev_ref) = (0i64, 0u64);
         for i in 0..nc {
             let (min_t, chunk_ref) = if i == 0 {
@@ -286,7 +328,7 @@ impl IndexReader {
             prev_max = max_t;
             prev_ref = chunk_ref;
         }
-        Ok((labels, chunks))
+        Ok(())
     }
 
     fn list_at(&self, data: &[u8], offset: u64) -> Result<Vec<u64>> {

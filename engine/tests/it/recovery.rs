@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use rand::{Rng, SeedableRng};
-use strata_engine::{MatchType, Matcher, Querier, STALE_NAN, Storage, is_stale_nan};
+use strata_engine::{Labels, MatchType, Matcher, Querier, STALE_NAN, Storage, is_stale_nan};
 
 use crate::common::{NOW, dump, series, test_options};
 
@@ -172,13 +172,21 @@ fn a_series_whose_block_data_is_all_deleted_is_not_selected() {
     storage.delete(&m, NOW, NOW + 1500).unwrap();
     storage.delete(&m, NOW + 1500, NOW + 3000).unwrap();
     let q = storage.querier();
+    let m_all = [Matcher::equal("__name__", "m")];
     let names: Vec<String> = q
-        .select(&[Matcher::equal("__name__", "m")], i64::MIN, i64::MAX)
+        .select(&m_all, i64::MIN, i64::MAX)
         .unwrap()
         .iter()
         .map(|s| s.labels().get("s").unwrap().to_owned())
         .collect();
     assert_eq!(names, ["0", "2"]);
+    let kept: Vec<String> = q
+        .select(&m_all, i64::MIN, i64::MAX)
+        .unwrap()
+        .iter()
+        .map(|s| s.labels().to_string())
+        .collect();
+    assert_eq!(listed(&q, &m_all), kept);
     // Still gone after reopening and after compaction removed the data.
     storage.close().unwrap();
     let storage = Storage::open(dir.path(), opts).unwrap();
@@ -192,6 +200,59 @@ fn a_series_whose_block_data_is_all_deleted_is_not_selected() {
             .unwrap()
             == ["0", "2"]
     );
+}
+
+/// The label sets `for_each_label_set` lists, as `Labels` would print them.
+fn listed(q: &impl Querier, matchers: &[Matcher]) -> Vec<String> {
+    let mut out = Vec::new();
+    q.for_each_label_set(matchers, i64::MIN, i64::MAX, &mut |pairs| {
+        let pairs: Vec<(&str, &str)> = pairs.collect();
+        out.push(Labels::from_pairs(&pairs).unwrap().to_string());
+    })
+    .unwrap();
+    out
+}
+
+#[test]
+fn series_in_several_blocks_and_the_head_are_listed_once_in_label_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (opts, _clock) = test_options();
+    let storage = Storage::open(dir.path(), opts).unwrap();
+    // 20 s of 12 series: two 10 s blocks, each holding every series.
+    let mut app = storage.appender();
+    for i in 0..12 {
+        for k in 0..20 {
+            app.append(&series(i), NOW + k * 1_000, k as f64).unwrap();
+        }
+    }
+    app.commit().unwrap();
+    storage.flush().unwrap();
+    assert_eq!(storage.stats().blocks, 2);
+    // The head: more of some series, and new ones.
+    let mut app = storage.appender();
+    for i in (0..12).step_by(3).chain(12..15) {
+        app.append(&series(i), NOW + 25_000, 1.0).unwrap();
+    }
+    app.commit().unwrap();
+    let q = storage.querier();
+    let all = [Matcher::equal("__name__", "m")];
+    let selected: Vec<String> = q
+        .select(&all, i64::MIN, i64::MAX)
+        .unwrap()
+        .iter()
+        .map(|s| s.labels().to_string())
+        .collect();
+    assert_eq!(selected.len(), 15);
+    assert_eq!(listed(&q, &all), selected);
+    // Time ranges: only the head's data, only the first block's.
+    let count = |mint: i64, maxt: i64| {
+        let mut n = 0;
+        q.for_each_label_set(&all, mint, maxt, &mut |_| n += 1)
+            .unwrap();
+        n
+    };
+    assert_eq!(count(NOW + 21_000, NOW + 30_000), 7);
+    assert_eq!(count(NOW, NOW + 5_000), 12);
 }
 
 #[test]

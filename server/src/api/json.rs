@@ -139,14 +139,19 @@ pub fn labels(l: &Labels) -> String {
 
 /// Appends [`labels`] of `l`.
 pub fn push_labels(out: &mut String, l: &Labels) {
+    push_label_pairs(out, l.iter().map(|x| (x.name.as_str(), x.value.as_str())));
+}
+
+/// Appends `{"name":"value",...}` of label pairs.
+pub fn push_label_pairs<'a>(out: &mut String, pairs: impl Iterator<Item = (&'a str, &'a str)>) {
     out.push('{');
-    for (i, x) in l.iter().enumerate() {
+    for (i, (name, value)) in pairs.enumerate() {
         if i > 0 {
             out.push(',');
         }
-        push_string(out, &x.name);
+        push_string(out, name);
         out.push(':');
-        push_string(out, &x.value);
+        push_string(out, value);
     }
     out.push('}');
 }

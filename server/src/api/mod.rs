@@ -236,6 +236,26 @@ pub async fn series(
     let (start, end, limit) = range_params(&p)?;
     let data = blocking(move || {
         let q = st.storage()?.querier();
+        if let [only] = sets.as_slice() {
+            // One match[]: series come sorted and unique; write them as
+            // they are found.
+            let mut out = success_body(4096);
+            out.push('[');
+            let mut n = 0usize;
+            q.for_each_label_set(only, start, end, &mut |pairs| {
+                if limit.is_some_and(|l| n >= l) {
+                    return;
+                }
+                if n > 0 {
+                    out.push(',');
+                }
+                n += 1;
+                json::push_label_pairs(&mut out, pairs);
+            })
+            .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?;
+            out.push(']');
+            return Ok(out);
+        }
         let mut all: Vec<Labels> = Vec::new();
         for m in &sets {
             all.extend(
@@ -245,11 +265,8 @@ pub async fn series(
                     .map(strata_engine::Series::into_labels),
             );
         }
-        // One match[] gives sorted, unique series already.
-        if sets.len() > 1 {
-            all.sort();
-            all.dedup();
-        }
+        all.sort();
+        all.dedup();
         if let Some(l) = limit {
             all.truncate(l);
         }
