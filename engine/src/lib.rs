@@ -72,7 +72,7 @@ pub use labels::{
     Label, LabelLimits, Labels, METRIC_NAME, MatchType, Matcher, matches_all, validate_name,
 };
 pub use options::{DAY_MS, HOUR_MS, Options};
-pub use querier::{Querier, Series, SeriesIter};
+pub use querier::{LabelSetVisitor, Querier, Series, SeriesIter};
 pub use sample::{STALE_NAN, STALE_NAN_BITS, Sample, is_stale_nan};
 pub use stats::{StorageStats, TsdbStats};
 pub use storage::{Appender, Damage, OpenReport, Storage, StorageQuerier};

@@ -16,6 +16,10 @@ use crate::head::HeadChunk;
 use crate::labels::{Labels, Matcher};
 use crate::sample::Sample;
 
+/// What [`Querier::for_each_label_set`] calls with each series' label
+/// pairs, in name order.
+pub type LabelSetVisitor<'f> = dyn for<'a> FnMut(&mut dyn Iterator<Item = (&'a str, &'a str)>) + 'f;
+
 /// Read access to stored series; implemented by the storage's querier, and
 /// by anything else (an in-memory test fixture) the evaluator should run on.
 pub trait Querier {
@@ -44,7 +48,7 @@ pub trait Querier {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-        f: &mut dyn for<'a> FnMut(&mut dyn Iterator<Item = (&'a str, &'a str)>),
+        f: &mut LabelSetVisitor<'_>,
     ) -> Result<()> {
         for s in self.select(matchers, mint, maxt)? {
             f(&mut s

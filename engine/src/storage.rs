@@ -32,7 +32,7 @@ use crate::head::{Head, MemSeries, SeriesSnapshot};
 use crate::index::postings_for_matchers;
 use crate::labels::{Label, Labels, Matcher, cmp_keys};
 use crate::options::Options;
-use crate::querier::{Querier, Series, Source};
+use crate::querier::{LabelSetVisitor, Querier, Series, Source};
 use crate::retention;
 use crate::sample::Sample;
 use crate::stats::{StorageStats, TsdbStats};
@@ -1266,7 +1266,7 @@ impl Querier for StorageQuerier {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-        f: &mut dyn for<'a> FnMut(&mut dyn Iterator<Item = (&'a str, &'a str)>),
+        f: &mut LabelSetVisitor<'_>,
     ) -> Result<()> {
         self.find(matchers, mint, maxt)?
             .for_each(|key, _| f(&mut crate::labels::key_pairs(key)));
