@@ -4,7 +4,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand::{Rng, SeedableRng};
 use strata_engine::Sample;
-use strata_engine::chunk::{ChunkIter, Encoding, encode, encode_cold};
+use strata_engine::chunk::{ChunkIter, Encoding, decode_into, encode, encode_cold};
 
 const CHUNK: usize = 120;
 const CHUNKS: usize = 1000;
@@ -72,6 +72,19 @@ fn bench(c: &mut Criterion) {
                     for s in ChunkIter::new(encoding, e).unwrap() {
                         sum = sum.wrapping_add(s.unwrap().t);
                     }
+                }
+                sum
+            })
+        });
+        // The bulk path queries read blocks with.
+        g.bench_function("decode_into", |b| {
+            let mut out = Vec::with_capacity(CHUNK);
+            b.iter(|| {
+                let mut sum = 0i64;
+                for e in &encoded {
+                    out.clear();
+                    decode_into(encoding, e, &mut out).unwrap();
+                    sum = sum.wrapping_add(out.last().map_or(0, |s| s.t));
                 }
                 sum
             })
