@@ -682,33 +682,53 @@ impl Inner {
         self.dir.join(BLOCKS_DIR)
     }
 
-    /// Writes frozen head data as one block per block-range window.
+    /// Writes frozen head data as one block per block-range window,
+    /// streaming: each series' chunks are re-encoded and handed to its
+    /// blocks' chunk writers (which write 64 KiB frames as they fill)
+    /// before the next series is read, so the head cut holds one series'
+    /// re-encoded chunks at a time, not the whole block's.
     fn write_frozen(&self, frozen: &Frozen) -> Result<Vec<Arc<Block>>> {
         let range = self.opts.block_range_ms;
-        // window -> series (in label order) -> chunks
-        let mut windows: BTreeMap<i64, Vec<(usize, Vec<OwnedChunk>)>> = BTreeMap::new();
-        for (i, (_, snap)) in frozen.iter().enumerate() {
-            let mut per_window: BTreeMap<i64, Vec<OwnedChunk>> = BTreeMap::new();
+        // The windows the data falls in, from chunk bounds and
+        // out-of-order sample times (nothing decoded), so that block ids
+        // follow time order as they did. A window only spanned by a chunk
+        // may end up without data; its writer is then dropped.
+        let mut windows = std::collections::BTreeSet::new();
+        for (_, snap) in frozen.iter() {
+            for c in &snap.chunks {
+                windows.extend(c.min_t.div_euclid(range)..=c.max_t.div_euclid(range));
+            }
+            windows.extend(snap.ooo.iter().map(|s| s.t.div_euclid(range)));
+        }
+        let mut writers = BTreeMap::new();
+        for w in windows {
+            let id = self.next_block_id();
+            writers.insert(w, (id, BlockWriter::create(&self.blocks_dir(), id)?));
+        }
+        for (s, snap) in frozen.iter() {
             // Head chunks are Gorilla, cut at 120 samples: re-encode them for
             // the block (cold encodings, larger chunks).
             let samples = snap.merged_samples();
-            for group in samples.chunk_by(|a, b| a.t.div_euclid(range) == b.t.div_euclid(range)) {
-                let w = group.first().map_or(0, |s| s.t.div_euclid(range));
-                per_window.entry(w).or_default().extend(chunks_of(group));
-            }
-            for (w, chunks) in per_window {
-                windows.entry(w).or_default().push((i, chunks));
+            let mut rest = samples.as_slice();
+            while let Some(first) = rest.first() {
+                let w = first.t.div_euclid(range);
+                let n = rest.partition_point(|x| x.t.div_euclid(range) == w);
+                let (group, after) = rest.split_at(n);
+                rest = after;
+                let Some((_, writer)) = writers.get_mut(&w) else {
+                    return Err(Error::InvalidOption {
+                        name: "head cut",
+                        reason: format!("sample at {} outside the windows of its chunks", first.t),
+                    });
+                };
+                writer.add_series_key(s.key(), &to_write(&chunks_of(group)))?;
             }
         }
         let mut out = Vec::new();
-        for (_, series) in windows {
-            let id = self.next_block_id();
-            let mut writer = BlockWriter::create(&self.blocks_dir(), id)?;
-            for (i, chunks) in &series {
-                let Some((s, _)) = frozen.get(*i) else {
-                    continue;
-                };
-                writer.add_series_key(s.key(), &to_write(chunks))?;
+        for (_, (id, writer)) in writers {
+            if writer.is_empty() {
+                writer.abandon()?;
+                continue;
             }
             writer.finish(1, Vec::new())?;
             out.push(Arc::new(Block::open(

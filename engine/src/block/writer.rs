@@ -113,6 +113,21 @@ impl BlockWriter {
         Ok(())
     }
 
+    /// Whether no series was added yet.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.stats.num_series == 0
+    }
+
+    /// Gives the block up: removes what was written so far, publishes
+    /// nothing.
+    ///
+    /// # Errors
+    /// An I/O error removing the directory.
+    pub(crate) fn abandon(mut self) -> Result<()> {
+        drop(self.chunks.take());
+        fs::remove_dir_all(&self.tmp).map_err(|e| Error::io("remove", &self.tmp, e))
+    }
+
     /// Writes index and meta, fsyncs everything, and publishes the block as
     /// `<blocks_dir>/<id>`. A block without series is allowed (its time
     /// range is then empty: `min_t > max_t`).

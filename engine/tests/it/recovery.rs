@@ -256,6 +256,33 @@ fn series_in_several_blocks_and_the_head_are_listed_once_in_label_order() {
 }
 
 #[test]
+fn a_head_cut_writes_no_block_for_a_window_its_data_skips() {
+    let dir = tempfile::tempdir().unwrap();
+    let (opts, _clock) = test_options();
+    let storage = Storage::open(dir.path(), opts.clone()).unwrap();
+    // One head chunk from NOW + 1 s to NOW + 25 s spans three 10 s windows;
+    // the middle one holds no sample.
+    let mut app = storage.appender();
+    app.append(&series(0), NOW + 1_000, 1.0).unwrap();
+    app.append(&series(0), NOW + 25_000, 2.0).unwrap();
+    app.append(&series(1), NOW + 2_000, 3.0).unwrap();
+    app.commit().unwrap();
+    let before = dump(&storage);
+    storage.flush().unwrap();
+    assert_eq!(storage.stats().blocks, 2);
+    assert_eq!(dump(&storage), before);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("blocks"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains("tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    storage.close().unwrap();
+    let storage = Storage::open(dir.path(), opts).unwrap();
+    assert_eq!(dump(&storage), before);
+}
+
+#[test]
 fn force_compaction_merges_incomplete_windows_that_maintenance_leaves() {
     let dir = tempfile::tempdir().unwrap();
     let (opts, _clock) = test_options();
