@@ -51,7 +51,8 @@ impl Default for FsyncPolicy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WalOptions {
     /// A segment is closed once it grows past this many bytes (a batch never
-    /// spans segments). Default 128 MiB.
+    /// spans segments). Default 32 MiB: replay and checkpoints read a
+    /// segment into memory whole, so this bounds what they hold at once.
     pub segment_size: u64,
     /// fsync policy.
     pub fsync: FsyncPolicy,
@@ -60,7 +61,7 @@ pub struct WalOptions {
 impl Default for WalOptions {
     fn default() -> Self {
         WalOptions {
-            segment_size: 128 << 20,
+            segment_size: 32 << 20,
             fsync: FsyncPolicy::default(),
         }
     }
