@@ -93,6 +93,7 @@ pub(crate) fn write(
     }
     report.last_segment = old_segments.last().map(|s| s.0);
 
+    segment::encode_seal(buf.len() as u64, &mut buf);
     let name = format!("{PREFIX}{upto:08}");
     let tmp = dir.join(format!("{name}{TMP_SUFFIX}"));
     let _ = fs::remove_dir_all(&tmp);

@@ -140,6 +140,40 @@ pub struct Wal {
     syncer: Option<(Sender<()>, JoinHandle<()>)>,
 }
 
+/// Appends a seal record to the segment `file`, `size` bytes long. When
+/// the write fails the file is cut back to `size`, so no partial seal is
+/// left between records.
+fn seal(file: &File, size: u64, path: &Path) -> Result<()> {
+    let mut buf = Encbuf::with_capacity(segment::SEAL_LEN);
+    segment::encode_seal(size, &mut buf);
+    let mut f = file;
+    if let Err(e) = f.write_all(buf.as_slice()) {
+        let _ = file.set_len(size);
+        return Err(Error::io("write", path, e));
+    }
+    Ok(())
+}
+
+/// Seals the newest segment of a WAL opened again: writing continues in a
+/// new segment, and this one (ending where the last run stopped, its torn
+/// tail already cut off by replay) is closed now. A file shorter than a
+/// header is left as it is.
+fn seal_previous(path: &Path) -> Result<()> {
+    let file = File::options()
+        .append(true)
+        .open(path)
+        .map_err(|e| Error::io("open", path, e))?;
+    let size = file
+        .metadata()
+        .map_err(|e| Error::io("stat", path, e))?
+        .len();
+    if size < segment::HEADER_LEN as u64 {
+        return Ok(());
+    }
+    seal(&file, size, path)?;
+    file.sync_all().map_err(|e| Error::io("fsync", path, e))
+}
+
 fn create_segment(dir: &Path, index: u64) -> Result<File> {
     let path = dir.join(segment::segment_name(index));
     let mut f = File::options()
@@ -171,7 +205,11 @@ impl Wal {
     pub fn open(dir: &Path, opts: WalOptions) -> Result<Wal> {
         fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
         checkpoint::remove_leftovers(dir)?;
-        let last_segment = segment::list_segments(dir)?.last().map(|s| s.0);
+        let segments = segment::list_segments(dir)?;
+        if let Some((_, path)) = segments.last() {
+            seal_previous(path)?;
+        }
+        let last_segment = segments.last().map(|s| s.0);
         let last_checkpoint = checkpoint::latest(dir)?.map(|c| c.0);
         let index = last_segment.max(last_checkpoint).map_or(1, |i| i + 1);
         let file = Arc::new(create_segment(dir, index)?);
@@ -314,6 +352,10 @@ impl Wal {
     /// Closes the current segment (fsynced unless the policy is `Never`) and
     /// starts the next.
     fn roll(&self, w: &mut Writer) -> Result<()> {
+        let path = self.dir.join(segment::segment_name(w.index));
+        seal(&w.file, w.size, &path)?;
+        w.size += segment::SEAL_LEN as u64;
+        w.written += segment::SEAL_LEN as u64;
         if self.opts.fsync != FsyncPolicy::Never {
             self.sync.timed_sync(&w.file).map_err(|e| {
                 Error::io("fsync", self.dir.join(segment::segment_name(w.index)), e)

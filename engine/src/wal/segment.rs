@@ -11,7 +11,16 @@ use super::{Corruption, ReplayReport};
 
 /// "STWL"
 pub(crate) const MAGIC: u32 = 0x5354_574c;
-pub(crate) const VERSION: u8 = 1;
+/// Version 2 files end with a seal record once closed; version 1 files
+/// (written before seals existed) are read without that check.
+pub(crate) const VERSION: u8 = 2;
+/// The oldest version read.
+const VERSION_UNSEALED: u8 = 1;
+/// Type byte of the seal record: payload is the u64 offset the seal itself
+/// starts at. A closed file (a segment before the newest, a checkpoint)
+/// ends with one, so a file cut exactly at a record boundary is told from
+/// a complete one.
+pub(crate) const TYPE_SEAL: u8 = 4;
 /// Segment header: magic + version.
 pub(crate) const HEADER_LEN: usize = 5;
 /// Every record starts with this byte, so replay can find the next record
@@ -19,6 +28,8 @@ pub(crate) const HEADER_LEN: usize = 5;
 const SYNC: u8 = 0xa5;
 /// Record header: sync, type, payload length, crc32.
 const RECORD_HEADER_LEN: usize = 10;
+/// Bytes of a seal record: header and the u64 offset.
+pub(crate) const SEAL_LEN: usize = RECORD_HEADER_LEN + 8;
 
 /// File name of segment `index`.
 pub(crate) fn segment_name(index: u64) -> String {
@@ -40,12 +51,23 @@ pub(crate) fn header() -> [u8; HEADER_LEN] {
 
 /// Appends one framed record to `out`.
 pub(crate) fn encode_record(rec: &Record, out: &mut Encbuf) {
+    encode_frame(rec.type_byte(), out, |out| rec.encode_payload(out));
+}
+
+/// Appends a seal record to `out`, whose bytes are to be written at
+/// offset `at` of their file.
+pub(crate) fn encode_seal(at: u64, out: &mut Encbuf) {
+    encode_frame(TYPE_SEAL, out, |out| out.put_u64(at));
+}
+
+/// Appends a record frame of type `kind` with the payload `payload` writes.
+fn encode_frame(kind: u8, out: &mut Encbuf, payload: impl FnOnce(&mut Encbuf)) {
     let start = out.len();
     out.put_u8(SYNC);
-    out.put_u8(rec.type_byte());
+    out.put_u8(kind);
     out.put_u32(0); // length, patched below
     out.put_u32(0); // crc, patched below
-    rec.encode_payload(out);
+    payload(out);
     let len = (out.len() - start - RECORD_HEADER_LEN) as u32;
     let bytes = out.as_mut_slice();
     if let Some(l) = bytes.get_mut(start + 2..start + 6) {
@@ -89,7 +111,7 @@ fn frame_at(data: &[u8], pos: usize) -> Frame<'_> {
     let (Ok(sync), Ok(kind), Ok(len), Ok(want)) = (d.u8(), d.u8(), d.u32(), d.u32()) else {
         return Frame::Short;
     };
-    if sync != SYNC || !(TYPE_SERIES..=TYPE_DELETES).contains(&kind) {
+    if sync != SYNC || !((TYPE_SERIES..=TYPE_DELETES).contains(&kind) || kind == TYPE_SEAL) {
         return Frame::Garbage;
     }
     let len = len as usize;
@@ -140,14 +162,36 @@ pub(crate) fn read_segment(
         }
         return Ok(());
     }
-    if data.get(..HEADER_LEN) != Some(&header()[..]) {
+    let magic_ok = data.get(..4) == header().get(..4);
+    let version = data.get(4).copied().unwrap_or(0);
+    if !magic_ok || !(VERSION_UNSEALED..=VERSION).contains(&version) {
         report
             .corruptions
             .push(damage(0, "bad segment magic or version".into()));
     }
+    // Whether the last thing read so far is a valid seal.
+    let mut sealed = false;
     let mut pos = HEADER_LEN;
     while pos < data.len() {
-        match frame_at(&data, pos) {
+        let frame = frame_at(&data, pos);
+        sealed = false;
+        match frame {
+            Frame::Good {
+                kind: TYPE_SEAL,
+                payload,
+                next,
+            } => {
+                let says = crate::encoding::Decbuf::new(payload).u64().ok();
+                if says == Some(pos as u64) {
+                    sealed = true;
+                } else {
+                    report.corruptions.push(damage(
+                        pos,
+                        format!("seal record says it starts at {says:?}: bytes before it are missing or extra"),
+                    ));
+                }
+                pos = next;
+            }
             Frame::Good {
                 kind,
                 payload,
@@ -191,6 +235,12 @@ pub(crate) fn read_segment(
                 pos = next;
             }
         }
+    }
+    if !last && version >= VERSION && !sealed {
+        report.corruptions.push(damage(
+            data.len(),
+            "closed file ends without its seal record: it was cut, and records after this point are lost".into(),
+        ));
     }
     Ok(())
 }

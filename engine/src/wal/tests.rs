@@ -187,6 +187,100 @@ fn garbage_empty_and_missing_segments() {
 }
 
 #[test]
+fn a_closed_file_cut_at_a_record_boundary_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = Wal::open(dir.path(), opts(FsyncPolicy::Never)).unwrap();
+    // Where segment 1's records end: after the header, after each record.
+    let mut ends = vec![segment::HEADER_LEN];
+    for k in 0..3 {
+        wal.log(&[samples(1, k * 100, 20)]).unwrap();
+        ends.push(wal.writer.lock().size as usize);
+    }
+    wal.cut_segment().unwrap();
+    wal.log(&[samples(1, 1000, 20)]).unwrap();
+    wal.close().unwrap();
+    let all = vec![
+        samples(1, 0, 20),
+        samples(1, 100, 20),
+        samples(1, 200, 20),
+        samples(1, 1000, 20),
+    ];
+    // Intact, and after a reopen (which seals segment 2): nothing reported.
+    for _ in 0..2 {
+        let (got, report) = replay_all(dir.path());
+        assert_eq!(got, all);
+        assert!(report.corruptions.is_empty(), "{report:?}");
+        Wal::open(dir.path(), opts(FsyncPolicy::Never))
+            .unwrap()
+            .close()
+            .unwrap();
+    }
+    // Segment 1 cut at each record boundary: after its header, after each
+    // record, right before its seal.
+    let s1 = dir.path().join(segment::segment_name(1));
+    let full = fs::read(&s1).unwrap();
+    let seal_at = full.len() - segment::SEAL_LEN;
+    assert_eq!(seal_at, ends[3]);
+    for (kept, &cut) in ends.iter().enumerate() {
+        fs::write(&s1, &full[..cut]).unwrap();
+        let (got, report) = replay_all(dir.path());
+        let mut want = all[..kept].to_vec();
+        want.push(all[3].clone());
+        assert_eq!(got, want, "cut at {cut}");
+        assert!(
+            report
+                .corruptions
+                .iter()
+                .any(|c| c.file == s1 && c.offset == cut as u64 && c.reason.contains("seal")),
+            "cut at {cut}: {report:?}"
+        );
+    }
+    // A seal naming another offset is damage too.
+    let mut moved = full[..seal_at].to_vec();
+    moved.extend_from_slice(&full[..segment::HEADER_LEN]);
+    moved.extend_from_slice(&full[seal_at..]);
+    fs::write(&s1, &moved).unwrap();
+    let (_, report) = replay_all(dir.path());
+    assert!(
+        report
+            .corruptions
+            .iter()
+            .any(|c| c.file == s1 && c.reason.contains("seal record says")),
+        "{report:?}"
+    );
+    // A version-1 segment (written before seals) has none and is read as is.
+    let mut v1 = full[..seal_at].to_vec();
+    v1[4] = 1;
+    fs::write(&s1, &v1).unwrap();
+    let (got, report) = replay_all(dir.path());
+    assert_eq!(got, all);
+    assert!(report.corruptions.is_empty(), "{report:?}");
+    // A checkpoint cut before its seal.
+    fs::write(&s1, &full).unwrap();
+    let wal = Wal::open(dir.path(), opts(FsyncPolicy::Never)).unwrap();
+    wal.checkpoint(1, Some).unwrap();
+    wal.close().unwrap();
+    let cp = dir
+        .path()
+        .join("checkpoint.00000001")
+        .join(segment::segment_name(0));
+    let bytes = fs::read(&cp).unwrap();
+    let (got, report) = replay_all(dir.path());
+    assert_eq!(got, all);
+    assert!(report.corruptions.is_empty(), "{report:?}");
+    fs::write(&cp, &bytes[..bytes.len() - segment::SEAL_LEN]).unwrap();
+    let (got, report) = replay_all(dir.path());
+    assert_eq!(got, all);
+    assert!(
+        report
+            .corruptions
+            .iter()
+            .any(|c| c.file == cp && c.reason.contains("seal")),
+        "{report:?}"
+    );
+}
+
+#[test]
 fn checkpoint_keeps_what_is_asked_and_drops_old_segments() {
     let dir = tempfile::tempdir().unwrap();
     let wal = Wal::open(dir.path(), opts(FsyncPolicy::Never)).unwrap();

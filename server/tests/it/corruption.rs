@@ -603,12 +603,11 @@ enum Outcome {
     /// Nothing lost, nothing wrong, nothing reported (damaged bytes that no
     /// visible sample depends on).
     Harmless,
-    /// A WAL segment or checkpoint cut exactly at a record boundary: the
-    /// records after the cut are lost and nothing is reported. For the
-    /// newest segment that is what a crash before those writes leaves; for
-    /// a sealed segment or the checkpoint it is a detection gap, reproduced
-    /// by `sealed_wal_file_cut_at_a_record_boundary_is_reported` (ignored,
-    /// fails).
+    /// The newest WAL segment cut exactly at a record boundary: the records
+    /// after the cut are lost and nothing is reported, which is what a
+    /// crash before those writes leaves. (A closed segment or a checkpoint
+    /// ends with a seal record, so a cut there is reported:
+    /// `sealed_wal_file_cut_at_a_record_boundary_is_reported`.)
     CutAtRecordBoundary,
 }
 
@@ -885,10 +884,10 @@ fn trial(t: &Template, kind: Kind, mode: Mode, file: &str, rng: &mut Rng, n: u64
         );
     }
     let reported = !lines.is_empty();
-    // A cut exactly at a record boundary is the known gap
-    // (`sealed_wal_file_cut_at_a_record_boundary_is_reported`): the records
-    // after it are lost unreported, and a lost deletion serves its samples
-    // again. Counted as `CutAtRecordBoundary` below, not as a wrong value.
+    // The newest segment cut exactly at a record boundary looks like a
+    // crash before those writes: the records after it are lost unreported,
+    // and a lost deletion serves its samples again. Counted as
+    // `CutAtRecordBoundary` below, not as a wrong value.
     let deletions_may_return = reported || cut_at_boundary;
     let quarantined = std::fs::read_dir(data.join("quarantine"))
         .map(|d| d.count())
@@ -1331,18 +1330,12 @@ fn a_block_id_quarantined_twice_does_not_stop_the_server() {
     assert_no_panic(&p, "second quarantine");
 }
 
-/// GAP: WAL records carry no sequence and segments no length or trailer,
-/// so a sealed segment (or the checkpoint) cut exactly between two records
-/// loses those records with nothing logged and nothing counted. (The
-/// random trials meet this only by chance and count it as
-/// `CutAtRecordBoundary`.)
-///
-/// Reproduction: with the template, cut the older of the two WAL segments
-/// (or the checkpoint) at the end of its second-to-last record; start:
-/// `strata_open_damage` is 0, no `damage found at open` line, and the
-/// samples of that record are gone.
+/// A closed WAL segment (or the checkpoint) cut exactly between two
+/// records: its seal record is gone, which is reported at open with the
+/// file and offset and counted (before seals, this lost the records after
+/// the cut with nothing logged). Cut: the older of the two WAL segments,
+/// and the checkpoint, at the end of the second record before the seal.
 #[test]
-#[ignore = "GAP: a sealed WAL segment or checkpoint cut at a record boundary is not reported"]
 fn sealed_wal_file_cut_at_a_record_boundary_is_reported() {
     let t = template();
     let mut failures = Vec::new();
@@ -1353,10 +1346,11 @@ fn sealed_wal_file_cut_at_a_record_boundary_is_reported() {
         let path = data.join(file);
         let ends = wal_record_ends(&std::fs::read(&path).unwrap());
         assert!(
-            ends.len() >= 3,
-            "{file}: want two records at least: {ends:?}"
+            ends.len() >= 4,
+            "{file}: want two records and the seal at least: {ends:?}"
         );
-        let cut = ends[ends.len() - 2];
+        // Drops the last record before the seal, and the seal.
+        let cut = ends[ends.len() - 3];
         let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
         f.set_len(cut as u64).unwrap();
         drop(f);
