@@ -164,10 +164,24 @@ impl<'a> BitReader<'a> {
             return Ok(0);
         }
         if n > 56 {
-            let hi = self.read_bits(n - 32)?;
-            let lo = self.read_bits(32)?;
-            return Ok((hi << 32) | lo);
+            return self.read_wide(n);
         }
+        self.read_short(n)
+    }
+
+    /// [`Self::read_bits`] of more than 56 bits, in two reads (rare: only
+    /// full 64-bit values).
+    #[cold]
+    #[inline(never)]
+    fn read_wide(&mut self, n: u32) -> Result<u64, EndOfData> {
+        let hi = self.read_short(n - 32)?;
+        let lo = self.read_short(32)?;
+        Ok((hi << 32) | lo)
+    }
+
+    /// [`Self::read_bits`] of 1 to 56 bits: one refill at most.
+    #[inline(always)]
+    fn read_short(&mut self, n: u32) -> Result<u64, EndOfData> {
         if self.avail < n {
             self.refill();
             if self.avail < n {

@@ -232,6 +232,7 @@ impl<'a> XorDecoder<'a> {
         }))
     }
 
+    #[inline]
     fn read_dod(&mut self) -> Result<i64, ChunkError> {
         let err = |e| corrupt(e, "timestamp");
         // Count leading 1 bits of the prefix, up to 4.
@@ -251,6 +252,7 @@ impl<'a> XorDecoder<'a> {
         Ok(((raw << (64 - bits)) as i64) >> (64 - bits))
     }
 
+    #[inline]
     fn read_xor(&mut self) -> Result<(), ChunkError> {
         let err = |e| corrupt(e, "value");
         if !self.r.read_bit().map_err(err)? {
