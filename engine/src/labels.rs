@@ -142,6 +142,11 @@ impl Labels {
         Labels(labels)
     }
 
+    /// The labels of a key built by [`with_key`] from valid labels.
+    pub(crate) fn from_key(key: &[u8]) -> Labels {
+        Labels::from_sorted_pairs(key_pairs(key).map(|(n, v)| Label::new(n, v)).collect())
+    }
+
     /// The value of label `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
@@ -267,13 +272,6 @@ pub(crate) fn cmp_keys(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
         Some((_, 0xff)) => Ordering::Greater,
         Some((x, y)) => x.cmp(y),
         None => a.len().cmp(&b.len()),
-    }
-}
-
-impl Labels {
-    /// The labels of a key built by [`with_key`] from valid labels.
-    pub(crate) fn from_key(key: &[u8]) -> Labels {
-        Labels::from_sorted_pairs(key_pairs(key).map(|(n, v)| Label::new(n, v)).collect())
     }
 }
 

@@ -709,12 +709,11 @@ impl Inner {
             // Head chunks are Gorilla, cut at 120 samples: re-encode them for
             // the block (cold encodings, larger chunks).
             let samples = snap.merged_samples();
-            let mut rest = samples.as_slice();
-            while let Some(first) = rest.first() {
+            for group in samples.chunk_by(|a, b| a.t.div_euclid(range) == b.t.div_euclid(range)) {
+                let Some(first) = group.first() else {
+                    continue;
+                };
                 let w = first.t.div_euclid(range);
-                let n = rest.partition_point(|x| x.t.div_euclid(range) == w);
-                let (group, after) = rest.split_at(n);
-                rest = after;
                 let Some((_, writer)) = writers.get_mut(&w) else {
                     return Err(Error::InvalidOption {
                         name: "head cut",
@@ -1227,11 +1226,10 @@ struct Found {
 }
 
 impl Found {
-    /// Calls `f` with each series' key and its series, in order. A series
+    /// Calls `f` with each series' key and its sources, in order. A series
     /// whose samples in range are all deleted is left out, as in
-    /// Prometheus; `series` builds the series (and its labels) only when
-    /// `f` asks for it, and always for series with pending deletions.
-    fn for_each(self, mut f: impl FnMut(&[u8], &mut dyn FnMut() -> Series)) {
+    /// Prometheus.
+    fn for_each(self, mut f: impl FnMut(&[u8], Vec<Source>)) {
         let Found {
             keys,
             sources,
@@ -1246,38 +1244,30 @@ impl Found {
             while let Some((_, _, next)) = sources.next_if(|&(s, e, _)| key(s, e) == this) {
                 list.push(next);
             }
+            // Only series with pending deletions need this look (reading
+            // samples needs no labels).
             let has_deletions = list
                 .iter()
                 .any(|s| matches!(s, Source::Block { deleted, .. } if !deleted.is_empty()));
-            let mut list = Some(list);
-            let mut build = || {
-                Series::new(
-                    Labels::from_key(this),
-                    list.take().unwrap_or_default(),
-                    mint,
-                    maxt,
-                )
-            };
-            if has_deletions {
-                // Only series with pending deletions need this look.
-                let series = build();
-                if series.iter().next().is_none() {
-                    continue;
-                }
-                let mut series = Some(series);
-                f(this, &mut || series.take().unwrap_or_else(&mut build));
-            } else {
-                f(this, &mut build);
+            if has_deletions
+                && Series::new(Labels::default(), list.clone(), mint, maxt)
+                    .iter()
+                    .next()
+                    .is_none()
+            {
+                continue;
             }
+            f(this, list);
         }
     }
 }
 
 impl Querier for StorageQuerier {
     fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>> {
-        let found = self.find(matchers, mint, maxt)?;
         let mut out = Vec::new();
-        found.for_each(|_, series| out.push(series()));
+        self.find(matchers, mint, maxt)?.for_each(|key, sources| {
+            out.push(Series::new(Labels::from_key(key), sources, mint, maxt));
+        });
         Ok(out)
     }
 
@@ -1342,17 +1332,16 @@ fn push_snapshot(
     key: &[u8],
     snap: SeriesSnapshot,
 ) {
+    if snap.is_empty() {
+        return;
+    }
     let start = keys.len();
-    let mut push = |source| {
-        if keys.len() == start {
-            keys.extend_from_slice(key);
-        }
-        found.push((start, keys.len(), source));
-    };
+    keys.extend_from_slice(key);
+    let end = keys.len();
     if !snap.ooo.is_empty() {
-        push(Source::Samples(snap.ooo.into()));
+        found.push((start, end, Source::Samples(snap.ooo.into())));
     }
     if !snap.chunks.is_empty() {
-        push(Source::HeadChunks(snap.chunks));
+        found.push((start, end, Source::HeadChunks(snap.chunks)));
     }
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::index::IndexWriter;
-use crate::labels::{Label, Labels, key_pairs, with_key};
+use crate::labels::{Labels, cmp_keys, with_key};
 use crate::tombstones::sync_dir;
 
 use super::chunks::{self, ChunkWriter};
@@ -65,12 +65,9 @@ impl BlockWriter {
     /// [`BlockWriter::add_series`] for labels given as a series key
     /// (`name 0xff value 0xff ...` of valid labels, in name order).
     pub(crate) fn add_series_key(&mut self, key: &[u8], chunks: &[ChunkToWrite<'_>]) -> Result<()> {
-        let labels_of = |k: &[u8]| {
-            Labels::from_sorted_pairs(key_pairs(k).map(|(n, v)| Label::new(n, v)).collect())
-                .to_string()
-        };
+        let labels_of = |k: &[u8]| Labels::from_key(k).to_string();
         if let Some(last) = &self.last
-            && key_pairs(last).cmp(key_pairs(key)) != std::cmp::Ordering::Less
+            && cmp_keys(last, key) != std::cmp::Ordering::Less
         {
             return Err(Error::InvalidOption {
                 name: "series order",

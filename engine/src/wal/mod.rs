@@ -357,9 +357,9 @@ impl Wal {
         w.size += segment::SEAL_LEN as u64;
         w.written += segment::SEAL_LEN as u64;
         if self.opts.fsync != FsyncPolicy::Never {
-            self.sync.timed_sync(&w.file).map_err(|e| {
-                Error::io("fsync", self.dir.join(segment::segment_name(w.index)), e)
-            })?;
+            self.sync
+                .timed_sync(&w.file)
+                .map_err(|e| Error::io("fsync", &path, e))?;
         }
         let next = w.index + 1;
         w.file = Arc::new(create_segment(&self.dir, next)?);

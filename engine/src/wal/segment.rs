@@ -21,6 +21,8 @@ const VERSION_UNSEALED: u8 = 1;
 /// ends with one, so a file cut exactly at a record boundary is told from
 /// a complete one.
 pub(crate) const TYPE_SEAL: u8 = 4;
+// `frame_at` accepts the types as one range, TYPE_SERIES..=TYPE_SEAL.
+const _: () = assert!(TYPE_SEAL == TYPE_DELETES + 1);
 /// Segment header: magic + version.
 pub(crate) const HEADER_LEN: usize = 5;
 /// Every record starts with this byte, so replay can find the next record
@@ -111,7 +113,7 @@ fn frame_at(data: &[u8], pos: usize) -> Frame<'_> {
     let (Ok(sync), Ok(kind), Ok(len), Ok(want)) = (d.u8(), d.u8(), d.u32(), d.u32()) else {
         return Frame::Short;
     };
-    if sync != SYNC || !((TYPE_SERIES..=TYPE_DELETES).contains(&kind) || kind == TYPE_SEAL) {
+    if sync != SYNC || !(TYPE_SERIES..=TYPE_SEAL).contains(&kind) {
         return Frame::Garbage;
     }
     let len = len as usize;
