@@ -198,7 +198,14 @@ fn push_point_opening(out: &mut String, t: i64) {
 }
 
 /// `{"metric":...,"values":[...]}` for one series.
-fn push_series(out: &mut String, l: &Labels, pts: impl Iterator<Item = (i64, f64)>) {
+/// `open` writes each point's `[seconds,"` from its time (or from that
+/// already formatted).
+fn push_series<T>(
+    out: &mut String,
+    l: &Labels,
+    pts: impl Iterator<Item = (T, f64)>,
+    mut open: impl FnMut(&mut String, T),
+) {
     out.push_str(r#"{"metric":"#);
     push_labels(out, l);
     out.push_str(r#","values":["#);
@@ -206,7 +213,9 @@ fn push_series(out: &mut String, l: &Labels, pts: impl Iterator<Item = (i64, f64
         if i > 0 {
             out.push(',');
         }
-        push_point(out, t, v);
+        open(out, t);
+        push_value(out, v);
+        out.push_str("\"]");
     }
     out.push_str("]}");
 }
@@ -251,7 +260,12 @@ pub fn push_instant_data(out: &mut String, v: &Value, t: i64) {
                 if i > 0 {
                     out.push(',');
                 }
-                push_series(out, &r.labels, r.samples.iter().map(|s| (s.t, s.v)));
+                push_series(
+                    out,
+                    &r.labels,
+                    r.samples.iter().map(|s| (s.t, s.v)),
+                    push_point_opening,
+                );
             }
             out.push_str("]}");
         }
@@ -261,8 +275,8 @@ pub fn push_instant_data(out: &mut String, v: &Value, t: i64) {
 /// A typical point's length: `[1700000000,"0.12345678901234567"],`.
 const POINT_BYTES: usize = 36;
 
-/// Bytes to reserve for the data of a range query with this result.
-pub fn range_data_size(v: &Value) -> usize {
+/// Bytes to reserve for the data of a query with this result.
+pub fn data_size(v: &Value) -> usize {
     match v {
         Value::Vector(ser) => ser
             .iter()
@@ -282,6 +296,7 @@ pub fn push_range_data(out: &mut String, v: &Value, times: &[i64]) {
             out,
             &Labels::default(),
             times.iter().copied().zip(s.iter().copied()),
+            push_point_opening,
         ),
         Value::Vector(ser) => {
             let mut order: Vec<&StepSeries> = ser
@@ -303,21 +318,11 @@ pub fn push_range_data(out: &mut String, v: &Value, times: &[i64]) {
                 if i > 0 {
                     out.push(',');
                 }
-                out.push_str(r#"{"metric":"#);
-                push_labels(out, &s.labels);
-                out.push_str(r#","values":["#);
-                let mut first = true;
-                for (opening, p) in openings.iter().zip(&s.points) {
-                    let Some(v) = *p else { continue };
-                    if !first {
-                        out.push(',');
-                    }
-                    first = false;
-                    out.push_str(opening);
-                    push_value(out, v);
-                    out.push_str("\"]");
-                }
-                out.push_str("]}");
+                let pts = openings
+                    .iter()
+                    .zip(&s.points)
+                    .filter_map(|(o, p)| Some((o.as_str(), (*p)?)));
+                push_series(out, &s.labels, pts, String::push_str);
             }
         }
         _ => {}

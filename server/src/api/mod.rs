@@ -107,7 +107,7 @@ pub async fn query(
     let t = time_param(&p, "time", now_ms())?;
     let data = blocking(move || {
         let v = eval_instant(&st.storage()?.querier(), &expr, t, &st.eval)?;
-        let mut body = success_body(json::range_data_size(&v));
+        let mut body = success_body(json::data_size(&v));
         json::push_instant_data(&mut body, &v, t);
         Ok(body)
     })
@@ -165,7 +165,7 @@ pub async fn query_range(
             .map(|i| start + i * step)
             .take_while(|t| *t <= end)
             .collect();
-        let mut body = success_body(json::range_data_size(&v));
+        let mut body = success_body(json::data_size(&v));
         json::push_range_data(&mut body, &v, &times);
         Ok(body)
     })
@@ -236,47 +236,40 @@ pub async fn series(
     let (start, end, limit) = range_params(&p)?;
     let data = blocking(move || {
         let q = st.storage()?.querier();
-        if let [only] = sets.as_slice() {
-            // One match[]: series come sorted and unique; write them as
-            // they are found.
-            let mut out = success_body(4096);
-            out.push('[');
-            let mut n = 0usize;
-            q.for_each_label_set(only, start, end, &mut |pairs| {
-                if limit.is_some_and(|l| n >= l) {
-                    return;
-                }
-                if n > 0 {
-                    out.push(',');
-                }
-                n += 1;
-                json::push_label_pairs(&mut out, pairs);
-            })
-            .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?;
-            out.push(']');
-            return Ok(out);
-        }
-        let mut all: Vec<Labels> = Vec::new();
-        for m in &sets {
-            all.extend(
-                q.select(m, start, end)
-                    .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?
-                    .into_iter()
-                    .map(strata_engine::Series::into_labels),
-            );
-        }
-        all.sort();
-        all.dedup();
-        if let Some(l) = limit {
-            all.truncate(l);
-        }
-        let mut out = success_body(2 + all.len() * 160);
+        let mut out = success_body(4096);
         out.push('[');
-        for (i, l) in all.iter().enumerate() {
-            if i > 0 {
+        let mut n = 0usize;
+        let write: &mut strata_engine::LabelSetVisitor<'_> = &mut |pairs| {
+            if limit.is_some_and(|l| n >= l) {
+                return;
+            }
+            if n > 0 {
                 out.push(',');
             }
-            json::push_labels(&mut out, l);
+            n += 1;
+            json::push_label_pairs(&mut out, pairs);
+        };
+        let internal = |e: strata_engine::Error| ApiError::new(ErrorType::Internal, e.to_string());
+        if let [only] = sets.as_slice() {
+            // One match[]: series come sorted and unique; written as they
+            // are found, without building their labels.
+            q.for_each_label_set(only, start, end, write)
+                .map_err(internal)?;
+        } else {
+            let mut all: Vec<Labels> = Vec::new();
+            for m in &sets {
+                all.extend(
+                    q.select(m, start, end)
+                        .map_err(internal)?
+                        .into_iter()
+                        .map(strata_engine::Series::into_labels),
+                );
+            }
+            all.sort();
+            all.dedup();
+            for l in &all {
+                write(&mut l.iter().map(|x| (x.name.as_str(), x.value.as_str())));
+            }
         }
         out.push(']');
         Ok(out)

@@ -186,6 +186,26 @@ async fn series_labels_and_values() {
     );
     let (_, v) = get(&app, "/api/v1/series?match%5B%5D=up&limit=1").await;
     assert_eq!(v["data"].as_array().unwrap().len(), 1);
+    // Several match[]: the union, sorted, each series once, then the limit.
+    let (s, v) = get(
+        &app,
+        "/api/v1/series?match%5B%5D=node_load1&match%5B%5D=up&match%5B%5D=%7Bjob%3D%22node%22%7D",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let names: Vec<&str> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["__name__"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["node_load1", "up", "up"], "{v}");
+    let (_, v) = get(
+        &app,
+        "/api/v1/series?match%5B%5D=node_load1&match%5B%5D=up&limit=2",
+    )
+    .await;
+    assert_eq!(v["data"].as_array().unwrap().len(), 2);
     let (_, v) = get(&app, "/api/v1/labels").await;
     assert_eq!(
         v["data"],
