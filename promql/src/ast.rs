@@ -465,6 +465,33 @@ impl Spans {
 }
 
 impl Expr {
+    /// Whether the tree is more than `limit` nodes deep (a lone leaf is one
+    /// deep; durations inside count). Recurses at most `limit + 1` levels,
+    /// whatever the depth of the tree.
+    pub fn deeper_than(&self, limit: usize) -> bool {
+        let Some(below) = limit.checked_sub(1) else {
+            return true;
+        };
+        let dur = |d: &Option<DurationExpr>| d.as_ref().is_some_and(|d| d.deeper_than(below));
+        match self {
+            Expr::Number(_) | Expr::String(_) => false,
+            Expr::Vector(v) => dur(&v.offset),
+            Expr::Matrix(m) => m.range.deeper_than(below) || dur(&m.vector.offset),
+            Expr::Subquery(s) => {
+                s.expr.deeper_than(below)
+                    || s.range.deeper_than(below)
+                    || dur(&s.step)
+                    || dur(&s.offset)
+            }
+            Expr::Paren(e) | Expr::Unary(_, e) => e.deeper_than(below),
+            Expr::Binary(b) => b.lhs.deeper_than(below) || b.rhs.deeper_than(below),
+            Expr::Aggregate(a) => {
+                a.expr.deeper_than(below) || a.param.as_ref().is_some_and(|p| p.deeper_than(below))
+            }
+            Expr::Call(c) => c.args.iter().any(|a| a.deeper_than(below)),
+        }
+    }
+
     /// The type of value the expression produces.
     pub fn value_type(&self) -> ValueType {
         match self {

@@ -16,9 +16,26 @@ const UNITS: [(&str, i64); 7] = [
     ("ms", 1),
 ];
 
+/// Longest duration accepted anywhere, in ms: Prometheus' bound, the
+/// largest Go `time.Duration` (2^63-1 ns, about 292 years). Range
+/// selectors, subquery ranges and steps, `offset`s and the HTTP `step`
+/// are all at most this long.
+pub const MAX_DURATION_MS: i64 = i64::MAX / 1_000_000;
+
+/// Latest timestamp accepted anywhere (HTTP `start`/`end`/`time`, `@`), in
+/// ms: about 73 million years either side of 1970. Far tighter than
+/// `i64::MAX`, so that evaluation can subtract lookback, ranges and offsets
+/// (each at most [`MAX_DURATION_MS`], even through a few hundred nested
+/// subqueries) and add steps without overflowing.
+pub const MAX_TIMESTAMP_MS: i64 = i64::MAX / 4;
+
+/// Earliest timestamp accepted anywhere, in ms: `-MAX_TIMESTAMP_MS`.
+pub const MIN_TIMESTAMP_MS: i64 = -MAX_TIMESTAMP_MS;
+
 /// Parses a duration literal (`5m`, `1h30m`, `10s53ms`): one or more
 /// `<integer><unit>` groups, units in descending order, each at most once.
-/// Returns milliseconds, or `None` when `s` is not a duration.
+/// Returns milliseconds, or `None` when `s` is not a duration or is longer
+/// than [`MAX_DURATION_MS`].
 pub fn parse_duration(s: &str) -> Option<i64> {
     if s == "0" {
         return Some(0);
@@ -52,7 +69,7 @@ pub fn parse_duration(s: &str) -> Option<i64> {
         total = total.checked_add(n.checked_mul(UNITS.get(idx)?.1)?)?;
         rest = rest.get(len..)?;
     }
-    Some(total)
+    (total <= MAX_DURATION_MS).then_some(total)
 }
 
 /// Formats milliseconds as Prometheus does: `1m30s`, `1d`, `1w`, `0s`.
@@ -138,9 +155,12 @@ pub enum DurationExpr {
 
 impl DurationExpr {
     /// The value in ms, given the query's step and range (both ms; 0 for an
-    /// instant query). `None` on division by zero or overflow.
+    /// instant query). `None` on division by zero, a non-finite value or
+    /// one longer than [`MAX_DURATION_MS`] either way.
     pub fn eval_ms(&self, step_ms: i64, range_ms: i64) -> Option<i64> {
-        Some((self.eval_seconds(step_ms, range_ms)? * 1000.0).round() as i64)
+        let ms = (self.eval_seconds(step_ms, range_ms)? * 1000.0).round();
+        // The float comparison also rejects NaN and infinities.
+        (ms.abs() <= MAX_DURATION_MS as f64).then_some(ms as i64)
     }
 
     fn eval_seconds(&self, step_ms: i64, range_ms: i64) -> Option<f64> {
@@ -174,6 +194,24 @@ impl DurationExpr {
                 }
             }
         })
+    }
+
+    /// Whether the tree is more than `limit` nodes deep; recurses at most
+    /// `limit + 1` levels.
+    pub fn deeper_than(&self, limit: usize) -> bool {
+        let Some(below) = limit.checked_sub(1) else {
+            return true;
+        };
+        match self {
+            DurationExpr::Literal(_)
+            | DurationExpr::Number(_)
+            | DurationExpr::Step
+            | DurationExpr::Range => false,
+            DurationExpr::Neg(e) | DurationExpr::Paren(e) => e.deeper_than(below),
+            DurationExpr::Binary(_, a, b) | DurationExpr::MinOf(a, b) | DurationExpr::MaxOf(a, b) => {
+                a.deeper_than(below) || b.deeper_than(below)
+            }
+        }
     }
 
     /// The fixed value in ms, when the expression is a plain literal.

@@ -24,4 +24,4 @@ pub mod promqltest;
 
 pub use ast::{Expr, ValueType};
 pub use duration::DurationExpr;
-pub use parser::{ParseError, Position, parse};
+pub use parser::{MAX_DEPTH, ParseError, Position, parse};

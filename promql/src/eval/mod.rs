@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use strata_engine::{Labels, Querier};
 
 use crate::ast::{AtModifier, Expr, UnaryOp};
-use crate::duration::DurationExpr;
+use crate::duration::{DurationExpr, MAX_DURATION_MS, MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS};
 
 pub use annotation::{Annotation, AnnotationKind};
 pub use error::EvalError;
@@ -79,6 +79,11 @@ pub fn eval_instant_annotated(
     t: i64,
     opts: &EvalOptions,
 ) -> Result<(Value, Vec<Annotation>), EvalError> {
+    if !(MIN_TIMESTAMP_MS..=MAX_TIMESTAMP_MS).contains(&t) {
+        return Err(EvalError::Execution(format!(
+            "query time must be within [{MIN_TIMESTAMP_MS}, {MAX_TIMESTAMP_MS}] ms"
+        )));
+    }
     let mut ev = Evaluator::new(q, opts, t, t, 0);
     let grid = Grid::new(t, t, 0);
     let v = ev.eval(expr, &grid)?;
@@ -121,7 +126,21 @@ pub fn eval_range_annotated(
             "end timestamp must not be before start time".into(),
         ));
     }
-    if (end - start) / step + 1 > MAX_POINTS_PER_SERIES {
+    if !(MIN_TIMESTAMP_MS..=MAX_TIMESTAMP_MS).contains(&start)
+        || !(MIN_TIMESTAMP_MS..=MAX_TIMESTAMP_MS).contains(&end)
+    {
+        return Err(EvalError::Execution(format!(
+            "query time range must be within [{MIN_TIMESTAMP_MS}, {MAX_TIMESTAMP_MS}] ms"
+        )));
+    }
+    if step > MAX_DURATION_MS {
+        return Err(EvalError::Execution(format!(
+            "query resolution step must be at most {MAX_DURATION_MS} ms"
+        )));
+    }
+    // Both bounds are well inside i64, so this cannot overflow; the count
+    // is Prometheus' (`(end - start) / step > 11000`).
+    if (end - start) / step > MAX_POINTS_PER_SERIES {
         return Err(EvalError::TooManyPoints);
     }
     if matches!(
@@ -224,16 +243,26 @@ pub(crate) struct Grid {
 }
 
 impl Grid {
+    /// `start`, `start + step`, ... up to `end`; just `start` for step 0.
+    /// Callers bound [`Grid::points`] first: this allocates that many.
     pub(crate) fn new(start: i64, end: i64, step: i64) -> Grid {
-        let times = if step == 0 {
-            vec![start]
-        } else {
-            (0..)
-                .map(|i| start + i * step)
-                .take_while(|t| *t <= end)
-                .collect()
-        };
+        let n = Grid::points(start, end, step).unwrap_or(0);
+        // start + i * step <= end for every i < n: no overflow.
+        let times = (0..n as i64).map(|i| start + i * step).collect();
         Grid { times }
+    }
+
+    /// How many times [`Grid::new`] would hold, computed without overflow;
+    /// `None` when more than `usize` can count.
+    pub(crate) fn points(start: i64, end: i64, step: i64) -> Option<usize> {
+        if step <= 0 {
+            return Some(1);
+        }
+        if end < start {
+            return Some(0);
+        }
+        let span = i128::from(end) - i128::from(start);
+        usize::try_from(span / i128::from(step) + 1).ok()
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -340,7 +369,7 @@ impl<'a> Evaluator<'a> {
 
     /// A duration expression's value in ms.
     pub(crate) fn duration_ms(&self, d: &DurationExpr) -> Result<i64, EvalError> {
-        d.eval_ms(self.step, self.end - self.start)
+        d.eval_ms(self.step, self.end.saturating_sub(self.start))
             .ok_or_else(|| EvalError::Execution(format!("invalid duration expression {d}")))
     }
 
@@ -352,7 +381,8 @@ impl<'a> Evaluator<'a> {
             Some(AtModifier::Start) => self.start,
             Some(AtModifier::End) => self.end,
         };
-        base - offset
+        // Saturating: nested subqueries can each shift by an offset.
+        base.saturating_sub(offset)
     }
 
     pub(crate) fn eval(&mut self, expr: &Expr, grid: &Grid) -> Result<Value, EvalError> {

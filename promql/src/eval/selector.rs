@@ -79,6 +79,10 @@ fn window_of(samples: &[Sample], end: i64, range: i64) -> (usize, usize) {
     (lo, hi.max(lo))
 }
 
+/// Most inner steps a subquery may evaluate at (for all outer steps
+/// together): 100 times a range query's limit.
+const MAX_SUBQUERY_POINTS: usize = 11_000 * 100;
+
 impl Evaluator<'_> {
     /// Calls `f` with each selected series' samples, one series at a time,
     /// so a query holds one series' raw samples (plus its results) at once.
@@ -129,7 +133,7 @@ impl Evaluator<'_> {
                     .map(|&rt| {
                         let idx = samples.partition_point(|s| s.t <= rt);
                         let s = *samples.get(idx.checked_sub(1)?)?;
-                        (s.t > rt - lookback && !is_stale_nan(s.v)).then_some(s)
+                        (s.t > rt.saturating_sub(lookback) && !is_stale_nan(s.v)).then_some(s)
                     })
                     .collect();
                 let n = points.iter().filter(|p| p.is_some()).count();
@@ -245,11 +249,23 @@ impl Evaluator<'_> {
                     return Ok(Vec::new());
                 };
                 // Inner steps are multiples of the step, after lo - range.
-                let first = (lo - range).div_euclid(step) * step + step;
-                if (hi - first) / step > 11_000 * 100 {
-                    return Err(EvalError::TooManyPoints);
+                let first = lo
+                    .saturating_sub(range)
+                    .div_euclid(step)
+                    .saturating_mul(step)
+                    .saturating_add(step);
+                let last = hi.max(first);
+                // Refuse before allocating: the inner grid's times, and the
+                // inner expression's points at them, count against the
+                // samples limit (and a fixed cap on any one subquery).
+                let points = Grid::points(first, last, step).unwrap_or(usize::MAX);
+                if points > MAX_SUBQUERY_POINTS {
+                    return Err(EvalError::Execution(format!(
+                        "subquery {expr} would be evaluated at more than {MAX_SUBQUERY_POINTS} steps; use a larger step or a shorter range"
+                    )));
                 }
-                let inner_grid = Grid::new(first, hi.max(first), step);
+                self.check_held(points)?;
+                let inner_grid = Grid::new(first, last, step);
                 let inner = self.eval(&sq.expr, &inner_grid)?;
                 let series: Vec<(Labels, Vec<Sample>)> = match inner {
                     Value::Vector(series) => super::drop_names(series)

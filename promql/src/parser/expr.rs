@@ -5,7 +5,7 @@ use crate::ast::{
     Aggregate, AggregateOp, AtModifier, Binary, BinaryOp, Call, Expr, Fill, Group, GroupSide,
     Grouping, Number, RangeMode, Spans, Subquery, UnaryOp, ValueType, VectorMatching,
 };
-use crate::duration::{DurationExpr, DurationOp};
+use crate::duration::{DurationExpr, DurationOp, MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS};
 use crate::functions;
 
 use super::lexer::Tok;
@@ -69,9 +69,16 @@ impl Parser<'_> {
                 matching,
                 fill,
             };
-            self.check_binary(&b, start, op_at, rhs_at)?;
-            lhs = Expr::Binary(b);
+            // A flat chain (`a + a + ...`) nests its tree without nesting
+            // this loop: measure the tree before anything recurses over it.
+            let b = Expr::Binary(b);
+            self.check_depth(&b, op_at)?;
+            if let Expr::Binary(b) = &b {
+                self.check_binary(b, start, op_at, rhs_at)?;
+            }
+            lhs = b;
         }
+        self.check_depth(&lhs, start)?;
         self.leave();
         Ok(lhs)
     }
@@ -300,9 +307,8 @@ impl Parser<'_> {
         let seconds = match self.next() {
             Tok::Number(v) => v,
             Tok::Duration(ms) => ms as f64 / 1000.0,
-            Tok::Ident(s) if s.eq_ignore_ascii_case("inf") || s.eq_ignore_ascii_case("nan") => {
-                f64::NAN
-            }
+            Tok::Ident(s) if s.eq_ignore_ascii_case("inf") => f64::INFINITY,
+            Tok::Ident(s) if s.eq_ignore_ascii_case("nan") => f64::NAN,
             other => {
                 return Err(self.error_at(
                     at,
@@ -313,11 +319,19 @@ impl Parser<'_> {
                 ));
             }
         } * sign;
-        let ms = seconds * 1000.0;
-        if !ms.is_finite() || ms > i64::MAX as f64 || ms < i64::MIN as f64 {
-            return Err(self.error_at(at, "timestamp out of bounds for @ modifier"));
+        // Prometheus' message; its bound is tighter here (see
+        // MAX_TIMESTAMP_MS) so that evaluation cannot overflow.
+        let ms = (seconds * 1000.0).round();
+        if !(MIN_TIMESTAMP_MS as f64..=MAX_TIMESTAMP_MS as f64).contains(&ms) {
+            return Err(self.error_at(
+                at,
+                format!(
+                    "timestamp out of bounds for @ modifier: {}",
+                    go_fixed(seconds)
+                ),
+            ));
         }
-        Ok(AtModifier::Timestamp(ms.round() as i64))
+        Ok(AtModifier::Timestamp(ms as i64))
     }
 
     /// After `offset`: a signed literal, `step()`, `range()`, `min_of`/`max_of`,
@@ -346,7 +360,9 @@ impl Parser<'_> {
     /// A duration expression inside `[...]` (stops at `:` and `]`).
     pub(crate) fn duration_expr(&mut self) -> R<DurationExpr> {
         self.enter()?;
+        let at = self.offset();
         let e = self.duration_binary(0)?;
+        self.check_duration_depth(&e, at)?;
         self.leave();
         Ok(e)
     }
@@ -387,6 +403,7 @@ impl Parser<'_> {
                 return Err(self.error_at(at, "division by zero"));
             }
             lhs = DurationExpr::Binary(op, Box::new(lhs), Box::new(rhs));
+            self.check_duration_depth(&lhs, at)?;
         }
         Ok(lhs)
     }
@@ -406,7 +423,10 @@ impl Parser<'_> {
             }
             Tok::Add => {
                 self.next();
-                self.duration_unary()
+                self.enter()?;
+                let e = self.duration_unary()?;
+                self.leave();
+                Ok(e)
             }
             _ => self.duration_atom(),
         }
@@ -835,6 +855,17 @@ impl Parser<'_> {
             ));
         }
         Ok(())
+    }
+}
+
+/// A float as Go's `%f` prints it: six decimals, `+Inf`, `-Inf`, `NaN`.
+fn go_fixed(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
+    } else {
+        format!("{v:.6}")
     }
 }
 

@@ -11,10 +11,20 @@ mod selector;
 pub use error::{ParseError, Position};
 
 use crate::ast::Expr;
+use crate::duration::DurationExpr;
 use lexer::{Tok, Token};
 
-/// Deepest nesting accepted, so hostile input cannot overflow the stack.
-const MAX_DEPTH: usize = 200;
+/// Deepest expression accepted: nesting of the parser's recursion and depth
+/// of the tree it builds (a node under `MAX_DEPTH` others is refused).
+///
+/// Prometheus has no such limit (its parser is a table-driven LALR one),
+/// but everything here that walks a tree recurses: the parser, type
+/// checks, `Display`, evaluation, the JSON of `parse_query` and even `Drop`
+/// of the boxes. Evaluation uses the most stack per level (a few KiB at
+/// low optimisation), so 200 levels fit a 2 MiB thread with room to spare
+/// (`promql/tests/it/shapes.rs` checks the worst shapes on one), and the
+/// server gives its threads 8 MiB. Real queries nest a few tens of levels.
+pub const MAX_DEPTH: usize = 200;
 
 /// Parses and type-checks a PromQL expression.
 ///
@@ -132,6 +142,35 @@ impl Parser<'_> {
             )));
         }
         Ok(())
+    }
+
+    /// Refuses a tree deeper than [`MAX_DEPTH`], before anything recurses
+    /// over it. `e`'s subtrees were checked when they were built, so the
+    /// walk itself recurses at most one level more than the limit.
+    pub(crate) fn check_depth(&self, e: &Expr, offset: usize) -> Result<(), ParseError> {
+        if e.deeper_than(MAX_DEPTH) {
+            return Err(self.too_deep(offset));
+        }
+        Ok(())
+    }
+
+    /// As [`Parser::check_depth`], for a duration expression.
+    pub(crate) fn check_duration_depth(
+        &self,
+        d: &DurationExpr,
+        offset: usize,
+    ) -> Result<(), ParseError> {
+        if d.deeper_than(MAX_DEPTH) {
+            return Err(self.too_deep(offset));
+        }
+        Ok(())
+    }
+
+    fn too_deep(&self, offset: usize) -> ParseError {
+        self.error_at(
+            offset,
+            format!("expression nested more than {MAX_DEPTH} levels deep"),
+        )
     }
 
     pub(crate) fn leave(&mut self) {

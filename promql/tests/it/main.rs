@@ -6,4 +6,5 @@ mod errors;
 mod grammar;
 mod limits;
 mod roundtrip;
+mod shapes;
 mod storage;
