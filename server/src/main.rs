@@ -203,6 +203,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         // allocates again or exits. Idle ones exit after a second (tokio's
         // default is 10 s), so a burst's memory is returned soon after.
         .thread_keep_alive(std::time::Duration::from_secs(1))
+        // Parsing (on the async workers) and evaluation (on blocking
+        // threads) recurse once per level of the expression tree, at most
+        // strata_promql::MAX_DEPTH (200) levels; tests run the worst shapes
+        // at that depth on 2 MiB (tokio's default). 8 MiB leaves room for
+        // unoptimised builds, and is only reserved, not touched, per thread.
+        .thread_stack_size(8 * 1024 * 1024)
         .build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listen on {addr}"))?;

@@ -51,13 +51,14 @@ fn too_many_points_and_bad_steps() {
     let q = store(1, 10);
     let e = parse("m").unwrap();
     let opts = EvalOptions::default();
-    let err = eval_range(&q, &e, 0, 11_000 * 1000, 1000, &opts).unwrap_err();
+    // Prometheus' count: (end - start) / step > 11000 is refused.
+    let err = eval_range(&q, &e, 0, 11_001 * 1000, 1000, &opts).unwrap_err();
     assert_eq!(err, EvalError::TooManyPoints);
     assert!(
         err.to_string()
             .contains("exceeded maximum resolution of 11,000 points per timeseries")
     );
-    assert!(eval_range(&q, &e, 0, 10_999 * 1000, 1000, &opts).is_ok());
+    assert!(eval_range(&q, &e, 0, 11_000 * 1000, 1000, &opts).is_ok());
     assert!(
         eval_range(&q, &e, 0, 1000, 0, &opts)
             .unwrap_err()
@@ -169,4 +170,84 @@ fn the_timeout_holds_inside_functions_over_long_subqueries() {
         "stopped soon after the deadline, not after the work: {:?}",
         started.elapsed()
     );
+}
+
+/// Issue 14: hostile times and durations are refused at once, without
+/// allocating per step and without overflowing.
+#[test]
+fn hostile_times_and_durations_fail_fast() {
+    let q = store(1, 10);
+    let opts = EvalOptions::default();
+    let started = std::time::Instant::now();
+    let e = parse("m").unwrap();
+    // Out-of-range query times (what 1e300 used to saturate to).
+    for (s, t) in [(i64::MAX, i64::MAX), (i64::MIN, i64::MAX), (0, i64::MAX)] {
+        let err = eval_range(&q, &e, s, t, 1, &opts).unwrap_err();
+        assert!(err.to_string().contains("query time range must be within"), "{err}");
+    }
+    assert!(eval_instant(&q, &e, i64::MIN, &opts).is_err());
+    // Widest allowed range with a huge step: one or two points, no overflow.
+    let max = strata_promql::duration::MAX_TIMESTAMP_MS;
+    let step = strata_promql::duration::MAX_DURATION_MS;
+    assert!(eval_range(&q, &e, -max, max, step, &opts).is_err());
+    assert!(eval_range(&q, &e, max - step, max, step, &opts).is_ok());
+    // A subquery with too many inner steps is refused before allocating.
+    let sq = parse("max_over_time(m[1000d:1ms])").unwrap();
+    let err = eval_instant(&q, &sq, 0, &opts).unwrap_err();
+    assert!(err.to_string().contains("would be evaluated at more than"), "{err}");
+    // ... and so is one within that cap but over the samples limit.
+    let small = EvalOptions {
+        max_samples: 1000,
+        ..EvalOptions::default()
+    };
+    let sq = parse("max_over_time(m[1h:1s])").unwrap();
+    assert_eq!(
+        eval_instant(&q, &sq, 3_600_000, &small).unwrap_err(),
+        EvalError::TooManySamples
+    );
+    // Extreme @, offset and ranges at the edges of what parses evaluate
+    // without overflow.
+    for text in [
+        "max_over_time(m[1h:1s] @ 1e15)",
+        "max_over_time(m[1h:1s] @ -1e15 offset -292y)",
+        "m offset 292y",
+        "m offset -292y @ 1e15",
+        "rate(m[292y] @ -1e15 offset 292y)",
+        "max_over_time(max_over_time(m[292y:100y] offset 292y)[292y:100y] offset -292y)",
+        "m[(1e9)]",
+    ] {
+        let e = parse(text).unwrap_or_else(|err| panic!("{text}: {err}"));
+        let _ = eval_instant(&q, &e, 0, &opts);
+        let _ = eval_range(&q, &e, 0, 600_000, 60_000, &opts);
+    }
+    // Duration expressions evaluating out of range are errors, not wraps.
+    for text in ["rate(m[(1e300)])", "m offset (1e300)", "max_over_time(m[1h:(1e300)])"] {
+        let e = parse(text).unwrap_or_else(|err| panic!("{text}: {err}"));
+        let err = eval_instant(&q, &e, 0, &opts).unwrap_err();
+        assert!(err.to_string().contains("invalid duration expression"), "{text}: {err}");
+    }
+    // Duration literals longer than Prometheus' 292 years do not parse.
+    assert!(parse("rate(m[293y])").is_err());
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+#[test]
+fn out_of_bounds_at_modifier_is_a_parse_error() {
+    for (text, shown) in [
+        ("m @ 9223372036854775.807", "9223372036854776.000000"),
+        ("max_over_time(m[1h:1s] @ 9223372036854775.807)", "9223372036854776.000000"),
+        ("m @ 1e300", &format!("{:.6}", 1e300)),
+        ("m @ -1e300", &format!("{:.6}", -1e300)),
+        ("m @ Inf", "+Inf"),
+        ("m @ -Inf", "-Inf"),
+        ("m @ NaN", "NaN"),
+    ] {
+        let err = parse(text).unwrap_err();
+        assert_eq!(
+            err.message,
+            format!("timestamp out of bounds for @ modifier: {shown}"),
+            "{text}"
+        );
+    }
+    assert!(parse("m @ 1e15").is_ok());
 }

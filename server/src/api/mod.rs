@@ -157,14 +157,23 @@ pub async fn query_range(
         .get("step")
         .ok_or_else(|| ApiError::bad_data("invalid parameter \"step\": missing"))?;
     let step = parse_duration(step_s)
-        .filter(|s| *s > 0)
-        .ok_or_else(|| ApiError::bad_data("invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer"))?;
+        .map_err(|e| ApiError::bad_data(format!("invalid parameter \"step\": {e}")))?;
+    if step <= 0 {
+        return Err(ApiError::bad_data("invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer"));
+    }
+    // Prometheus' check, before anything is allocated per step. Both times
+    // are bounded (parse_time), so the difference cannot overflow.
+    if (end - start) / step > strata_promql::eval::MAX_POINTS_PER_SERIES {
+        return Err(ApiError::bad_data(
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+        ));
+    }
     let data = blocking(move || {
         let v = eval_range(&st.storage()?.querier(), &expr, start, end, step, &st.eval)?;
-        let times: Vec<i64> = (0..)
-            .map(|i| start + i * step)
-            .take_while(|t| *t <= end)
-            .collect();
+        // At most MAX_POINTS_PER_SERIES + 1 times (checked above), each
+        // start + i * step <= end: no overflow.
+        let n = (end - start) / step + 1;
+        let times: Vec<i64> = (0..n).map(|i| start + i * step).collect();
         let mut body = success_body(json::data_size(&v));
         json::push_range_data(&mut body, &v, &times);
         Ok(body)

@@ -1,6 +1,8 @@
 //! Request parameters from the query string and form bodies, and Prometheus'
 //! time and duration syntaxes.
 
+use strata_promql::duration::{MAX_DURATION_MS, MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS};
+
 use crate::error::ApiError;
 
 /// Parameters of a request, in order (repeated ones like `match[]` kept).
@@ -45,11 +47,23 @@ impl Params {
 }
 
 /// A time: Unix seconds with an optional fraction, or RFC 3339. In ms.
+/// `None` when it does not parse, is not finite, or lies outside
+/// [`MIN_TIMESTAMP_MS`, `MAX_TIMESTAMP_MS`] (so no later arithmetic on it
+/// can overflow).
 pub fn parse_time(s: &str) -> Option<i64> {
-    if let Ok(secs) = s.parse::<f64>() {
-        return secs.is_finite().then(|| (secs * 1000.0).round() as i64);
-    }
-    parse_rfc3339(s)
+    let ms = if let Ok(secs) = s.parse::<f64>() {
+        let ms = (secs * 1000.0).round();
+        // The range test also rejects NaN and infinities.
+        if !(MIN_TIMESTAMP_MS as f64..=MAX_TIMESTAMP_MS as f64).contains(&ms) {
+            return None;
+        }
+        ms as i64
+    } else {
+        parse_rfc3339(s)?
+    };
+    (MIN_TIMESTAMP_MS..=MAX_TIMESTAMP_MS)
+        .contains(&ms)
+        .then_some(ms)
 }
 
 /// `2015-07-01T20:10:51.781Z` or with a `+02:00` offset, in ms.
@@ -105,12 +119,26 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
     Some(((days * 86_400 + h * 3600 + mi * 60 + sec - offset_min * 60) * 1000) + ms)
 }
 
-/// A duration: Prometheus syntax (`5m`, `1h30m`) or seconds (`15`, `0.5`). In ms.
-pub fn parse_duration(s: &str) -> Option<i64> {
+/// A duration: Prometheus syntax (`5m`, `1h30m`) or seconds (`15`, `0.5`,
+/// `-1`), in ms, rounded. Errors are Prometheus' (the caller prefixes the
+/// parameter): a number over a Go `time.Duration` (2^63 ns) "overflows
+/// int64", anything else that is not a duration "cannot parse". Zero and
+/// negative values are the caller's to refuse.
+pub fn parse_duration(s: &str) -> Result<i64, String> {
     if let Ok(secs) = s.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| (secs * 1000.0).round() as i64);
+        let ms = (secs * 1000.0).round();
+        if secs.is_nan() {
+            return Err(format!("cannot parse {s:?} to a valid duration"));
+        }
+        if ms.abs() > MAX_DURATION_MS as f64 {
+            return Err(format!(
+                "cannot parse {s:?} to a valid duration. It overflows int64"
+            ));
+        }
+        return Ok(ms as i64);
     }
     strata_promql::duration::parse_duration(s)
+        .ok_or_else(|| format!("cannot parse {s:?} to a valid duration"))
 }
 
 #[cfg(test)]
@@ -131,9 +159,36 @@ mod tests {
         );
         assert_eq!(parse_time("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_time("yesterday"), None);
-        assert_eq!(parse_duration("15s"), Some(15_000));
-        assert_eq!(parse_duration("0.5"), Some(500));
-        assert_eq!(parse_duration("1h30m"), Some(5_400_000));
-        assert_eq!(parse_duration("-1"), None);
+        assert_eq!(parse_duration("15s"), Ok(15_000));
+        assert_eq!(parse_duration("0.5"), Ok(500));
+        assert_eq!(parse_duration("1h30m"), Ok(5_400_000));
+        assert_eq!(parse_duration("-1"), Ok(-1000));
+        assert_eq!(
+            parse_duration("1e290"),
+            Err("cannot parse \"1e290\" to a valid duration. It overflows int64".into())
+        );
+        assert_eq!(
+            parse_duration("NaN"),
+            Err("cannot parse \"NaN\" to a valid duration".into())
+        );
+        assert_eq!(
+            parse_duration("1000y"),
+            Err("cannot parse \"1000y\" to a valid duration".into())
+        );
+        assert_eq!(
+            parse_duration("soon"),
+            Err("cannot parse \"soon\" to a valid duration".into())
+        );
+    }
+
+    #[test]
+    fn times_are_bounded() {
+        for bad in ["1e300", "-1e300", "inf", "-Inf", "NaN", "9223372036854775.807"] {
+            assert_eq!(parse_time(bad), None, "{bad}");
+        }
+        let max_s = MAX_TIMESTAMP_MS / 1000;
+        assert_eq!(parse_time(&max_s.to_string()), Some(max_s * 1000));
+        assert_eq!(parse_time(&(-max_s).to_string()), Some(-max_s * 1000));
+        assert_eq!(parse_time(&(max_s + 1).to_string()), None);
     }
 }
