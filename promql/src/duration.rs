@@ -208,9 +208,9 @@ impl DurationExpr {
             | DurationExpr::Step
             | DurationExpr::Range => false,
             DurationExpr::Neg(e) | DurationExpr::Paren(e) => e.deeper_than(below),
-            DurationExpr::Binary(_, a, b) | DurationExpr::MinOf(a, b) | DurationExpr::MaxOf(a, b) => {
-                a.deeper_than(below) || b.deeper_than(below)
-            }
+            DurationExpr::Binary(_, a, b)
+            | DurationExpr::MinOf(a, b)
+            | DurationExpr::MaxOf(a, b) => a.deeper_than(below) || b.deeper_than(below),
         }
     }
 

@@ -183,7 +183,10 @@ fn hostile_times_and_durations_fail_fast() {
     // Out-of-range query times (what 1e300 used to saturate to).
     for (s, t) in [(i64::MAX, i64::MAX), (i64::MIN, i64::MAX), (0, i64::MAX)] {
         let err = eval_range(&q, &e, s, t, 1, &opts).unwrap_err();
-        assert!(err.to_string().contains("query time range must be within"), "{err}");
+        assert!(
+            err.to_string().contains("query time range must be within"),
+            "{err}"
+        );
     }
     assert!(eval_instant(&q, &e, i64::MIN, &opts).is_err());
     // Widest allowed range with a huge step: one or two points, no overflow.
@@ -194,7 +197,10 @@ fn hostile_times_and_durations_fail_fast() {
     // A subquery with too many inner steps is refused before allocating.
     let sq = parse("max_over_time(m[1000d:1ms])").unwrap();
     let err = eval_instant(&q, &sq, 0, &opts).unwrap_err();
-    assert!(err.to_string().contains("would be evaluated at more than"), "{err}");
+    assert!(
+        err.to_string().contains("would be evaluated at more than"),
+        "{err}"
+    );
     // ... and so is one within that cap but over the samples limit.
     let small = EvalOptions {
         max_samples: 1000,
@@ -221,10 +227,17 @@ fn hostile_times_and_durations_fail_fast() {
         let _ = eval_range(&q, &e, 0, 600_000, 60_000, &opts);
     }
     // Duration expressions evaluating out of range are errors, not wraps.
-    for text in ["rate(m[(1e300)])", "m offset (1e300)", "max_over_time(m[1h:(1e300)])"] {
+    for text in [
+        "rate(m[(1e300)])",
+        "m offset (1e300)",
+        "max_over_time(m[1h:(1e300)])",
+    ] {
         let e = parse(text).unwrap_or_else(|err| panic!("{text}: {err}"));
         let err = eval_instant(&q, &e, 0, &opts).unwrap_err();
-        assert!(err.to_string().contains("invalid duration expression"), "{text}: {err}");
+        assert!(
+            err.to_string().contains("invalid duration expression"),
+            "{text}: {err}"
+        );
     }
     // Duration literals longer than Prometheus' 292 years do not parse.
     assert!(parse("rate(m[293y])").is_err());
@@ -235,7 +248,10 @@ fn hostile_times_and_durations_fail_fast() {
 fn out_of_bounds_at_modifier_is_a_parse_error() {
     for (text, shown) in [
         ("m @ 9223372036854775.807", "9223372036854776.000000"),
-        ("max_over_time(m[1h:1s] @ 9223372036854775.807)", "9223372036854776.000000"),
+        (
+            "max_over_time(m[1h:1s] @ 9223372036854775.807)",
+            "9223372036854776.000000",
+        ),
         ("m @ 1e300", &format!("{:.6}", 1e300)),
         ("m @ -1e300", &format!("{:.6}", -1e300)),
         ("m @ Inf", "+Inf"),

@@ -66,18 +66,27 @@ fn shapes() -> Vec<(&'static str, Box<dyn Fn(usize) -> String>)> {
             "matching chain",
             Box::new(|n| chain("x", &["+ on(i)", "== bool ignoring(i)"], n)),
         ),
-        ("power chain (right-assoc)", Box::new(|n| chain("x", &["^"], n))),
+        (
+            "power chain (right-assoc)",
+            Box::new(|n| chain("x", &["^"], n)),
+        ),
         ("scalar chain", Box::new(|n| chain("1", &["+", "*"], n))),
         ("unary chain", Box::new(|n| format!("{}x", "-".repeat(n)))),
-        ("unary plus chain", Box::new(|n| format!("{}x", "+".repeat(n)))),
-        ("unary number chain", Box::new(|n| format!("{}1", "- ".repeat(n)))),
+        (
+            "unary plus chain",
+            Box::new(|n| format!("{}x", "+".repeat(n))),
+        ),
+        (
+            "unary number chain",
+            Box::new(|n| format!("{}1", "- ".repeat(n))),
+        ),
         ("nested calls", Box::new(|n| nest("abs(", "x", ")", n))),
         ("nested parens", Box::new(|n| nest("(", "x", ")", n))),
-        ("nested aggregations", Box::new(|n| nest("sum by (i) (", "x", ")", n))),
         (
-            "nested topk",
-            Box::new(|n| nest("topk(1, ", "x", ")", n)),
+            "nested aggregations",
+            Box::new(|n| nest("sum by (i) (", "x", ")", n)),
         ),
+        ("nested topk", Box::new(|n| nest("topk(1, ", "x", ")", n))),
         (
             "nested subqueries",
             Box::new(|n| nest("max_over_time(", "x", "[2m:1m])", n)),
@@ -191,8 +200,9 @@ fn the_depth_error_names_the_limit_and_position() {
     let err = on_small_stack(move || parse(&text)).unwrap_err();
     assert_eq!(err.position.line, 1);
     assert!(
-        err.to_string()
-            .ends_with(&format!("parse error: expression nested more than {MAX_DEPTH} levels deep")),
+        err.to_string().ends_with(&format!(
+            "parse error: expression nested more than {MAX_DEPTH} levels deep"
+        )),
         "{err}"
     );
 }

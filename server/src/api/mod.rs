@@ -6,6 +6,8 @@ pub mod params;
 pub mod parse_query;
 pub mod remote_read;
 pub mod snapshot;
+#[cfg(test)]
+mod tests;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -159,7 +161,9 @@ pub async fn query_range(
     let step = parse_duration(step_s)
         .map_err(|e| ApiError::bad_data(format!("invalid parameter \"step\": {e}")))?;
     if step <= 0 {
-        return Err(ApiError::bad_data("invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer"));
+        return Err(ApiError::bad_data(
+            "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer",
+        ));
     }
     // Prometheus' check, before anything is allocated per step. Both times
     // are bounded (parse_time), so the difference cannot overflow.
