@@ -44,6 +44,9 @@ pub(crate) fn promql_parse(data: &[u8]) {
         return;
     };
     if let Ok(expr) = strata_promql::parse(text) {
+        // Accepted trees are within the depth limit every recursive pass
+        // (printing, evaluation, drop) relies on (issue 14).
+        assert!(!expr.deeper_than(strata_promql::MAX_DEPTH), "{text:?}");
         let printed = expr.to_string();
         let again = strata_promql::parse(&printed)
             .unwrap_or_else(|e| panic!("{printed:?} does not parse: {e}"));
