@@ -79,12 +79,23 @@ struct ServeArgs {
     #[arg(long, env = "STRATA_BEARER_TOKEN_FILE")]
     bearer_token_file: Option<PathBuf>,
     /// Admin endpoints (delete_series, snapshots, force_flush, force_merge)
-    /// take only this token (bearer, or `?authKey=`), from this file.
+    /// take only this token (bearer, or `?authKey=`), from this file; it
+    /// also enables the destructive ones, as `--enable-admin-api` does.
     #[arg(long, env = "STRATA_ADMIN_TOKEN_FILE")]
     admin_token_file: Option<PathBuf>,
-    /// Refuse every admin endpoint with 403.
+    /// Serve the endpoints that delete data or fill the disk
+    /// (`/api/v1/admin/tsdb/*`, `/snapshot/create|delete|delete_all`);
+    /// without it (or an admin token) they answer 403.
+    #[arg(long, env = "STRATA_ENABLE_ADMIN_API")]
+    enable_admin_api: bool,
+    /// Refuse every admin endpoint with 403 (wins over `--enable-admin-api`).
     #[arg(long, env = "STRATA_DISABLE_ADMIN_API")]
     disable_admin_api: bool,
+    /// Refuse samples more than this far ahead of the server's clock
+    /// (`2d`, `1h`), so one client with a wrong clock cannot stretch the
+    /// head's time range.
+    #[arg(long, env = "STRATA_MAX_FUTURE", default_value = "2d")]
+    max_future: String,
     /// Most writes, and separately most reads, running at once; more wait
     /// up to `--max-queue-wait`, then get 503 (writes) or 429 (reads).
     /// Default: four per CPU core.
@@ -134,6 +145,7 @@ fn auth_config(args: &ServeArgs) -> anyhow::Result<AuthConfig> {
             .map(|f| secret_file("admin-token-file", f))
             .transpose()?,
         admin_disabled: args.disable_admin_api,
+        admin_enabled: args.enable_admin_api,
     })
 }
 
@@ -164,6 +176,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let opts = Options {
         retention_ms: duration_ms("retention", &args.retention)?,
+        max_future_ms: duration_ms("max-future", &args.max_future)?,
         ..Options::default()
     }
     .with_fsync(fsync);

@@ -29,7 +29,7 @@ pub struct EndpointLabels {
 /// Why samples were refused.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabels {
-    /// `invalid_labels`, `out_of_bounds`, `bad_request`.
+    /// `invalid_labels`, `out_of_bounds`, `too_far_in_future`, `bad_request`.
     pub reason: String,
 }
 
@@ -183,6 +183,17 @@ impl Default for Metrics {
             s.open_damage.clone(),
         );
         Metrics { registry, ..m }
+    }
+}
+
+/// The rejection reason counted for an append error: `out_of_bounds`
+/// (older than the retention), `too_far_in_future` (beyond
+/// `--max-future`), else `invalid_labels`.
+pub fn reason_of(e: &strata_engine::Error) -> &'static str {
+    match e {
+        strata_engine::Error::OutOfBounds { .. } => "out_of_bounds",
+        strata_engine::Error::TooFarInFuture { .. } => "too_far_in_future",
+        _ => "invalid_labels",
     }
 }
 

@@ -243,7 +243,11 @@ fn store(st: &AppState, batch: Vec<Pending>) -> Result<Response, ApiError> {
                 if !e.is_bad_input() {
                     return Err(ApiError::new(ErrorType::Internal, e.to_string()));
                 }
-                reject("out_of_bounds", 1, format!("line {}: {e}", p.line));
+                reject(
+                    crate::metrics::reason_of(&e),
+                    1,
+                    format!("line {}: {e}", p.line),
+                );
             }
         }
     }

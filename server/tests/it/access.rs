@@ -168,13 +168,14 @@ async fn excess_reads_are_refused_quickly_and_served_again_after() {
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{body}");
     assert!(body.contains("too many concurrent reads"), "{body}");
     assert!(started.elapsed() < Duration::from_secs(5));
-    // Other kinds are not blocked by the read limit.
-    assert_eq!(
-        send(&app, request("GET", "/api/v1/status/buildinfo", None))
-            .await
-            .0,
-        StatusCode::OK
-    );
+    // The probes and /metrics are not behind the limit.
+    for open in ["/-/healthy", "/-/ready", "/health", "/metrics"] {
+        assert_eq!(
+            send(&app, request("GET", open, None)).await.0,
+            StatusCode::OK,
+            "{open}"
+        );
+    }
     drop(held);
     assert_eq!(
         send(&app, request("GET", "/api/v1/labels", None)).await.0,
@@ -195,4 +196,140 @@ async fn unknown_paths_get_json_404() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["status"], "error");
     assert!(v["error"].as_str().unwrap().contains("/api/v1/nope"));
+}
+
+/// Issue 14: with every read slot held, the cheap endpoints that used to
+/// bypass the limiter answer 429 too (format_query, parse_query,
+/// query_exemplars, metadata, status, admin, snapshot list, unknown paths).
+#[tokio::test]
+async fn every_route_but_probes_and_metrics_goes_through_the_limiter() {
+    let (st, _dir) = state();
+    let limits = Limits::new(2, Duration::from_millis(20));
+    let app = router(st.with_limits(limits.clone()));
+    let held = [limits.hold_read().unwrap(), limits.hold_read().unwrap()];
+    for (method, uri) in [
+        ("GET", "/api/v1/format_query?query=1"),
+        ("GET", "/api/v1/parse_query?query=1"),
+        ("GET", "/api/v1/query_exemplars?query=1"),
+        ("GET", "/api/v1/metadata"),
+        ("GET", "/api/v1/status/buildinfo"),
+        ("GET", "/api/v1/status/tsdb"),
+        ("GET", "/snapshot/list"),
+        ("GET", "/internal/force_flush"),
+        ("GET", "/no/such/path"),
+    ] {
+        let (s, body) = send(&app, request(method, uri, None)).await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{method} {uri}: {body}");
+        assert!(body.contains("too many concurrent reads"), "{uri}: {body}");
+    }
+    drop(held);
+    for uri in [
+        "/api/v1/format_query?query=1",
+        "/api/v1/parse_query?query=1",
+        "/api/v1/query_exemplars?query=1",
+    ] {
+        let (s, body) = send(&app, request("GET", uri, None)).await;
+        assert_eq!(s, StatusCode::OK, "{uri}: {body}");
+    }
+}
+
+/// Issue 14: the endpoints that delete data or fill the disk answer 403
+/// naming `--enable-admin-api` unless it is set; `/snapshot/list` and the
+/// force_flush/force_merge endpoints stay open.
+#[tokio::test]
+async fn destructive_admin_endpoints_are_off_unless_enabled() {
+    let (st, dir) = state();
+    let off = router(st.clone());
+    let destructive = [
+        ("POST", "/api/v1/admin/tsdb/delete_series?match[]=up"),
+        ("PUT", "/api/v1/admin/tsdb/delete_series?match[]=up"),
+        ("POST", "/api/v1/admin/tsdb/snapshot"),
+        ("GET", "/snapshot/create"),
+        ("GET", "/snapshot/delete?snapshot=x"),
+        ("GET", "/snapshot/delete_all"),
+    ];
+    for (method, uri) in destructive {
+        let (s, body) = send(&off, request(method, uri, None)).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{method} {uri}: {body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["status"], "error", "{body}");
+        assert!(
+            v["error"].as_str().unwrap().contains("--enable-admin-api"),
+            "{body}"
+        );
+    }
+    assert!(
+        !dir.path().join("snapshots").exists(),
+        "no snapshot was written"
+    );
+    for uri in [
+        "/snapshot/list",
+        "/internal/force_flush",
+        "/internal/force_merge",
+    ] {
+        let (s, body) = send(&off, request("GET", uri, None)).await;
+        assert_eq!(s, StatusCode::OK, "{uri}: {body}");
+    }
+
+    let on = router(st.clone().with_auth(AuthConfig {
+        admin_enabled: true,
+        ..AuthConfig::default()
+    }));
+    for method in ["POST", "PUT"] {
+        let (s, body) = send(
+            &on,
+            request(method, "/api/v1/admin/tsdb/delete_series?match[]=up", None),
+        )
+        .await;
+        assert_eq!(s, StatusCode::NO_CONTENT, "{method}: {body}");
+    }
+    let (s, _) = send(
+        &on,
+        request("GET", "/api/v1/admin/tsdb/delete_series?match[]=up", None),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "delete_series needs POST"
+    );
+    let (s, body) = send(&on, request("POST", "/api/v1/admin/tsdb/snapshot", None)).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+
+    // --disable-admin-api wins over --enable-admin-api.
+    let both = router(st.with_auth(AuthConfig {
+        admin_enabled: true,
+        admin_disabled: true,
+        ..AuthConfig::default()
+    }));
+    for (method, uri) in [
+        ("POST", "/api/v1/admin/tsdb/delete_series?match[]=up"),
+        ("GET", "/snapshot/list"),
+        ("GET", "/internal/force_flush"),
+    ] {
+        let (s, body) = send(&both, request(method, uri, None)).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{uri}: {body}");
+    }
+}
+
+/// Issue 14: force_flush and force_merge run one at a time: a call waits
+/// while another holds the maintenance lock, then runs.
+#[tokio::test]
+async fn force_flush_waits_for_a_running_flush_or_merge() {
+    let (st, _dir) = state();
+    let app = router(st.clone());
+    let running = st.maintenance.clone().lock_owned().await;
+    let call = tokio::spawn({
+        let app = app.clone();
+        async move { send(&app, request("GET", "/internal/force_merge", None)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!call.is_finished(), "a second merge ran beside the first");
+    drop(running);
+    let (s, body) = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .expect("the waiting merge finishes once the first is done")
+        .unwrap();
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(st.maintenance.try_lock().is_ok(), "the lock is released");
 }
