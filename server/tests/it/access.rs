@@ -333,3 +333,130 @@ async fn force_flush_waits_for_a_running_flush_or_merge() {
     assert_eq!(s, StatusCode::OK, "{body}");
     assert!(st.maintenance.try_lock().is_ok(), "the lock is released");
 }
+
+/// Issue 14: a line with 100,000 labels, or one 1 MiB label value, is
+/// refused with 400 naming the line and the limit, in well under a second
+/// (the text parser used to spend 11 s on the duplicate check), in both
+/// text formats.
+#[tokio::test]
+async fn huge_label_sets_are_refused_quickly_on_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(dir.path(), Options::default().without_maintenance()).unwrap();
+    let app = router(AppState::new(
+        Arc::new(storage),
+        EvalOptions::default(),
+        8 << 20,
+    ));
+    let many_text: String = (0..100_000).map(|i| format!("l{i}=\"v\",")).collect();
+    let many_json: Vec<String> = (0..100_000).map(|i| format!("\"l{i}\":\"v\"")).collect();
+    let big = "x".repeat(1 << 20);
+    let cases = [
+        (
+            "/api/v1/import/prometheus",
+            format!("ok 1\nm{{{many_text}}} 1\n"),
+            "line 2: more than 40 labels (limit 40",
+        ),
+        (
+            "/api/v1/import/prometheus",
+            format!("m{{a=\"{big}\"}} 1\n"),
+            "line 1: value of label \"a\" is 1048576 bytes long, over the limit of 4096",
+        ),
+        (
+            "/api/v1/import",
+            format!(
+                "{{\"metric\":{{\"__name__\":\"ok\"}},\"values\":[1],\"timestamps\":[1]}}\n\
+                 {{\"metric\":{{{}}},\"values\":[1],\"timestamps\":[1]}}\n",
+                many_json.join(",")
+            ),
+            "line 2: more than 40 labels (limit 40",
+        ),
+        (
+            "/api/v1/import",
+            format!(
+                "{{\"metric\":{{\"__name__\":\"m\",\"a\":\"{big}\"}},\"values\":[1],\"timestamps\":[1]}}\n"
+            ),
+            "line 1: value of label \"a\" is 1048576 bytes long, over the limit of 4096",
+        ),
+    ];
+    for (uri, body, want) in cases {
+        let started = std::time::Instant::now();
+        let (s, answer) = send(&app, Request::post(uri).body(Body::from(body)).unwrap()).await;
+        let took = started.elapsed();
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{uri}: {answer}");
+        let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        assert!(
+            v["error"].as_str().unwrap().contains(want),
+            "{uri}: {answer}"
+        );
+        assert!(took < Duration::from_millis(1000), "{uri} took {took:?}");
+    }
+}
+
+/// Issue 14: a sample more than `--max-future` (default 2 days) ahead of
+/// the storage's clock is refused with 400 naming it and counted as
+/// `too_far_in_future`; the other series of the request are stored.
+#[tokio::test]
+async fn samples_too_far_in_the_future_are_refused_and_counted() {
+    use strata_engine::{ManualClock, Matcher, Querier};
+    use strata_server::ingest::remote_write::WriteRequest;
+    const NOW: i64 = 1_800_000_000_000;
+    const DAY: i64 = 86_400_000;
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options::default()
+        .without_maintenance()
+        .with_clock(Arc::new(ManualClock::new(NOW)));
+    assert_eq!(opts.max_future_ms, 2 * DAY, "the default is two days");
+    let storage = Arc::new(Storage::open(dir.path(), opts).unwrap());
+    let app = router(AppState::new(
+        storage.clone(),
+        EvalOptions::default(),
+        1 << 20,
+    ));
+    let req = WriteRequest {
+        timeseries: vec![
+            crate::api::series("good", &[], &[(NOW, 1.0)]),
+            crate::api::series("ahead", &[], &[(NOW + 3 * DAY, 2.0)]),
+        ],
+        metadata: vec![],
+    };
+    let (s, body) = crate::api::write(&app, &req).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("too far in the future"), "{body}");
+    assert!(body.contains("ahead"), "{body}");
+
+    // The text import refuses it the same way.
+    let (s, body) = send(
+        &app,
+        Request::post("/api/v1/import/prometheus")
+            .body(Body::from(format!(
+                "good2 1 {NOW}\nahead2 1 {}\n",
+                NOW + 3 * DAY
+            )))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body.contains("line 2") && body.contains("too far in the future"),
+        "{body}"
+    );
+
+    let (_, metrics) = send(&app, request("GET", "/metrics", None)).await;
+    assert!(
+        metrics.contains(r#"strata_samples_rejected_total{reason="too_far_in_future"} 2"#),
+        "{metrics}"
+    );
+    let q = storage.querier();
+    for (name, stored) in [
+        ("good", true),
+        ("good2", true),
+        ("ahead", false),
+        ("ahead2", false),
+    ] {
+        let got = q
+            .select(&[Matcher::equal("__name__", name)], i64::MIN, i64::MAX)
+            .unwrap();
+        assert_eq!(got.len(), usize::from(stored), "{name}");
+    }
+    assert_eq!(storage.stats().head_max_t, Some(NOW));
+}
