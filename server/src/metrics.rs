@@ -51,6 +51,10 @@ pub struct Metrics {
     pub samples_rejected: Family<ReasonLabels, Counter>,
     /// Requests refused by the concurrency limit.
     pub requests_refused: Counter,
+    /// Open HTTP connections.
+    pub open_connections: Gauge,
+    /// Connections closed by the header-read or idle timeout.
+    pub connections_timed_out: Counter,
     storage: StorageGauges,
 }
 
@@ -82,6 +86,8 @@ impl Default for Metrics {
             samples_ingested: Counter::default(),
             samples_rejected: Family::default(),
             requests_refused: Counter::default(),
+            open_connections: Gauge::default(),
+            connections_timed_out: Counter::default(),
             storage: StorageGauges::default(),
             registry: Registry::default(),
         };
@@ -104,6 +110,16 @@ impl Default for Metrics {
             "samples_rejected",
             "Samples refused, by reason",
             m.samples_rejected.clone(),
+        );
+        registry.register(
+            "http_open_connections",
+            "Open HTTP connections",
+            m.open_connections.clone(),
+        );
+        registry.register(
+            "http_connections_timed_out",
+            "Connections closed by the header-read or idle timeout",
+            m.connections_timed_out.clone(),
         );
         let s = &m.storage;
         registry.register(
