@@ -109,7 +109,7 @@ fn idle_keep_alive_connections_use_the_idle_timeout() {
     let mut s = TcpStream::connect(&addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let req = format!("GET /api/v1/status/buildinfo HTTP/1.1\r\nHost: {addr}\r\n\r\n");
-    let mut answer = |s: &mut TcpStream| {
+    let answer = |s: &mut TcpStream| {
         s.write_all(req.as_bytes()).unwrap();
         let mut buf = vec![0u8; 8192];
         let n = s.read(&mut buf).unwrap();
@@ -126,9 +126,8 @@ fn idle_keep_alive_connections_use_the_idle_timeout() {
         took >= Duration::from_millis(2000) && took < Duration::from_secs(8),
         "closed after {took:?} idle (idle timeout 3 s)"
     );
-    assert_eq!(
-        metric(&addr, "strata_http_open_connections "),
-        1.0,
-        "only the /metrics request"
-    );
+    // The /metrics request itself is the one open connection (a probe's
+    // may still be closing).
+    let open = metric(&addr, "strata_http_open_connections ");
+    assert!((1.0..=2.0).contains(&open), "{open} connections open");
 }
