@@ -160,14 +160,17 @@ pub(crate) fn exposition_parse(data: &[u8]) {
     if data.len() > 1 << 16 {
         return;
     }
-    for entry in parse(data) {
+    for entry in parse(data, LabelLimits::default()) {
         let Ok((_, Entry::Sample(s))) = entry else {
             continue;
         };
         let labels: Vec<(&str, &str)> = s.labels.iter().map(|(n, v)| (*n, v.as_ref())).collect();
         let mut out = String::new();
         write_sample(&mut out, s.name, &labels, s.value, s.timestamp);
-        let again = parse_line(out.trim_end_matches('\n').as_bytes());
+        let again = parse_line(
+            out.trim_end_matches('\n').as_bytes(),
+            &LabelLimits::default(),
+        );
         let Ok(Some(Entry::Sample(b))) = again else {
             panic!("{out:?}: {again:?}")
         };
@@ -190,7 +193,7 @@ pub(crate) fn jsonl_parse(data: &[u8]) {
     if data.len() > 1 << 16 {
         return;
     }
-    for line in parse(data) {
+    for line in parse(data, LabelLimits::default()) {
         let Ok((_, l)) = line else { continue };
         let labels: Vec<Label> = l
             .labels
@@ -205,8 +208,11 @@ pub(crate) fn jsonl_parse(data: &[u8]) {
             .collect();
         let mut out = String::new();
         write_line(&mut out, &labels, &samples);
-        let b = parse_line(out.trim_end_matches('\n').as_bytes())
-            .unwrap_or_else(|e| panic!("{out:?}: {e}"));
+        let b = parse_line(
+            out.trim_end_matches('\n').as_bytes(),
+            &LabelLimits::default(),
+        )
+        .unwrap_or_else(|e| panic!("{out:?}: {e}"));
         let (mut x, mut y) = (b.labels.clone(), l.labels.clone());
         x.sort();
         y.sort();

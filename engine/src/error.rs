@@ -41,6 +41,22 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// A sample lies further ahead of now than
+    /// [`crate::Options::max_future_ms`] allows (a client with a wrong clock).
+    #[error(
+        "sample for series {series} at {t} ms is too far in the future: more than {max_future_ms} ms ahead of now ({now} ms)"
+    )]
+    TooFarInFuture {
+        /// The series' labels, printed.
+        series: String,
+        /// The sample's timestamp.
+        t: i64,
+        /// The storage's clock when the batch began.
+        now: i64,
+        /// The allowed lead, [`crate::Options::max_future_ms`].
+        max_future_ms: i64,
+    },
+
     /// A file failed its checksum or could not be decoded.
     #[error("corruption in {} at offset {offset}: {reason}", file.display())]
     Corruption {
@@ -97,6 +113,7 @@ impl Error {
             Error::InvalidLabels(_)
                 | Error::InvalidRegex { .. }
                 | Error::OutOfBounds { .. }
+                | Error::TooFarInFuture { .. }
                 | Error::InvalidOption { .. }
         )
     }

@@ -35,6 +35,11 @@ pub struct Options {
     pub maintenance_interval: Option<Duration>,
     /// The source of "now" (retention, bounds checks).
     pub clock: Arc<dyn Clock>,
+    /// How far ahead of "now" a sample may lie, in ms (default 2 days, as
+    /// VictoriaMetrics' `-futureRetention`). Later samples are refused
+    /// with [`crate::Error::TooFarInFuture`], so one client with a wrong
+    /// clock cannot stretch the head's time range.
+    pub max_future_ms: i64,
 }
 
 impl Default for Options {
@@ -47,6 +52,7 @@ impl Default for Options {
             label_limits: LabelLimits::default(),
             maintenance_interval: Some(Duration::from_secs(60)),
             clock: Arc::new(SystemClock),
+            max_future_ms: 2 * DAY_MS,
         }
     }
 }
@@ -67,6 +73,12 @@ impl Options {
     /// Sets the clock.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Sets how far ahead of now a sample may lie, in ms.
+    pub fn with_max_future_ms(mut self, ms: i64) -> Self {
+        self.max_future_ms = ms;
         self
     }
 
@@ -105,6 +117,9 @@ impl Options {
         }
         if self.retention_ms <= 0 {
             return bad("retention_ms", "must be positive");
+        }
+        if self.max_future_ms < 0 {
+            return bad("max_future_ms", "must not be negative");
         }
         if self.label_limits.max_labels == 0 {
             return bad("label_limits.max_labels", "must be positive");

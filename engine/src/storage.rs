@@ -220,15 +220,12 @@ impl Storage {
 
     /// A new batch of samples; nothing is stored until [`Appender::commit`].
     pub fn appender(&self) -> Appender<'_> {
-        let oldest = self
-            .inner
-            .opts
-            .clock
-            .now_ms()
-            .saturating_sub(self.inner.opts.retention_ms);
+        let now = self.inner.opts.clock.now_ms();
+        let oldest = now.saturating_sub(self.inner.opts.retention_ms);
         Appender {
             inner: &self.inner,
             oldest,
+            now,
             existing: Vec::new(),
             new: Vec::new(),
         }
@@ -939,6 +936,9 @@ pub struct Appender<'a> {
     inner: &'a Arc<Inner>,
     /// Oldest timestamp the retention accepts, read once per batch.
     oldest: i64,
+    /// The clock when the batch began; samples later than
+    /// `now + max_future_ms` are refused.
+    now: i64,
     existing: Vec<(Arc<MemSeries>, i64, f64)>,
     new: Vec<(Labels, i64, f64)>,
 }
@@ -949,7 +949,9 @@ impl Appender<'_> {
     /// # Errors
     /// [`Error::InvalidLabels`] when `labels` break the storage's
     /// [`crate::LabelLimits`] or are empty; [`Error::OutOfBounds`] when `t`
-    /// is older than the retention period allows. The sample is not added.
+    /// is older than the retention period allows; [`Error::TooFarInFuture`]
+    /// when `t` is more than [`Options::max_future_ms`] ahead of the
+    /// storage's clock. The sample is not added.
     pub fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<()> {
         check_limits(labels, &self.inner.opts.label_limits)?;
         if t < self.oldest {
@@ -958,6 +960,9 @@ impl Appender<'_> {
                 t,
                 reason: "older than the retention period",
             });
+        }
+        if t > self.newest() {
+            return Err(self.too_far_in_future(labels.to_string(), t));
         }
         match self.inner.head.get(labels) {
             Some(series) => self.existing.push((series, t, v)),
@@ -1007,7 +1012,11 @@ impl Appender<'_> {
         if !pairs.is_sorted_by(|a, b| a.0.as_ref() <= b.0.as_ref()) {
             pairs.sort_unstable_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
         }
-        if let Some(&(t, _)) = samples.iter().find(|(t, _)| *t < self.oldest) {
+        let newest = self.newest();
+        if let Some(&(t, _)) = samples
+            .iter()
+            .find(|(t, _)| *t < self.oldest || *t > newest)
+        {
             let labels: Vec<String> = pairs
                 .iter()
                 .map(|(n, v)| {
@@ -1019,8 +1028,12 @@ impl Appender<'_> {
                     )
                 })
                 .collect();
+            let series = format!("{{{}}}", labels.join(", "));
+            if t > newest {
+                return Err(self.too_far_in_future(series, t));
+            }
             return Err(Error::OutOfBounds {
-                series: format!("{{{}}}", labels.join(", ")),
+                series,
                 t,
                 reason: "older than the retention period",
             });
@@ -1045,6 +1058,20 @@ impl Appender<'_> {
         self.new
             .extend(samples.iter().map(|&(t, v)| (labels.clone(), t, v)));
         Ok(())
+    }
+
+    /// Newest timestamp accepted: the clock plus the allowed lead.
+    fn newest(&self) -> i64 {
+        self.now.saturating_add(self.inner.opts.max_future_ms)
+    }
+
+    fn too_far_in_future(&self, series: String, t: i64) -> Error {
+        Error::TooFarInFuture {
+            series,
+            t,
+            now: self.now,
+            max_future_ms: self.inner.opts.max_future_ms,
+        }
     }
 
     /// Number of samples in the batch.

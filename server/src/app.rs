@@ -33,6 +33,9 @@ pub struct AppState {
     pub auth: Arc<crate::auth::AuthConfig>,
     /// Concurrency limits.
     pub limits: crate::limits::Limits,
+    /// Held while `/internal/force_flush` or `/internal/force_merge` runs,
+    /// so they run one at a time (a second call waits for the first).
+    pub maintenance: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AppState {
@@ -46,6 +49,7 @@ impl AppState {
             metrics: Default::default(),
             auth: Default::default(),
             limits: Default::default(),
+            maintenance: Default::default(),
         }
     }
 

@@ -20,8 +20,13 @@ pub struct AuthConfig {
     /// Token required for admin endpoints (bearer, or VictoriaMetrics'
     /// `authKey` parameter); when set it is the only credential they take.
     pub admin_token: Option<String>,
-    /// Admin endpoints answer 403.
+    /// Admin endpoints answer 403 (`--disable-admin-api`; wins over
+    /// everything else).
     pub admin_disabled: bool,
+    /// The endpoints that destroy data or fill the disk (see
+    /// [`is_destructive_path`]) are served (`--enable-admin-api`). Without
+    /// it, and without an `admin_token`, they answer 403.
+    pub admin_enabled: bool,
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -35,6 +40,7 @@ impl std::fmt::Debug for AuthConfig {
                 &self.admin_token.as_ref().map(|_| "<redacted>"),
             )
             .field("admin_disabled", &self.admin_disabled)
+            .field("admin_enabled", &self.admin_enabled)
             .finish()
     }
 }
@@ -47,6 +53,17 @@ pub fn is_admin_path(path: &str) -> bool {
     path.starts_with("/api/v1/admin/")
         || path.starts_with("/snapshot/")
         || path.starts_with("/internal/")
+}
+
+/// True for the admin endpoints that delete data or fill the disk:
+/// Prometheus' `/api/v1/admin/tsdb/*` (delete_series, snapshot) and
+/// VictoriaMetrics' `/snapshot/create|delete|delete_all`. They are off
+/// unless `--enable-admin-api` or `--admin-token-file` is given.
+/// `/snapshot/list` (read-only) and `/internal/force_flush|force_merge`
+/// (they only do early what maintenance does anyway) are not among them.
+pub fn is_destructive_path(path: &str) -> bool {
+    path.starts_with("/api/v1/admin/")
+        || (path.starts_with("/snapshot/") && path != "/snapshot/list")
 }
 
 /// Compares without an early exit, so timing does not reveal a prefix.
@@ -120,8 +137,9 @@ fn unauthorized(message: &str) -> Response {
     res
 }
 
-/// Middleware: refuses requests without valid credentials (401), and admin
-/// requests when the admin API is disabled (403).
+/// Middleware: refuses requests without valid credentials (401), admin
+/// requests when the admin API is disabled (403), and destructive admin
+/// requests unless the admin API is enabled or an admin token set (403).
 pub async fn require_auth(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let auth = &st.auth;
     let path = req.uri().path();
@@ -146,6 +164,17 @@ pub async fn require_auth(State(st): State<AppState>, req: Request, next: Next) 
     }
     if auth.enabled() && !auth.user_ok(req.headers()) {
         return unauthorized("missing or wrong credentials");
+    }
+    if !auth.admin_enabled && is_destructive_path(path) {
+        return ApiError {
+            kind: ErrorType::Unavailable,
+            message: format!(
+                "admin APIs disabled: {path} deletes data or fills the disk; \
+                 start strata with --enable-admin-api (or --admin-token-file) to use it"
+            ),
+            status: Some(StatusCode::FORBIDDEN),
+        }
+        .into_response();
     }
     next.run(req).await
 }

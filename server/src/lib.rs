@@ -10,5 +10,6 @@ pub mod error;
 pub mod ingest;
 pub mod limits;
 pub mod metrics;
+pub mod serve;
 
 pub use app::{AppState, router};

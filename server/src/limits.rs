@@ -65,18 +65,15 @@ enum Kind {
     Read,
 }
 
+/// The limit a request counts against: writes for the ingest paths, reads
+/// for everything else (queries, metadata, status, admin, snapshots and
+/// unknown paths alike), none only for the probes and `/metrics`, which
+/// must answer while the server is saturated.
 fn kind(path: &str) -> Option<Kind> {
     match path {
+        "/health" | "/-/healthy" | "/-/ready" | "/metrics" => None,
         "/api/v1/write" | "/api/v1/import" | "/api/v1/import/prometheus" => Some(Kind::Write),
-        "/api/v1/query"
-        | "/api/v1/query_range"
-        | "/api/v1/series"
-        | "/api/v1/labels"
-        | "/api/v1/export"
-        | "/api/v1/read"
-        | "/api/v1/status/tsdb" => Some(Kind::Read),
-        p if p.starts_with("/api/v1/label/") => Some(Kind::Read),
-        _ => None,
+        _ => Some(Kind::Read),
     }
 }
 
@@ -128,5 +125,38 @@ impl futures_core::Stream for Guarded {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Self::Item>> {
         std::pin::Pin::new(&mut self.inner).poll_next(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Kind, kind};
+
+    #[test]
+    fn only_probes_and_metrics_bypass_the_limiter() {
+        for p in ["/health", "/-/healthy", "/-/ready", "/metrics"] {
+            assert!(kind(p).is_none(), "{p}");
+        }
+        for p in [
+            "/api/v1/write",
+            "/api/v1/import",
+            "/api/v1/import/prometheus",
+        ] {
+            assert!(matches!(kind(p), Some(Kind::Write)), "{p}");
+        }
+        for p in [
+            "/api/v1/format_query",
+            "/api/v1/parse_query",
+            "/api/v1/query_exemplars",
+            "/api/v1/metadata",
+            "/api/v1/status/buildinfo",
+            "/api/v1/admin/tsdb/delete_series",
+            "/snapshot/list",
+            "/internal/force_flush",
+            "/no/such/path",
+            "/metrics/x",
+        ] {
+            assert!(matches!(kind(p), Some(Kind::Read)), "{p}");
+        }
     }
 }

@@ -1,6 +1,5 @@
 //! `strata serve`: the command line. `anyhow` lives only here.
 
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,6 +11,7 @@ use strata_engine::{FsyncPolicy, Options, Storage};
 use strata_promql::eval::EvalOptions;
 use strata_server::auth::AuthConfig;
 use strata_server::limits::Limits;
+use strata_server::serve::ConnLimits;
 use strata_server::{AppState, router};
 
 // mimalloc returns freed memory to the OS far more readily than glibc's
@@ -79,12 +79,23 @@ struct ServeArgs {
     #[arg(long, env = "STRATA_BEARER_TOKEN_FILE")]
     bearer_token_file: Option<PathBuf>,
     /// Admin endpoints (delete_series, snapshots, force_flush, force_merge)
-    /// take only this token (bearer, or `?authKey=`), from this file.
+    /// take only this token (bearer, or `?authKey=`), from this file; it
+    /// also enables the destructive ones, as `--enable-admin-api` does.
     #[arg(long, env = "STRATA_ADMIN_TOKEN_FILE")]
     admin_token_file: Option<PathBuf>,
-    /// Refuse every admin endpoint with 403.
+    /// Serve the endpoints that delete data or fill the disk
+    /// (`/api/v1/admin/tsdb/*`, `/snapshot/create|delete|delete_all`);
+    /// without it (or an admin token) they answer 403.
+    #[arg(long, env = "STRATA_ENABLE_ADMIN_API")]
+    enable_admin_api: bool,
+    /// Refuse every admin endpoint with 403 (wins over `--enable-admin-api`).
     #[arg(long, env = "STRATA_DISABLE_ADMIN_API")]
     disable_admin_api: bool,
+    /// Refuse samples more than this far ahead of the server's clock
+    /// (`2d`, `1h`), so one client with a wrong clock cannot stretch the
+    /// head's time range.
+    #[arg(long, env = "STRATA_MAX_FUTURE", default_value = "2d")]
+    max_future: String,
     /// Most writes, and separately most reads, running at once; more wait
     /// up to `--max-queue-wait`, then get 503 (writes) or 429 (reads).
     /// Default: four per CPU core.
@@ -93,6 +104,18 @@ struct ServeArgs {
     /// How long a request waits for a slot before it is refused.
     #[arg(long, env = "STRATA_MAX_QUEUE_WAIT", default_value = "1s")]
     max_queue_wait: String,
+    /// Longest a client may take to send a request's headers (from accept,
+    /// or from the first byte of a later request); then the connection is
+    /// closed.
+    #[arg(long, env = "STRATA_HEADER_READ_TIMEOUT", default_value = "10s")]
+    header_read_timeout: String,
+    /// Longest a keep-alive connection may sit idle between requests.
+    #[arg(long, env = "STRATA_IDLE_TIMEOUT", default_value = "1m")]
+    idle_timeout: String,
+    /// Most HTTP connections open at once; further clients wait in the
+    /// listen backlog until one closes.
+    #[arg(long, env = "STRATA_MAX_CONNECTIONS", default_value_t = 512)]
+    max_connections: usize,
 }
 
 /// Reads a secret from a file, without its trailing newline.
@@ -134,6 +157,7 @@ fn auth_config(args: &ServeArgs) -> anyhow::Result<AuthConfig> {
             .map(|f| secret_file("admin-token-file", f))
             .transpose()?,
         admin_disabled: args.disable_admin_api,
+        admin_enabled: args.enable_admin_api,
     })
 }
 
@@ -164,6 +188,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let opts = Options {
         retention_ms: duration_ms("retention", &args.retention)?,
+        max_future_ms: duration_ms("max-future", &args.max_future)?,
         ..Options::default()
     }
     .with_fsync(fsync);
@@ -194,6 +219,15 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(n) => Limits::new(n, wait),
         None => Limits::default().with_queue_wait(wait),
     };
+    let conn_limits = ConnLimits {
+        header_read_timeout: Duration::from_millis(
+            duration_ms("header-read-timeout", &args.header_read_timeout)?.max(1) as u64,
+        ),
+        idle_timeout: Duration::from_millis(
+            duration_ms("idle-timeout", &args.idle_timeout)?.max(1) as u64,
+        ),
+        max_connections: args.max_connections.max(1),
+    };
     tracing::info!(auth = ?auth, "access");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -219,7 +253,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .with_auth(auth)
             .with_limits(limits);
         let cell = state.storage.clone();
-        let server = tokio::spawn(axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).into_future());
+        let metrics = state.metrics.clone();
+        let server = tokio::spawn(strata_server::serve::serve(listener, router(state), conn_limits, metrics, shutdown_signal()));
         let dir = args.data_dir.clone();
         let storage = tokio::task::spawn_blocking(move || Storage::open(&dir, opts))
             .await?

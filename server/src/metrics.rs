@@ -29,7 +29,7 @@ pub struct EndpointLabels {
 /// Why samples were refused.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabels {
-    /// `invalid_labels`, `out_of_bounds`, `bad_request`.
+    /// `invalid_labels`, `out_of_bounds`, `too_far_in_future`, `bad_request`.
     pub reason: String,
 }
 
@@ -51,6 +51,10 @@ pub struct Metrics {
     pub samples_rejected: Family<ReasonLabels, Counter>,
     /// Requests refused by the concurrency limit.
     pub requests_refused: Counter,
+    /// Open HTTP connections.
+    pub open_connections: Gauge,
+    /// Connections closed by the header-read or idle timeout.
+    pub connections_timed_out: Counter,
     storage: StorageGauges,
 }
 
@@ -82,6 +86,8 @@ impl Default for Metrics {
             samples_ingested: Counter::default(),
             samples_rejected: Family::default(),
             requests_refused: Counter::default(),
+            open_connections: Gauge::default(),
+            connections_timed_out: Counter::default(),
             storage: StorageGauges::default(),
             registry: Registry::default(),
         };
@@ -104,6 +110,16 @@ impl Default for Metrics {
             "samples_rejected",
             "Samples refused, by reason",
             m.samples_rejected.clone(),
+        );
+        registry.register(
+            "http_open_connections",
+            "Open HTTP connections",
+            m.open_connections.clone(),
+        );
+        registry.register(
+            "http_connections_timed_out",
+            "Connections closed by the header-read or idle timeout",
+            m.connections_timed_out.clone(),
         );
         let s = &m.storage;
         registry.register(
@@ -183,6 +199,17 @@ impl Default for Metrics {
             s.open_damage.clone(),
         );
         Metrics { registry, ..m }
+    }
+}
+
+/// The rejection reason counted for an append error: `out_of_bounds`
+/// (older than the retention), `too_far_in_future` (beyond
+/// `--max-future`), else `invalid_labels`.
+pub fn reason_of(e: &strata_engine::Error) -> &'static str {
+    match e {
+        strata_engine::Error::OutOfBounds { .. } => "out_of_bounds",
+        strata_engine::Error::TooFarInFuture { .. } => "too_far_in_future",
+        _ => "invalid_labels",
     }
 }
 

@@ -181,3 +181,53 @@ fn append_raw_checks_utf8_only_for_unknown_series() {
     let values: Vec<f64> = samples.values().map(|b| f64::from_bits(*b)).collect();
     assert_eq!(values, [1.0, 3.0]);
 }
+
+/// Issue 14: a sample more than `max_future_ms` ahead of the storage's
+/// clock is refused (both append paths), nothing of it is stored and the
+/// head's time range does not move; a sample just inside the limit is kept,
+/// and the limit follows the clock.
+#[test]
+fn samples_too_far_in_the_future_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (opts, clock) = test_options();
+    let opts = opts.with_max_future_ms(2 * strata_engine::DAY_MS);
+    let storage = Storage::open(dir.path(), opts).unwrap();
+    let limit = NOW + 2 * strata_engine::DAY_MS;
+    let mut app = storage.appender();
+    app.append(&series(1), NOW, 1.0).unwrap();
+    app.append(&series(1), limit, 2.0).unwrap();
+    let err = app.append(&series(2), limit + 1, 3.0).unwrap_err();
+    assert!(
+        matches!(err, Error::TooFarInFuture { t, now: NOW, max_future_ms, .. }
+            if t == limit + 1 && max_future_ms == 2 * strata_engine::DAY_MS),
+        "{err}"
+    );
+    assert!(err.is_bad_input());
+    assert!(err.to_string().contains("too far in the future"), "{err}");
+    let mut pairs = [("__name__", "m"), ("s", "3")];
+    let err = app
+        .append_pairs(
+            &mut pairs,
+            &[(NOW, 1.0), (NOW + 3 * strata_engine::DAY_MS, 2.0)],
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::TooFarInFuture { .. }), "{err}");
+    assert_eq!(app.len(), 2, "only the two good samples are in the batch");
+    app.commit().unwrap();
+    let stored = dump(&storage);
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(
+        stored
+            .get(&series(1))
+            .map(|m| m.keys().copied().collect::<Vec<_>>()),
+        Some(vec![NOW, limit])
+    );
+    assert_eq!(storage.stats().head_max_t, Some(limit));
+
+    // A day later the same timestamp is inside the window.
+    clock.advance(strata_engine::DAY_MS);
+    let mut app = storage.appender();
+    app.append(&series(2), limit + 1, 3.0).unwrap();
+    app.commit().unwrap();
+    assert_eq!(storage.stats().head_max_t, Some(limit + 1));
+}

@@ -388,8 +388,12 @@ pub async fn buildinfo() -> Response {
 }
 
 /// `GET /internal/force_flush`: write the head to blocks now (VictoriaMetrics-compatible).
+/// One flush or merge runs at a time; a second call waits for the first.
 pub async fn force_flush(State(st): State<AppState>) -> Result<Response, ApiError> {
+    let one_at_a_time = st.maintenance.clone().lock_owned().await;
     blocking(move || {
+        // Held until the work is done, even if the client goes away.
+        let _one_at_a_time = one_at_a_time;
         st.storage()?
             .flush()
             .map_err(|e| ApiError::new(ErrorType::Unavailable, e.to_string()))
@@ -399,8 +403,11 @@ pub async fn force_flush(State(st): State<AppState>) -> Result<Response, ApiErro
 }
 
 /// `GET /internal/force_merge`: compact blocks now (VictoriaMetrics-compatible).
+/// One flush or merge runs at a time; a second call waits for the first.
 pub async fn force_merge(State(st): State<AppState>) -> Result<Response, ApiError> {
+    let one_at_a_time = st.maintenance.clone().lock_owned().await;
     blocking(move || {
+        let _one_at_a_time = one_at_a_time;
         st.storage()?
             .compact()
             .map_err(|e| ApiError::new(ErrorType::Unavailable, e.to_string()))
@@ -521,7 +528,8 @@ pub async fn metadata(
     Ok(success(format!("{{{}}}", items.join(","))))
 }
 
-/// `POST /api/v1/admin/tsdb/delete_series`: hides the data of the matched
+/// `POST` or `PUT /api/v1/admin/tsdb/delete_series` (GET answers 405;
+/// off unless `--enable-admin-api` or an admin token): hides the data of the matched
 /// series in `[start, end]` at once; compaction removes it.
 pub async fn delete_series(
     State(st): State<AppState>,

@@ -7,6 +7,8 @@
 
 use std::borrow::Cow;
 
+use strata_engine::LabelLimits;
+
 /// A metric type from a `# TYPE` line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetricType {
@@ -165,14 +167,85 @@ pub enum ErrorKind {
     /// A `# TYPE` line with an unknown type.
     #[error("invalid metric type {0:?}")]
     InvalidType(String),
+    /// The labels break the storage's limits (found while parsing, so a
+    /// line with 100,000 labels stops at the first one over the limit).
+    #[error(transparent)]
+    Limit(#[from] LimitError),
+}
+
+/// A label set over one of the storage's [`LabelLimits`], found while
+/// parsing (shared by the text and JSON lines parsers).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitError {
+    /// More labels than `max_labels` (`__name__` included).
+    #[error("more than {limit} labels (limit {limit}, __name__ included)")]
+    TooManyLabels {
+        /// The limit.
+        limit: usize,
+    },
+    /// A label name longer than `max_name_len`.
+    #[error("label name {name:?} is {len} bytes long, over the limit of {limit}")]
+    NameTooLong {
+        /// The name, cut to 64 characters.
+        name: String,
+        /// Its length in bytes.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A label value (or the metric name) longer than `max_value_len`.
+    #[error("value of label {name:?} is {len} bytes long, over the limit of {limit}")]
+    ValueTooLong {
+        /// The label's name, cut to 64 characters.
+        name: String,
+        /// The value's length in bytes.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+/// Checks the `count`-th label (1-based, `__name__` included) of a set
+/// against `limits`, as soon as it is read.
+///
+/// # Errors
+/// The first limit it breaks.
+pub fn check_label(
+    limits: &LabelLimits,
+    count: usize,
+    name: &str,
+    value_len: usize,
+) -> Result<(), LimitError> {
+    if count > limits.max_labels {
+        return Err(LimitError::TooManyLabels {
+            limit: limits.max_labels,
+        });
+    }
+    if name.len() > limits.max_name_len {
+        return Err(LimitError::NameTooLong {
+            name: clip(name),
+            len: name.len(),
+            limit: limits.max_name_len,
+        });
+    }
+    if value_len > limits.max_value_len {
+        return Err(LimitError::ValueTooLong {
+            name: clip(name),
+            len: value_len,
+            limit: limits.max_value_len,
+        });
+    }
+    Ok(())
 }
 
 /// The entries of `input`, each with its 1-based line number; blank and
-/// comment lines are skipped. Never panics.
-pub fn parse(input: &[u8]) -> Lines<'_> {
+/// comment lines are skipped; label sets are checked against `limits`
+/// while they are read. Never panics; time linear in the input.
+pub fn parse(input: &[u8], limits: LabelLimits) -> Lines<'_> {
     Lines {
         rest: Some(input),
         line: 0,
+        limits,
     }
 }
 
@@ -181,6 +254,7 @@ pub fn parse(input: &[u8]) -> Lines<'_> {
 pub struct Lines<'a> {
     rest: Option<&'a [u8]>,
     line: usize,
+    limits: LabelLimits,
 }
 
 impl<'a> Iterator for Lines<'a> {
@@ -200,7 +274,7 @@ impl<'a> Iterator for Lines<'a> {
                 }
             };
             self.line += 1;
-            match parse_line(line) {
+            match parse_line(line, &self.limits) {
                 Ok(None) => continue,
                 Ok(Some(e)) => return Some(Ok((self.line, e))),
                 Err(kind) => {
@@ -215,7 +289,11 @@ impl<'a> Iterator for Lines<'a> {
 }
 
 /// One line (without its `\n`): `None` for blank lines and comments.
-pub fn parse_line(line: &[u8]) -> Result<Option<Entry<'_>>, ErrorKind> {
+/// Labels are checked against `limits` as they are read.
+pub fn parse_line<'a>(
+    line: &'a [u8],
+    limits: &LabelLimits,
+) -> Result<Option<Entry<'a>>, ErrorKind> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let text = std::str::from_utf8(line).map_err(|_| ErrorKind::InvalidUtf8)?;
     let mut c = Cursor { s: text, pos: 0 };
@@ -226,7 +304,7 @@ pub fn parse_line(line: &[u8]) -> Result<Option<Entry<'_>>, ErrorKind> {
             c.pos += 1;
             comment(c)
         }
-        Some(_) => sample(c).map(|s| Some(Entry::Sample(s))),
+        Some(_) => sample(c, limits).map(|s| Some(Entry::Sample(s))),
     }
 }
 
@@ -363,16 +441,17 @@ fn unescape_help(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-fn sample(mut c: Cursor<'_>) -> Result<Sample<'_>, ErrorKind> {
+fn sample<'a>(mut c: Cursor<'a>, limits: &LabelLimits) -> Result<Sample<'a>, ErrorKind> {
     let name = c.take(metric_start, metric_char);
     if name.is_empty() {
         return Err(ErrorKind::ExpectedMetricName { found: c.found() });
     }
+    check_label(limits, 1, "__name__", name.len())?;
     let mut labels = Vec::new();
     match c.peek() {
         Some('{') => {
             c.pos += 1;
-            label_set(&mut c, &mut labels)?;
+            label_set(&mut c, &mut labels, limits)?;
         }
         Some(' ' | '\t') => {}
         None => return Err(ErrorKind::MissingValue),
@@ -404,10 +483,50 @@ fn sample(mut c: Cursor<'_>) -> Result<Sample<'_>, ErrorKind> {
     })
 }
 
-/// After `{`, through `}`.
+/// After `{`, through `}`: each label is checked against `limits` as it
+/// is read, duplicates once the set is complete.
 fn label_set<'a>(
     c: &mut Cursor<'a>,
     labels: &mut Vec<(&'a str, Cow<'a, str>)>,
+    limits: &LabelLimits,
+) -> Result<(), ErrorKind> {
+    label_pairs(c, labels, limits)?;
+    no_duplicates(labels)
+}
+
+/// Sets up to this size are checked for duplicates pair by pair (no
+/// allocation); larger ones by sorting the names (n log n, not n²).
+const SMALL_SET: usize = 16;
+
+fn no_duplicates(labels: &[(&str, Cow<'_, str>)]) -> Result<(), ErrorKind> {
+    let dup = if labels.len() <= SMALL_SET {
+        labels
+            .iter()
+            .enumerate()
+            .find(|(i, (n, _))| {
+                labels
+                    .get(..*i)
+                    .is_some_and(|before| before.iter().any(|(m, _)| m == n))
+            })
+            .map(|(_, (n, _))| *n)
+    } else {
+        let mut names: Vec<&str> = labels.iter().map(|(n, _)| *n).collect();
+        names.sort_unstable();
+        names
+            .windows(2)
+            .find(|w| w.first() == w.last())
+            .and_then(|w| w.first().copied())
+    };
+    match dup {
+        Some(n) => Err(ErrorKind::DuplicateLabel(n.to_owned())),
+        None => Ok(()),
+    }
+}
+
+fn label_pairs<'a>(
+    c: &mut Cursor<'a>,
+    labels: &mut Vec<(&'a str, Cow<'a, str>)>,
+    limits: &LabelLimits,
 ) -> Result<(), ErrorKind> {
     loop {
         c.skip_blanks();
@@ -430,9 +549,8 @@ fn label_set<'a>(
         if name == "__name__" {
             return Err(ErrorKind::ReservedLabel);
         }
-        if labels.iter().any(|(n, _)| *n == name) {
-            return Err(ErrorKind::DuplicateLabel(name.to_owned()));
-        }
+        // `__name__` is the first label of the set.
+        check_label(limits, labels.len() + 2, name, value.len())?;
         labels.push((name, value));
         c.skip_blanks();
         if c.eat(',') {
@@ -707,11 +825,11 @@ mod tests {
     use proptest::prelude::*;
 
     fn entries(s: &str) -> Result<Vec<(usize, Entry<'_>)>, ParseError> {
-        parse(s.as_bytes()).collect()
+        parse(s.as_bytes(), LabelLimits::default()).collect()
     }
 
     fn one(s: &str) -> Sample<'_> {
-        match parse_line(s.as_bytes()) {
+        match parse_line(s.as_bytes(), &LabelLimits::default()) {
             Ok(Some(Entry::Sample(x))) => x,
             other => panic!("{s:?}: {other:?}"),
         }
@@ -878,7 +996,9 @@ mod tests {
         );
         assert_eq!(err("# HELP 0m x"), "line 1: invalid metric name \"0m\"");
         assert_eq!(
-            parse(b"m 1\n\xff 2").nth(1).map(|r| r.map(|_| ())),
+            parse(b"m 1\n\xff 2", LabelLimits::default())
+                .nth(1)
+                .map(|r| r.map(|_| ())),
             Some(Err(ParseError {
                 line: 2,
                 kind: ErrorKind::InvalidUtf8
@@ -890,16 +1010,83 @@ mod tests {
     fn never_panics_on_prefixes_of_valid_input() {
         let text = "# HELP m h\\\\\n# TYPE m gauge\nm{a=\"x\\\"é\\n\",b=\"\"} -0x1.8p3 17\n";
         for end in 0..=text.len() {
-            let _ = parse(&text.as_bytes()[..end]).count();
+            let _ = parse(&text.as_bytes()[..end], LabelLimits::default()).count();
         }
         for b in 0..=255u8 {
             let mut bytes = text.as_bytes().to_vec();
             for i in 0..bytes.len() {
                 let old = bytes[i];
                 bytes[i] = b;
-                let _ = parse(&bytes).count();
+                let _ = parse(&bytes, LabelLimits::default()).count();
                 bytes[i] = old;
             }
+        }
+    }
+
+    /// Issue 14: a line with 100,000 labels took 11 s of CPU (a duplicate
+    /// check per label); limits are now checked while the line is read.
+    #[test]
+    fn label_limits_are_checked_while_parsing() {
+        let mut line = String::from("m{");
+        for i in 0..100_000 {
+            line.push_str(&format!("l{i}=\"v\","));
+        }
+        line.push_str("} 1\n");
+        let text = format!("ok 1\n{line}");
+        let started = std::time::Instant::now();
+        let e = entries(&text).unwrap_err();
+        assert!(started.elapsed() < std::time::Duration::from_millis(500));
+        assert_eq!(e.line, 2);
+        assert_eq!(
+            e.kind,
+            ErrorKind::Limit(LimitError::TooManyLabels { limit: 40 })
+        );
+        assert_eq!(
+            e.to_string(),
+            "line 2: more than 40 labels (limit 40, __name__ included)"
+        );
+        // 39 labels and the name are fine.
+        let ok: Vec<String> = (0..39).map(|i| format!("l{i}=\"v\"")).collect();
+        assert!(entries(&format!("m{{{}}} 1", ok.join(","))).is_ok());
+
+        let huge = format!("m{{a=\"{}\"}} 1", "x".repeat(1 << 20));
+        let e = entries(&huge).unwrap_err();
+        assert_eq!(
+            e.kind,
+            ErrorKind::Limit(LimitError::ValueTooLong {
+                name: "a".into(),
+                len: 1 << 20,
+                limit: 4096
+            })
+        );
+        let long_name = format!("m{{{}=\"v\"}} 1", "n".repeat(300));
+        assert!(matches!(
+            entries(&long_name).unwrap_err().kind,
+            ErrorKind::Limit(LimitError::NameTooLong {
+                len: 300,
+                limit: 256,
+                ..
+            })
+        ));
+        let long_metric = format!("{} 1", "m".repeat(5000));
+        assert!(matches!(
+            entries(&long_metric).unwrap_err().kind,
+            ErrorKind::Limit(LimitError::ValueTooLong { len: 5000, .. })
+        ));
+    }
+
+    #[test]
+    fn duplicates_are_found_in_small_and_large_sets() {
+        for n in [2, 16, 17, 30] {
+            let mut labels: Vec<String> = (0..n - 1).map(|i| format!("l{i}=\"v\"")).collect();
+            labels.push("l0=\"w\"".into());
+            let e = entries(&format!("m{{{}}} 1", labels.join(","))).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::DuplicateLabel("l0".into()), "{n} labels");
+            labels.pop();
+            assert!(
+                entries(&format!("m{{{}}} 1", labels.join(","))).is_ok(),
+                "{n}"
+            );
         }
     }
 
@@ -949,7 +1136,7 @@ mod tests {
             let pairs: Vec<(&str, &str)> = labels.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
             let mut out = String::new();
             write_sample(&mut out, &name, &pairs, v, ts);
-            let parsed = parse_line(out.trim_end_matches('\n').as_bytes());
+            let parsed = parse_line(out.trim_end_matches('\n').as_bytes(), &LabelLimits::default());
             let Ok(Some(Entry::Sample(s))) = parsed else {
                 return Err(TestCaseError::fail(format!("{out:?}: {parsed:?}")));
             };
@@ -963,7 +1150,7 @@ mod tests {
 
         #[test]
         fn never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
-            let _ = parse(&bytes).count();
+            let _ = parse(&bytes, LabelLimits::default()).count();
         }
     }
 }

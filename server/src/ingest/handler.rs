@@ -54,12 +54,8 @@ fn store(st: &AppState, body: &[u8], buf: &mut Vec<u8>) -> Result<Response, ApiE
                 return Err(not_utf8());
             }
             Err(e) => {
-                let reason = if matches!(e, strata_engine::Error::OutOfBounds { .. }) {
-                    "out_of_bounds"
-                } else {
-                    "invalid_labels"
-                };
-                st.metrics.reject(reason, samples.len());
+                st.metrics
+                    .reject(crate::metrics::reason_of(&e), samples.len());
                 refused.push(e.to_string());
             }
         }

@@ -56,7 +56,8 @@ pub async fn prometheus(
         })?,
     };
     blocking(st, move |st| {
-        let (batch, metadata) = parse_text(&body, default_t, &extra)?;
+        let limits = st.storage()?.options().label_limits;
+        let (batch, metadata) = parse_text(&body, default_t, &extra, limits)?;
         record_metadata(st, metadata);
         Ok(batch)
     })
@@ -75,7 +76,10 @@ pub async fn json_lines(
     check_body(&st, &headers, &body)?;
     let p = Params::parse(q.as_deref(), None)?;
     let extra = extra_labels(&p)?;
-    blocking(st, move |_| parse_json_lines(&body, &extra)).await
+    blocking(st, move |st| {
+        parse_json_lines(&body, &extra, st.storage()?.options().label_limits)
+    })
+    .await
 }
 
 /// 413 over the body limit; 415 for a compressed body.
@@ -125,10 +129,11 @@ fn parse_text(
     body: &[u8],
     default_t: i64,
     extra: &[Label],
+    limits: strata_engine::LabelLimits,
 ) -> Result<(Vec<Pending>, TextMetadata), ApiError> {
     let mut batch = Vec::new();
     let mut metadata = TextMetadata::new();
-    for entry in exposition::parse(body) {
+    for entry in exposition::parse(body, limits) {
         let (line, entry) = entry.map_err(|e| ApiError::bad_data(e.to_string()))?;
         match entry {
             Entry::Help { metric, text } => {
@@ -157,9 +162,13 @@ fn parse_text(
     Ok((batch, metadata))
 }
 
-fn parse_json_lines(body: &[u8], extra: &[Label]) -> Result<Vec<Pending>, ApiError> {
+fn parse_json_lines(
+    body: &[u8],
+    extra: &[Label],
+    limits: strata_engine::LabelLimits,
+) -> Result<Vec<Pending>, ApiError> {
     let mut batch = Vec::new();
-    for line in jsonl::parse(body) {
+    for line in jsonl::parse(body, limits) {
         let (line, l) = line.map_err(|e| ApiError::bad_data(e.to_string()))?;
         if l.timestamps.is_empty() {
             continue;
@@ -243,7 +252,11 @@ fn store(st: &AppState, batch: Vec<Pending>) -> Result<Response, ApiError> {
                 if !e.is_bad_input() {
                     return Err(ApiError::new(ErrorType::Internal, e.to_string()));
                 }
-                reject("out_of_bounds", 1, format!("line {}: {e}", p.line));
+                reject(
+                    crate::metrics::reason_of(&e),
+                    1,
+                    format!("line {}: {e}", p.line),
+                );
             }
         }
     }

@@ -9,11 +9,13 @@
 
 use std::fmt::{self, Write};
 
-use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
-use strata_engine::{Label, METRIC_NAME, Sample};
+use std::cell::RefCell;
 
-use super::exposition::parse_float;
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+use strata_engine::{Label, LabelLimits, METRIC_NAME, Sample};
+
+use super::exposition::{LimitError, check_label, parse_float};
 
 /// One parsed line: a series and its samples.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,37 +57,58 @@ pub enum ErrorKind {
         /// Number of timestamps.
         timestamps: usize,
     },
+    /// The labels break the storage's limits (found while parsing: the
+    /// rest of the line is not read).
+    #[error(transparent)]
+    Limit(#[from] LimitError),
 }
 
 /// The lines of `input` with their 1-based line numbers (blank lines
-/// skipped; `\r\n` accepted). Never panics.
-pub fn parse(input: &[u8]) -> impl Iterator<Item = Result<(usize, Line), ParseError>> + '_ {
+/// skipped; `\r\n` accepted), label sets checked against `limits` while
+/// they are read. Never panics; time linear in the input.
+pub fn parse(
+    input: &[u8],
+    limits: LabelLimits,
+) -> impl Iterator<Item = Result<(usize, Line), ParseError>> + '_ {
     input
         .split(|b| *b == b'\n')
         .enumerate()
-        .filter_map(|(i, line)| {
+        .filter_map(move |(i, line)| {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.iter().all(u8::is_ascii_whitespace) {
                 return None;
             }
             Some(
-                parse_line(line)
+                parse_line(line, &limits)
                     .map(|l| (i + 1, l))
                     .map_err(|kind| ParseError { line: i + 1, kind }),
             )
         })
 }
 
-/// One line (without its `\n`).
-pub fn parse_line(line: &[u8]) -> Result<Line, ErrorKind> {
-    let raw: RawLine = serde_json::from_slice(line).map_err(|e| {
-        let full = e.to_string();
-        let suffix = format!(" at line {} column {}", e.line(), e.column());
-        ErrorKind::Json {
-            message: full.strip_suffix(&suffix).unwrap_or(&full).to_owned(),
-            column: e.column(),
-        }
-    })?;
+/// One line (without its `\n`); labels are checked against `limits` as
+/// they are read.
+pub fn parse_line(line: &[u8], limits: &LabelLimits) -> Result<Line, ErrorKind> {
+    let over = RefCell::new(None);
+    let seed = LineSeed {
+        limits,
+        over: &over,
+    };
+    let mut de = serde_json::Deserializer::from_slice(line);
+    let raw = seed
+        .deserialize(&mut de)
+        .and_then(|raw| de.end().map(|()| raw))
+        .map_err(|e| {
+            if let Some(limit) = over.borrow_mut().take() {
+                return ErrorKind::Limit(limit);
+            }
+            let full = e.to_string();
+            let suffix = format!(" at line {} column {}", e.line(), e.column());
+            ErrorKind::Json {
+                message: full.strip_suffix(&suffix).unwrap_or(&full).to_owned(),
+                column: e.column(),
+            }
+        })?;
     if raw.values.len() != raw.timestamps.len() {
         return Err(ErrorKind::LengthMismatch {
             values: raw.values.len(),
@@ -93,40 +116,104 @@ pub fn parse_line(line: &[u8]) -> Result<Line, ErrorKind> {
         });
     }
     Ok(Line {
-        labels: raw.metric.0,
+        labels: raw.metric,
         values: raw.values.into_iter().map(|v| v.0).collect(),
         timestamps: raw.timestamps,
     })
 }
 
-#[derive(Deserialize)]
 struct RawLine {
-    metric: LabelPairs,
+    metric: Vec<(String, String)>,
     values: Vec<Value>,
     timestamps: Vec<i64>,
 }
 
-/// A JSON object of strings, kept in order with any duplicate names (the
-/// label set check reports those).
-struct LabelPairs(Vec<(String, String)>);
+/// Reads a line's object; its `metric` through [`LabelsSeed`].
+struct LineSeed<'s> {
+    limits: &'s LabelLimits,
+    /// The limit broken, when that stopped the parse.
+    over: &'s RefCell<Option<LimitError>>,
+}
 
-impl<'de> Deserialize<'de> for LabelPairs {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = LabelPairs;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object of label names to string values")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<LabelPairs, A::Error> {
-                let mut out = Vec::new();
-                while let Some(pair) = m.next_entry::<String, String>()? {
-                    out.push(pair);
+impl<'de> DeserializeSeed<'de> for LineSeed<'_> {
+    type Value = RawLine;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<RawLine, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for LineSeed<'_> {
+    type Value = RawLine;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object with \"metric\", \"values\" and \"timestamps\"")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<RawLine, A::Error> {
+        let (mut metric, mut values, mut timestamps) = (None, None, None);
+        while let Some(key) = m.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "metric" if metric.is_none() => {
+                    metric = Some(m.next_value_seed(LabelsSeed {
+                        limits: self.limits,
+                        over: self.over,
+                    })?);
                 }
-                Ok(LabelPairs(out))
+                "values" if values.is_none() => values = Some(m.next_value::<Vec<Value>>()?),
+                "timestamps" if timestamps.is_none() => {
+                    timestamps = Some(m.next_value::<Vec<i64>>()?);
+                }
+                "metric" | "values" | "timestamps" => {
+                    return Err(de::Error::custom(format_args!("duplicate field `{key}`")));
+                }
+                _ => {
+                    m.next_value::<de::IgnoredAny>()?;
+                }
             }
         }
-        d.deserialize_map(V)
+        Ok(RawLine {
+            metric: metric.ok_or_else(|| de::Error::missing_field("metric"))?,
+            values: values.ok_or_else(|| de::Error::missing_field("values"))?,
+            timestamps: timestamps.ok_or_else(|| de::Error::missing_field("timestamps"))?,
+        })
+    }
+}
+
+/// A JSON object of strings, kept in order with any duplicate names (the
+/// label set check reports those); each pair is checked against the limits
+/// as soon as it is read.
+struct LabelsSeed<'s> {
+    limits: &'s LabelLimits,
+    over: &'s RefCell<Option<LimitError>>,
+}
+
+impl<'de> DeserializeSeed<'de> for LabelsSeed<'_> {
+    type Value = Vec<(String, String)>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for LabelsSeed<'_> {
+    type Value = Vec<(String, String)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object of label names to string values")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some((name, value)) = m.next_entry::<String, String>()? {
+            if let Err(e) = check_label(self.limits, out.len() + 1, &name, value.len()) {
+                let message = e.to_string();
+                *self.over.borrow_mut() = Some(e);
+                return Err(de::Error::custom(message));
+            }
+            out.push((name, value));
+        }
+        Ok(out)
     }
 }
 
@@ -242,10 +329,73 @@ mod tests {
     use proptest::prelude::*;
 
     fn err(s: &str) -> String {
-        match parse(s.as_bytes()).collect::<Result<Vec<_>, _>>() {
+        match parse(s.as_bytes(), LabelLimits::default()).collect::<Result<Vec<_>, _>>() {
             Err(e) => e.to_string(),
             Ok(v) => panic!("{s:?} parsed: {v:?}"),
         }
+    }
+
+    /// Issue 14: label limits are checked while the line is read, so a
+    /// line with 100,000 labels or a 1 MiB value is refused at once.
+    #[test]
+    fn label_limits_are_checked_while_parsing() {
+        let labels: Vec<String> = (0..100_000).map(|i| format!("\"l{i}\":\"v\"")).collect();
+        let line = format!(
+            "{{\"metric\":{{{}}},\"values\":[1],\"timestamps\":[1]}}",
+            labels.join(",")
+        );
+        let text =
+            format!("{{\"metric\":{{\"a\":\"b\"}},\"values\":[1],\"timestamps\":[1]}}\n{line}");
+        let started = std::time::Instant::now();
+        let e = parse(text.as_bytes(), LabelLimits::default())
+            .find_map(Result::err)
+            .unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_millis(500));
+        assert_eq!(e.line, 2);
+        assert_eq!(
+            e.kind,
+            ErrorKind::Limit(LimitError::TooManyLabels { limit: 40 })
+        );
+        assert!(
+            e.to_string().starts_with("line 2: more than 40 labels"),
+            "{e}"
+        );
+
+        let huge = format!(
+            "{{\"metric\":{{\"__name__\":\"m\",\"a\":\"{}\"}},\"values\":[1],\"timestamps\":[1]}}",
+            "x".repeat(1 << 20)
+        );
+        assert_eq!(
+            parse_line(huge.as_bytes(), &LabelLimits::default()).unwrap_err(),
+            ErrorKind::Limit(LimitError::ValueTooLong {
+                name: "a".into(),
+                len: 1 << 20,
+                limit: 4096
+            })
+        );
+        // Other errors keep serde's message; fields may come in any order.
+        let e = parse_line(
+            br#"{"metric":{"a":"b"},"values":[1]}"#,
+            &LabelLimits::default(),
+        );
+        assert!(
+            matches!(e, Err(ErrorKind::Json { ref message, .. }) if message.contains("missing field `timestamps`")),
+            "{e:?}"
+        );
+        let l = parse_line(
+            br#"{"timestamps":[5],"extra":{"x":[1]},"values":[2],"metric":{"a":"b"}}"#,
+            &LabelLimits::default(),
+        )
+        .unwrap();
+        assert_eq!(l.labels, vec![("a".to_owned(), "b".to_owned())]);
+        assert_eq!((l.values, l.timestamps), (vec![2.0], vec![5]));
+        assert!(
+            parse_line(
+                br#"{"metric":{},"values":[],"timestamps":[]} x"#,
+                &LabelLimits::default()
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -253,7 +403,9 @@ mod tests {
         let text = "{\"metric\":{\"__name__\":\"up\",\"job\":\"x\"},\"values\":[1,2.5,null,\"NaN\",\"Inf\",\"+Inf\",\"-Infinity\",\"1e3\"],\"timestamps\":[1,2,3,4,5,6,7,8]}\r\n\
                     \n\
                     {\"timestamps\":[],\"values\":[],\"metric\":{},\"extra\":true}\n";
-        let lines: Vec<_> = parse(text.as_bytes()).collect::<Result<_, _>>().unwrap();
+        let lines: Vec<_> = parse(text.as_bytes(), LabelLimits::default())
+            .collect::<Result<_, _>>()
+            .unwrap();
         assert_eq!(lines.len(), 2);
         let (n, l) = &lines[0];
         assert_eq!(*n, 1);
@@ -306,7 +458,11 @@ mod tests {
             err(r#"{"metric":{},"timestamps":[]}"#).starts_with("line 1: missing field `values`")
         );
         assert!(err("\u{feff}[]").starts_with("line 1: expected value"));
-        let bad = parse(b"{\"metric\":{\"a\":\"\xff\"},\"values\":[],\"timestamps\":[]}").next();
+        let bad = parse(
+            b"{\"metric\":{\"a\":\"\xff\"},\"values\":[],\"timestamps\":[]}",
+            LabelLimits::default(),
+        )
+        .next();
         assert!(
             matches!(bad, Some(Err(ParseError { line: 1, .. }))),
             "{bad:?}"
@@ -340,7 +496,7 @@ mod tests {
              \"values\":[1,2.5,null,\"Infinity\",\"-Infinity\",-0.0,1e-7,1e21,-123456789],\
              \"timestamps\":[1,2,3,4,5,6,7,8,9]}\n"
         );
-        let back = parse_line(out.trim_end().as_bytes()).unwrap();
+        let back = parse_line(out.trim_end().as_bytes(), &LabelLimits::default()).unwrap();
         assert_eq!(back.labels[1].1, "a\"b\\c\nd\u{1}");
         assert_eq!(back.values[5].to_bits(), (-0.0f64).to_bits());
     }
@@ -374,7 +530,7 @@ mod tests {
             let samples: Vec<Sample> = samples.into_iter().map(|(t, v)| Sample::new(t, v)).collect();
             let mut out = String::new();
             write_line(&mut out, &labels, &samples);
-            let lines: Vec<_> = parse(out.as_bytes()).collect::<Result<_, _>>().unwrap();
+            let lines: Vec<_> = parse(out.as_bytes(), LabelLimits::default()).collect::<Result<_, _>>().unwrap();
             prop_assert_eq!(lines.len(), 1);
             let mut got = lines[0].1.labels.clone();
             got.sort();
@@ -392,7 +548,7 @@ mod tests {
 
         #[test]
         fn parsers_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
-            let _ = parse(&bytes).count();
+            let _ = parse(&bytes, LabelLimits::default()).count();
         }
     }
 }

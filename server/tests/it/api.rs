@@ -19,6 +19,20 @@ pub(crate) fn app() -> (axum::Router, tempfile::TempDir) {
     (router(state), dir)
 }
 
+/// [`app`] with the admin API enabled (`--enable-admin-api`), for tests
+/// that call delete_series or the snapshot endpoints.
+pub(crate) fn admin_app() -> (axum::Router, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(dir.path(), Options::default().without_maintenance()).unwrap();
+    let state = AppState::new(Arc::new(storage), EvalOptions::default(), 1 << 20).with_auth(
+        strata_server::auth::AuthConfig {
+            admin_enabled: true,
+            ..Default::default()
+        },
+    );
+    (router(state), dir)
+}
+
 pub(crate) fn series(name: &str, labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
     let mut l = vec![Label {
         name: "__name__".into(),
@@ -434,7 +448,7 @@ async fn force_flush_and_merge_write_blocks() {
 #[tokio::test]
 async fn tsdb_status_format_metadata_exemplars_and_delete() {
     use strata_server::ingest::remote_write::MetricMetadata;
-    let (app, _dir) = app();
+    let (app, _dir) = admin_app();
     let t = now_based(0);
     let req = WriteRequest {
         timeseries: vec![

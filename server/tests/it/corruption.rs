@@ -215,8 +215,15 @@ fn metric(addr: &str, name: &str) -> u64 {
 
 // --------------------------------------------------------------- process
 
+/// `--enable-admin-api`: some scenarios build their damage with
+/// `delete_series`, which is off by default.
 fn start(dir: &Path, data: &Path) -> (Proc, String) {
-    start_strata_at("strata", dir, data, &["--log-format", "json"])
+    start_strata_at(
+        "strata",
+        dir,
+        data,
+        &["--log-format", "json", "--enable-admin-api"],
+    )
 }
 
 /// SIGTERM, then waits (30 s at most) for a clean exit.

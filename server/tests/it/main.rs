@@ -3,6 +3,7 @@
 mod access;
 mod api;
 mod clients;
+mod connections;
 mod corruption;
 mod crash_server;
 mod deploy;

@@ -6,11 +6,11 @@ use axum::http::{Request, StatusCode};
 use strata_engine::{Options, Querier, Storage};
 use strata_server::ingest::remote_write::WriteRequest;
 
-use crate::api::{app, get, now_based, send, series, write};
+use crate::api::{admin_app, app, get, now_based, send, series, write};
 
 #[tokio::test]
 async fn snapshots_are_created_listed_opened_and_deleted() {
-    let (app, dir) = app();
+    let (app, dir) = admin_app();
     let t = now_based(0);
     let req = WriteRequest {
         timeseries: vec![series("up", &[("job", "a")], &[(t, 1.0), (t + 1000, 2.0)])],
