@@ -33,6 +33,8 @@ pub struct AppState {
     pub auth: Arc<crate::auth::AuthConfig>,
     /// Concurrency limits.
     pub limits: crate::limits::Limits,
+    /// Decompression cap and the memory budget of request bodies.
+    pub bodies: crate::body::BodyLimits,
 }
 
 impl AppState {
@@ -46,6 +48,7 @@ impl AppState {
             metrics: Default::default(),
             auth: Default::default(),
             limits: Default::default(),
+            bodies: Default::default(),
         }
     }
 
@@ -58,6 +61,12 @@ impl AppState {
     /// The same state with `limits`.
     pub fn with_limits(mut self, limits: crate::limits::Limits) -> AppState {
         self.limits = limits;
+        self
+    }
+
+    /// The same state with body limits `bodies`.
+    pub fn with_body_limits(mut self, bodies: crate::body::BodyLimits) -> AppState {
+        self.bodies = bodies;
         self
     }
 

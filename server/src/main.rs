@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use strata_engine::{FsyncPolicy, Options, Storage};
 use strata_promql::eval::EvalOptions;
 use strata_server::auth::AuthConfig;
+use strata_server::body::BodyLimits;
 use strata_server::limits::Limits;
 use strata_server::{AppState, router};
 
@@ -93,6 +94,14 @@ struct ServeArgs {
     /// How long a request waits for a slot before it is refused.
     #[arg(long, env = "STRATA_MAX_QUEUE_WAIT", default_value = "1s")]
     max_queue_wait: String,
+    /// Largest decompressed request body (snappy, gzip, zstd), in bytes;
+    /// larger ones get 413.
+    #[arg(long, env = "STRATA_MAX_DECOMPRESSED_BYTES", default_value_t = strata_server::body::DEFAULT_MAX_DECOMPRESSED_BYTES)]
+    max_decompressed_bytes: usize,
+    /// Bytes all request bodies being read and decompressed may hold at
+    /// once; past it writes get 503 (clients retry) and remote_read 429.
+    #[arg(long, env = "STRATA_MAX_INGEST_MEMORY_BYTES", default_value_t = strata_server::body::DEFAULT_MAX_INGEST_MEMORY_BYTES)]
+    max_ingest_memory_bytes: usize,
 }
 
 /// Reads a secret from a file, without its trailing newline.
@@ -194,6 +203,16 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(n) => Limits::new(n, wait),
         None => Limits::default().with_queue_wait(wait),
     };
+    let bodies = BodyLimits::new(args.max_decompressed_bytes, args.max_ingest_memory_bytes);
+    let largest = args
+        .max_request_bytes
+        .saturating_add(args.max_decompressed_bytes);
+    if largest > args.max_ingest_memory_bytes {
+        tracing::warn!(
+            "--max-ingest-memory-bytes={} is less than --max-request-bytes + --max-decompressed-bytes = {largest}: the largest bodies will be refused with 413",
+            args.max_ingest_memory_bytes
+        );
+    }
     tracing::info!(auth = ?auth, "access");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -211,7 +230,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         // until the storage is open and its WAL replayed.
         let state = AppState::opening(eval, args.max_request_bytes)
             .with_auth(auth)
-            .with_limits(limits);
+            .with_limits(limits)
+            .with_body_limits(bodies);
         let cell = state.storage.clone();
         let server = tokio::spawn(axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).into_future());
         let dir = args.data_dir.clone();

@@ -51,6 +51,8 @@ pub struct Metrics {
     pub samples_rejected: Family<ReasonLabels, Counter>,
     /// Requests refused by the concurrency limit.
     pub requests_refused: Counter,
+    /// Request bodies refused by the memory budget or a size cap, by reason.
+    pub bodies_refused: Family<ReasonLabels, Counter>,
     storage: StorageGauges,
 }
 
@@ -82,6 +84,7 @@ impl Default for Metrics {
             samples_ingested: Counter::default(),
             samples_rejected: Family::default(),
             requests_refused: Counter::default(),
+            bodies_refused: Family::default(),
             storage: StorageGauges::default(),
             registry: Registry::default(),
         };
@@ -148,6 +151,11 @@ impl Default for Metrics {
             m.requests_refused.clone(),
         );
         registry.register(
+            "bodies_refused",
+            "Request bodies refused, by reason: memory_budget (--max-ingest-memory-bytes; 503 for writes, 429 for reads), decompressed_too_large (--max-decompressed-bytes; 413), unsupported_encoding (415)",
+            m.bodies_refused.clone(),
+        );
+        registry.register(
             "head_cuts",
             "Head cuts (blocks written from the head) since start",
             s.head_cuts.clone(),
@@ -194,6 +202,15 @@ impl Metrics {
                 reason: reason.into(),
             })
             .inc_by(n as u64);
+    }
+
+    /// Counts a request body refused for `reason`.
+    pub fn refuse_body(&self, reason: &str) {
+        self.bodies_refused
+            .get_or_create(&ReasonLabels {
+                reason: reason.into(),
+            })
+            .inc();
     }
 
     /// The text exposition, with storage figures read now.
