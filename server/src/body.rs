@@ -154,6 +154,14 @@ impl Reservation {
         Ok(())
     }
 
+    /// Gives back `bytes` of what is held (at most all of it), for memory
+    /// freed before the request ends.
+    pub fn release(&mut self, bytes: usize) {
+        let bytes = bytes.min(self.bytes);
+        self.bytes -= bytes;
+        self.budget.inner.used.fetch_sub(bytes, Ordering::AcqRel);
+    }
+
     /// Bytes held.
     pub fn bytes(&self) -> usize {
         self.bytes
@@ -319,6 +327,9 @@ mod tests {
         assert_eq!(c.bytes(), 30, "a refused growth keeps what was held");
         c.grow(10).unwrap();
         assert_eq!(b.in_use(), 100);
+        c.release(15);
+        assert_eq!((c.bytes(), b.in_use()), (25, 85));
+        c.grow(15).unwrap();
         drop(a);
         assert_eq!(b.in_use(), 40);
         drop(c);

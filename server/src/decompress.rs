@@ -202,8 +202,16 @@ pub fn snappy_into(
 }
 
 /// Decompresses `body` in `encoding` into a new buffer of at most `limit`
-/// bytes, reserving its capacity from `res` as it grows. An identity body
+/// bytes, reserving it from `res` before it is allocated. An identity body
 /// is copied (the handlers use it as it is instead).
+///
+/// gzip and zstd output is never grown by doubling (a chain of reallocations
+/// leaves freed blocks behind in the allocator, and resident memory grows
+/// well past what is reserved): output up to eight times the body (at most
+/// [`SMALL_OUTPUT`]) is kept from a first pass, in one allocation; larger
+/// output is only counted (stopping at the cap, so a
+/// bomb allocates nothing), then decoded again into one buffer of exactly
+/// its size.
 ///
 /// # Errors
 /// [`DecompressError`]: the cap, the budget, or bytes that do not decode.
@@ -215,9 +223,14 @@ pub fn decompress(
 ) -> Result<Vec<u8>, DecompressError> {
     match encoding {
         Encoding::Identity => {
-            let mut out = Capped::new(limit, res);
-            out.push(body)?;
-            Ok(out.into_inner())
+            if body.len() > limit {
+                return Err(DecompressError::TooLarge {
+                    declared: Some(body.len()),
+                    limit,
+                });
+            }
+            res.grow(body.len())?;
+            Ok(body.to_vec())
         }
         Encoding::Snappy => {
             let mut out = Vec::new();
@@ -227,19 +240,28 @@ pub fn decompress(
         }
         Encoding::Gzip => stream(
             Encoding::Gzip,
-            flate2::read::MultiGzDecoder::new(body),
+            body.len(),
+            || Ok(flate2::read::MultiGzDecoder::new(body)),
             limit,
             res,
         ),
         Encoding::Zstd => {
-            let mut d = zstd::stream::read::Decoder::with_buffer(body)
-                .map_err(|e| corrupt(Encoding::Zstd, e))?;
             // The decoder keeps a window as large as the frame asks for:
             // bounded here, and reserved from the budget like the output.
-            d.window_log_max(ZSTD_WINDOW_LOG_MAX)
-                .map_err(|e| corrupt(Encoding::Zstd, e))?;
             res.grow(ZSTD_WINDOW_RESERVED.min(limit))?;
-            stream(Encoding::Zstd, d, limit, res)
+            stream(
+                Encoding::Zstd,
+                body.len(),
+                || {
+                    let mut d = zstd::stream::read::Decoder::with_buffer(body)
+                        .map_err(|e| corrupt(Encoding::Zstd, e))?;
+                    d.window_log_max(ZSTD_WINDOW_LOG_MAX)
+                        .map_err(|e| corrupt(Encoding::Zstd, e))?;
+                    Ok(d)
+                },
+                limit,
+                res,
+            )
         }
     }
 }
@@ -251,67 +273,67 @@ const ZSTD_WINDOW_LOG_MAX: u32 = 23;
 /// What a zstd decoder is charged for its window.
 const ZSTD_WINDOW_RESERVED: usize = 1 << ZSTD_WINDOW_LOG_MAX;
 
-/// Reads a decoder to its end into a [`Capped`] buffer.
-fn stream(
-    encoding: Encoding,
-    mut r: impl Read,
-    limit: usize,
-    res: &mut Reservation,
-) -> Result<Vec<u8>, DecompressError> {
-    let mut out = Capped::new(limit, res);
-    let mut chunk = vec![0u8; STREAM_CHUNK];
-    loop {
-        match r.read(&mut chunk) {
-            Ok(0) => return Ok(out.into_inner()),
-            Ok(n) => out.push(chunk.get(..n).unwrap_or_default())?,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(corrupt(encoding, e)),
-        }
-    }
-}
+/// Output a streaming decode keeps from its first pass (larger output is
+/// decoded twice, see [`decompress`]).
+pub const SMALL_OUTPUT: usize = 1 << 20;
 
 /// Bytes read from a streaming decoder at a time.
 const STREAM_CHUNK: usize = 64 << 10;
 
-/// An output buffer that never holds more than `limit` bytes, and whose
-/// capacity is reserved from the budget before it is allocated.
-struct Capped<'a> {
-    out: Vec<u8>,
+/// Decodes the stream `open` starts, as [`decompress`] describes.
+fn stream<R: Read>(
+    encoding: Encoding,
+    compressed: usize,
+    open: impl Fn() -> Result<R, DecompressError>,
     limit: usize,
-    res: &'a mut Reservation,
-}
-
-impl<'a> Capped<'a> {
-    fn new(limit: usize, res: &'a mut Reservation) -> Self {
-        Capped {
-            out: Vec::new(),
-            limit,
-            res,
-        }
-    }
-
-    fn push(&mut self, bytes: &[u8]) -> Result<(), DecompressError> {
-        let need = self.out.len().saturating_add(bytes.len());
-        if need > self.limit {
+    res: &mut Reservation,
+) -> Result<Vec<u8>, DecompressError> {
+    // Most bodies decode within a few times their compressed size.
+    let small_cap = SMALL_OUTPUT
+        .min(limit)
+        .min(compressed.saturating_mul(8).max(STREAM_CHUNK));
+    res.grow(STREAM_CHUNK)?;
+    let mut chunk = vec![0u8; STREAM_CHUNK];
+    let mut small: Vec<u8> = Vec::new();
+    let mut total = 0usize;
+    let mut r = open()?;
+    loop {
+        let n = match r.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(corrupt(encoding, e)),
+        };
+        total = total.saturating_add(n);
+        if total > limit {
             return Err(DecompressError::TooLarge {
                 declared: None,
-                limit: self.limit,
+                limit,
             });
         }
-        let cap = self.out.capacity();
-        if need > cap {
-            // Doubling, but never past the cap.
-            let new_cap = need.max(cap.saturating_mul(2)).min(self.limit);
-            self.res.grow(new_cap - cap)?;
-            self.out.reserve_exact(new_cap - self.out.len());
+        if total <= small_cap {
+            if small.capacity() == 0 {
+                // One allocation (only what is written becomes resident).
+                res.grow(small_cap)?;
+                small.reserve_exact(small_cap);
+            }
+            small.extend_from_slice(chunk.get(..n).unwrap_or_default());
+        } else if small.capacity() > 0 {
+            res.release(small.capacity());
+            small = Vec::new();
         }
-        self.out.extend_from_slice(bytes);
-        Ok(())
     }
-
-    fn into_inner(self) -> Vec<u8> {
-        self.out
+    drop(chunk);
+    res.release(STREAM_CHUNK);
+    if total <= small_cap {
+        return Ok(small);
     }
+    // Second pass, into exactly `total` bytes.
+    res.grow(total)?;
+    let mut out = vec![0u8; total];
+    let mut r = open()?;
+    r.read_exact(&mut out).map_err(|e| corrupt(encoding, e))?;
+    Ok(out)
 }
 
 fn corrupt(encoding: Encoding, e: impl std::fmt::Display) -> DecompressError {
