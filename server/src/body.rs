@@ -229,7 +229,6 @@ pub async fn read(
     body: Body,
     direction: Direction,
 ) -> Result<(Bytes, Reservation), ApiError> {
-    let max = st.max_request_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -238,26 +237,50 @@ pub async fn read(
         st.check_body_len(n)?;
     }
     let mut res = st.bodies.budget.reservation();
-    let mut buf: Vec<u8> = Vec::new();
-    if let Some(n) = declared {
-        res.grow(n).map_err(|e| refused(st, direction, e.into()))?;
-        buf.reserve_exact(n);
-    }
     let mut stream = body.into_data_stream();
-    while let Some(chunk) = next(&mut stream).await {
-        let chunk = chunk.map_err(|e| ApiError::bad_data(format!("cannot read body: {e}")))?;
-        let need = buf.len().saturating_add(chunk.len());
-        st.check_body_len(need)?;
-        if need > res.bytes() {
-            // Doubling, never past the size limit.
-            let target = need.max(res.bytes().saturating_mul(2)).min(max);
-            res.grow(target - res.bytes())
-                .map_err(|e| refused(st, direction, e.into()))?;
-            buf.reserve_exact(target - buf.len());
+    let refuse = |e: BudgetError| refused(st, direction, e.into());
+    if let Some(n) = declared {
+        // Reserved and allocated once, then filled.
+        res.grow(n).map_err(refuse)?;
+        let mut buf: Vec<u8> = Vec::with_capacity(n);
+        while let Some(chunk) = next(&mut stream).await {
+            let chunk = chunk.map_err(unreadable)?;
+            let need = buf.len().saturating_add(chunk.len());
+            st.check_body_len(need)?;
+            if need > res.bytes() {
+                res.grow(need - res.bytes()).map_err(refuse)?;
+            }
+            buf.extend_from_slice(&chunk);
         }
-        buf.extend_from_slice(&chunk);
+        return Ok((Bytes::from(buf), res));
     }
+    // No length: the chunks are kept as they arrive (each reserved), then
+    // joined into one buffer of the exact size (no chain of reallocations,
+    // which leaves freed blocks resident in the allocator).
+    let mut parts: Vec<Bytes> = Vec::new();
+    let mut total = 0usize;
+    while let Some(chunk) = next(&mut stream).await {
+        let chunk = chunk.map_err(unreadable)?;
+        total = total.saturating_add(chunk.len());
+        st.check_body_len(total)?;
+        res.grow(chunk.len()).map_err(refuse)?;
+        parts.push(chunk);
+    }
+    if parts.len() <= 1 {
+        return Ok((parts.pop().unwrap_or_default(), res));
+    }
+    res.grow(total).map_err(refuse)?;
+    let mut buf = Vec::with_capacity(total);
+    for p in parts.drain(..) {
+        buf.extend_from_slice(&p);
+    }
+    drop(parts);
+    res.release(total);
     Ok((Bytes::from(buf), res))
+}
+
+fn unreadable(e: axum::Error) -> ApiError {
+    ApiError::bad_data(format!("cannot read body: {e}"))
 }
 
 async fn next(s: &mut axum::body::BodyDataStream) -> Option<Result<Bytes, axum::Error>> {

@@ -209,9 +209,8 @@ pub fn snappy_into(
 /// leaves freed blocks behind in the allocator, and resident memory grows
 /// well past what is reserved): output up to eight times the body (at most
 /// [`SMALL_OUTPUT`]) is kept from a first pass, in one allocation; larger
-/// output is only counted (stopping at the cap, so a
-/// bomb allocates nothing), then decoded again into one buffer of exactly
-/// its size.
+/// output is only counted (stopping at the cap, so a bomb allocates
+/// nothing), then decoded again into one buffer of exactly its size.
 ///
 /// # Errors
 /// [`DecompressError`]: the cap, the budget, or bytes that do not decode.

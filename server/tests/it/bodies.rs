@@ -461,3 +461,52 @@ fn concurrent_bombs_are_refused_and_memory_stays_bounded() {
     assert_eq!(status, 204, "{}", String::from_utf8_lossy(&body));
     server.kill();
 }
+
+#[tokio::test]
+async fn bodies_without_a_length_are_read_in_chunks_under_the_limits() {
+    let (app, state, _dir) = app_with(BodyLimits::default());
+    let t = now_based(0);
+    let body = gzip(format!("chunked_body 7 {t}\n").repeat(3).as_bytes());
+    let chunked = |body: Vec<u8>, parts: usize| {
+        let size = body.len().div_ceil(parts);
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+            body.chunks(size).map(|c| Ok(c.to_vec())).collect();
+        Body::from_stream(stream_of(chunks))
+    };
+    let req = Request::post("/api/v1/import/prometheus")
+        .header("Content-Encoding", "gzip")
+        .body(chunked(body, 3))
+        .unwrap();
+    let (s, b) = send(&app, req).await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
+    assert!(
+        exported(&app, "chunked_body")
+            .await
+            .contains("\"values\":[7]")
+    );
+    // Over --max-request-bytes (8 MiB here) without a length: 413 as the
+    // chunks arrive.
+    let req = Request::post("/api/v1/import")
+        .body(chunked(vec![b' '; (8 << 20) + 1], 9))
+        .unwrap();
+    let (s, b) = send(&app, req).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{b}");
+    assert_eq!(state.bodies.budget.in_use(), 0);
+}
+
+/// A stream of `items` (no futures-util dependency needed).
+fn stream_of<T: Unpin + Send + 'static>(
+    items: Vec<T>,
+) -> impl futures_core::Stream<Item = T> + Send + 'static {
+    struct Iter<T>(std::vec::IntoIter<T>);
+    impl<T: Unpin> futures_core::Stream for Iter<T> {
+        type Item = T;
+        fn poll_next(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<T>> {
+            std::task::Poll::Ready(self.0.next())
+        }
+    }
+    Iter(items.into_iter())
+}
