@@ -16,6 +16,10 @@ use strata_engine::index::PostingsSource;
 use strata_engine::wal::Wal;
 use strata_engine::{Label, LabelLimits, Labels, MatchType, Matcher, Sample};
 use strata_server::api::remote_read::decode_request;
+use strata_server::body::MemoryBudget;
+use strata_server::decompress::{
+    DecompressError, Encoding as BodyEncoding, decompress, snappy_len,
+};
 use strata_server::ingest::{exposition, jsonl, remote_write};
 
 /// A target's check: panics on a bug, returns otherwise.
@@ -32,6 +36,7 @@ pub(crate) const TARGETS: &[(&str, Check)] = &[
     ("jsonl_parse", jsonl_parse),
     ("remote_write_decode", remote_write_decode),
     ("remote_read_decode", remote_read_decode),
+    ("decompress_bounded", decompress_bounded),
 ];
 
 /// Arbitrary bytes as a PromQL query: never a panic, and whatever parses
@@ -300,5 +305,73 @@ pub(crate) fn remote_read_decode(data: &[u8]) {
                 let _ = matcher.matches(&m.value);
             }
         }
+    }
+}
+
+/// Arbitrary bytes through every decompressor (identity, gzip, zstd,
+/// snappy) as the import and remote endpoints run them: the first two bytes
+/// are the cap (little-endian u16), the rest the body. Never a panic; output
+/// never exceeds the cap and is all reserved from the budget; every error
+/// is one of the expected kinds for its encoding (never a budget error: the
+/// budget is large enough for anything under the cap); a snappy block's
+/// declared length is what it decodes to; every reservation is given back.
+pub(crate) fn decompress_bounded(data: &[u8]) {
+    if data.len() > 1 << 16 {
+        return;
+    }
+    let Some((cap, body)) = data.split_first_chunk::<2>() else {
+        return;
+    };
+    let cap = usize::from(u16::from_le_bytes(*cap));
+    // Output, first-pass buffer, read chunk and zstd window, all <= 64 KiB.
+    let budget = MemoryBudget::new(1 << 20);
+    for enc in [
+        BodyEncoding::Identity,
+        BodyEncoding::Gzip,
+        BodyEncoding::Zstd,
+        BodyEncoding::Snappy,
+    ] {
+        let mut res = budget.reservation();
+        match decompress(enc, body, cap, &mut res) {
+            Ok(out) => {
+                assert!(
+                    out.len() <= cap,
+                    "{enc}: {} bytes over the cap {cap}",
+                    out.len()
+                );
+                assert!(res.bytes() >= out.len(), "{enc}: output not reserved");
+                match enc {
+                    BodyEncoding::Identity => assert_eq!(out, body),
+                    BodyEncoding::Snappy => {
+                        assert_eq!(snappy_len(body, cap), Ok(out.len()), "declared != decoded");
+                    }
+                    _ => {}
+                }
+            }
+            Err(DecompressError::TooLarge { limit, declared }) => {
+                assert_eq!(limit, cap, "{enc}");
+                if let Some(n) = declared {
+                    assert!(n > cap, "{enc}: declared {n} is within the cap {cap}");
+                }
+            }
+            Err(DecompressError::Implausible {
+                declared,
+                compressed,
+            }) => {
+                assert_eq!(enc, BodyEncoding::Snappy);
+                assert!(compressed < body.len() && declared > compressed * 64 / 3);
+            }
+            Err(DecompressError::Corrupt { encoding, .. }) => {
+                assert_eq!(encoding, enc);
+                assert_ne!(
+                    enc,
+                    BodyEncoding::Identity,
+                    "identity bodies never fail to decode"
+                );
+            }
+            Err(e) => panic!("{enc}: unexpected error {e:?}"),
+        }
+        drop(res);
+        assert_eq!(budget.in_use(), 0, "{enc}: reservation not given back");
     }
 }

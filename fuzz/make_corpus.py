@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import gzip
 import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -196,6 +197,27 @@ def remote_read():
 
 
 # ------------------------------------------------------------- text formats
+
+
+def decompress_seeds():
+    """decompress_bounded: a little-endian u16 cap, then the body."""
+    cap = lambda n: struct.pack("<H", n)
+    text = b'up{job="a"} 1\n' * 40
+    put("decompress_bounded", "gzip_text", cap(4096) + gzip.compress(text, mtime=0))
+    put("decompress_bounded", "gzip_over_cap", cap(100) + gzip.compress(b"\0" * 1000, mtime=0))
+    two = gzip.compress(b"a 1\n", mtime=0) + gzip.compress(b"b 2\n", mtime=0)
+    put("decompress_bounded", "gzip_two_members", cap(64) + two)
+    # `zstd -19` of text + b"zeros " + 3000 zero bytes (3566 bytes).
+    frame = bytes.fromhex(
+        "28b52ffd0468050100a875707b6a6f623d2261227d20310a7a65726f7320000200"
+        "b4737de3435453091de7c00e"
+    )
+    put("decompress_bounded", "zstd_text_and_zeros", cap(8192) + frame)
+    put("decompress_bounded", "zstd_over_cap", cap(1000) + frame)
+    put("decompress_bounded", "snappy_text", cap(4096) + snappy(text))
+    # 10 bytes declaring 250 MiB: refused before anything is allocated.
+    put("decompress_bounded", "snappy_bomb", cap(65535) + (uvarint(250 << 20) + b"\0" * 10)[:10])
+    put("decompress_bounded", "identity", cap(16) + b"not compressed at all")
 
 
 def text_formats():
@@ -375,6 +397,7 @@ def main():
     strata = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "target", "debug", "strata")
     remote_write()
     remote_read()
+    decompress_seeds()
     text_formats()
     wal_segment()
     chunks()

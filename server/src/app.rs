@@ -36,6 +36,8 @@ pub struct AppState {
     /// Held while `/internal/force_flush` or `/internal/force_merge` runs,
     /// so they run one at a time (a second call waits for the first).
     pub maintenance: Arc<tokio::sync::Mutex<()>>,
+    /// Decompression cap and the memory budget of request bodies.
+    pub bodies: crate::body::BodyLimits,
 }
 
 impl AppState {
@@ -50,6 +52,7 @@ impl AppState {
             auth: Default::default(),
             limits: Default::default(),
             maintenance: Default::default(),
+            bodies: Default::default(),
         }
     }
 
@@ -62,6 +65,12 @@ impl AppState {
     /// The same state with `limits`.
     pub fn with_limits(mut self, limits: crate::limits::Limits) -> AppState {
         self.limits = limits;
+        self
+    }
+
+    /// The same state with body limits `bodies`.
+    pub fn with_body_limits(mut self, bodies: crate::body::BodyLimits) -> AppState {
+        self.bodies = bodies;
         self
     }
 

@@ -6,6 +6,8 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod body;
+pub mod decompress;
 pub mod error;
 pub mod ingest;
 pub mod limits;

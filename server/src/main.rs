@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use strata_engine::{FsyncPolicy, Options, Storage};
 use strata_promql::eval::EvalOptions;
 use strata_server::auth::AuthConfig;
+use strata_server::body::BodyLimits;
 use strata_server::limits::Limits;
 use strata_server::serve::ConnLimits;
 use strata_server::{AppState, router};
@@ -116,6 +117,14 @@ struct ServeArgs {
     /// listen backlog until one closes.
     #[arg(long, env = "STRATA_MAX_CONNECTIONS", default_value_t = 512)]
     max_connections: usize,
+    /// Largest decompressed request body (snappy, gzip, zstd), in bytes;
+    /// larger ones get 413.
+    #[arg(long, env = "STRATA_MAX_DECOMPRESSED_BYTES", default_value_t = strata_server::body::DEFAULT_MAX_DECOMPRESSED_BYTES)]
+    max_decompressed_bytes: usize,
+    /// Bytes all request bodies being read and decompressed may hold at
+    /// once; past it writes get 503 (clients retry) and remote_read 429.
+    #[arg(long, env = "STRATA_MAX_INGEST_MEMORY_BYTES", default_value_t = strata_server::body::DEFAULT_MAX_INGEST_MEMORY_BYTES)]
+    max_ingest_memory_bytes: usize,
 }
 
 /// Reads a secret from a file, without its trailing newline.
@@ -228,6 +237,16 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ),
         max_connections: args.max_connections.max(1),
     };
+    let bodies = BodyLimits::new(args.max_decompressed_bytes, args.max_ingest_memory_bytes);
+    let largest = args
+        .max_request_bytes
+        .saturating_add(args.max_decompressed_bytes);
+    if largest > args.max_ingest_memory_bytes {
+        tracing::warn!(
+            "--max-ingest-memory-bytes={} is less than --max-request-bytes + --max-decompressed-bytes = {largest}: the largest bodies will be refused with 413",
+            args.max_ingest_memory_bytes
+        );
+    }
     tracing::info!(auth = ?auth, "access");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -251,7 +270,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         // until the storage is open and its WAL replayed.
         let state = AppState::opening(eval, args.max_request_bytes)
             .with_auth(auth)
-            .with_limits(limits);
+            .with_limits(limits)
+            .with_body_limits(bodies);
         let cell = state.storage.clone();
         let metrics = state.metrics.clone();
         let server = tokio::spawn(strata_server::serve::serve(listener, router(state), conn_limits, metrics, shutdown_signal()));

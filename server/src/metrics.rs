@@ -55,6 +55,8 @@ pub struct Metrics {
     pub open_connections: Gauge,
     /// Connections closed by the header-read or idle timeout.
     pub connections_timed_out: Counter,
+    /// Request bodies refused by the memory budget or a size cap, by reason.
+    pub bodies_refused: Family<ReasonLabels, Counter>,
     storage: StorageGauges,
 }
 
@@ -88,6 +90,7 @@ impl Default for Metrics {
             requests_refused: Counter::default(),
             open_connections: Gauge::default(),
             connections_timed_out: Counter::default(),
+            bodies_refused: Family::default(),
             storage: StorageGauges::default(),
             registry: Registry::default(),
         };
@@ -164,6 +167,11 @@ impl Default for Metrics {
             m.requests_refused.clone(),
         );
         registry.register(
+            "bodies_refused",
+            "Request bodies refused, by reason: memory_budget (--max-ingest-memory-bytes; 503 for writes, 429 for reads), decompressed_too_large (--max-decompressed-bytes; 413), unsupported_encoding (415)",
+            m.bodies_refused.clone(),
+        );
+        registry.register(
             "head_cuts",
             "Head cuts (blocks written from the head) since start",
             s.head_cuts.clone(),
@@ -221,6 +229,15 @@ impl Metrics {
                 reason: reason.into(),
             })
             .inc_by(n as u64);
+    }
+
+    /// Counts a request body refused for `reason`.
+    pub fn refuse_body(&self, reason: &str) {
+        self.bodies_refused
+            .get_or_create(&ReasonLabels {
+                reason: reason.into(),
+            })
+            .inc();
     }
 
     /// The text exposition, with storage figures read now.

@@ -3,14 +3,16 @@
 //! protobuf `ReadResponse` with raw samples out. Staleness markers are
 //! returned as stored, so the reading Prometheus applies them itself.
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use prost::Message;
 use strata_engine::{MatchType, Matcher, Querier};
 
 use crate::app::AppState;
+use crate::body::Direction;
+use crate::decompress::snappy_into;
 use crate::error::{ApiError, ErrorType};
 use crate::ingest::remote_write::{DecodeError, Label, Sample, TimeSeries};
 
@@ -167,10 +169,23 @@ pub fn answer(
     Ok(ReadResponse { results })
 }
 
-/// `POST /api/v1/read`.
-pub async fn read(State(st): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let req = decode_request(&body, st.max_request_bytes.saturating_mul(8))
-        .map_err(|e| ApiError::bad_data(e.to_string()))?;
+/// `POST /api/v1/read`. The body and its decompressed size are reserved
+/// from the body memory budget (429 when it is used up) while it is
+/// decoded; 413 over `--max-request-bytes` or `--max-decompressed-bytes`.
+pub async fn read(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let (body, mut res) = crate::body::read(&st, &headers, body, Direction::Read).await?;
+    let mut raw = Vec::new();
+    let n = snappy_into(&body, st.bodies.max_decompressed, &mut res, &mut raw)
+        .map_err(|e| crate::body::refused(&st, Direction::Read, e))?;
+    drop(body);
+    let req = ReadRequest::decode(raw.get(..n).unwrap_or_default())
+        .map_err(|e| ApiError::bad_data(DecodeError::Protobuf(e.to_string()).to_string()))?;
+    drop(raw);
+    drop(res);
     if !req.accepted_response_types.is_empty() && !req.accepted_response_types.contains(&SAMPLES) {
         return Err(ApiError::bad_data(format!(
             "server does not support any of the requested response types: {:?}; supported: [SAMPLES]",

@@ -1,23 +1,44 @@
 //! `POST /api/v1/write`.
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::remote_write::decompress_into;
 use super::wire::{for_each_series_raw, not_utf8};
 use crate::app::AppState;
+use crate::body::{self, Direction, Reservation};
+use crate::decompress::{DecompressError, Encoding, snappy_into};
 use crate::error::{ApiError, ErrorType};
 
 /// Stores a remote_write request: 204 when stored, 400 for data that will
-/// never be accepted (the valid series of the request are stored), 5xx
-/// when retrying can help.
-pub async fn write(State(st): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    st.check_body_len(body.len())?;
+/// never be accepted (the valid series of the request are stored), 413
+/// over a size cap, 415 for a `Content-Encoding` other than `snappy` (or
+/// `identity`: the body is a snappy block either way), 5xx when retrying
+/// can help (503 when the body memory budget is used up).
+pub async fn write(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    match Encoding::from_headers(&headers) {
+        Ok(Encoding::Snappy | Encoding::Identity) => {}
+        _ => {
+            let encoding = headers
+                .get(axum::http::header::CONTENT_ENCODING)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .unwrap_or_default();
+            let e = DecompressError::Unsupported {
+                encoding,
+                accepted: "snappy (block format; remote_write 1.0)",
+            };
+            return Err(body::refused(&st, Direction::Write, e));
+        }
+    }
+    let (body, mut res) = body::read(&st, &headers, body, Direction::Write).await?;
     tokio::task::spawn_blocking(move || {
         DECOMPRESSED.with_borrow_mut(|buf| {
-            let stored = store(&st, &body, buf);
+            let stored = store(&st, &body, buf, &mut res);
             if buf.len() > KEPT_BUFFER_BYTES {
                 *buf = Vec::new();
             }
@@ -36,10 +57,16 @@ thread_local! {
     static DECOMPRESSED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Decompresses `body` into `buf` and stores its samples.
-fn store(st: &AppState, body: &[u8], buf: &mut Vec<u8>) -> Result<Response, ApiError> {
-    let n = decompress_into(body, st.max_request_bytes.saturating_mul(8), buf)
-        .map_err(|e| ApiError::bad_data(e.to_string()))?;
+/// Decompresses `body` into `buf` (its size reserved in `res` first) and
+/// stores its samples.
+fn store(
+    st: &AppState,
+    body: &[u8],
+    buf: &mut Vec<u8>,
+    res: &mut Reservation,
+) -> Result<Response, ApiError> {
+    let n = snappy_into(body, st.bodies.max_decompressed, res, buf)
+        .map_err(|e| body::refused(st, Direction::Write, e))?;
     let raw = buf.get(..n).unwrap_or_default();
     let storage = st.storage()?;
     let mut app = storage.appender();

@@ -6,14 +6,16 @@
 //! parse is refused with 400 naming the line, and nothing of it is kept.
 //! Series the storage refuses once parsed (invalid labels, samples older
 //! than the retention) are counted and reported with 400 while the rest is
-//! stored, as for remote_write. Compressed bodies (`Content-Encoding`) are
-//! refused with 415.
+//! stored, as for remote_write. Bodies may be compressed as VictoriaMetrics
+//! accepts them (`Content-Encoding: gzip`, `x-gzip`, `zstd`, `snappy` block
+//! format, or `identity`; others get 415), decoded under
+//! `--max-decompressed-bytes` (413) and the body memory budget (503).
 
 use std::collections::BTreeMap;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use strata_engine::{Label, Labels, METRIC_NAME};
 
@@ -21,6 +23,8 @@ use super::exposition::{self, Entry};
 use super::jsonl;
 use crate::api::params::{Params, parse_time};
 use crate::app::AppState;
+use crate::body::{self, Direction, Reservation};
+use crate::decompress::{self as dec, Encoding};
 use crate::error::{ApiError, ErrorType};
 
 /// The samples of one series from one input line.
@@ -42,9 +46,8 @@ pub async fn prometheus(
     State(st): State<AppState>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, ApiError> {
-    check_body(&st, &headers, &body)?;
     let p = Params::parse(q.as_deref(), None)?;
     let extra = extra_labels(&p)?;
     let default_t = match p.get("timestamp") {
@@ -55,9 +58,10 @@ pub async fn prometheus(
             ))
         })?,
     };
-    blocking(st, move |st| {
+    let body = read_body(&st, &headers, body).await?;
+    blocking(st, body, move |st, body| {
         let limits = st.storage()?.options().label_limits;
-        let (batch, metadata) = parse_text(&body, default_t, &extra, limits)?;
+        let (batch, metadata) = parse_text(body, default_t, &extra, limits)?;
         record_metadata(st, metadata);
         Ok(batch)
     })
@@ -71,31 +75,47 @@ pub async fn json_lines(
     State(st): State<AppState>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, ApiError> {
-    check_body(&st, &headers, &body)?;
     let p = Params::parse(q.as_deref(), None)?;
     let extra = extra_labels(&p)?;
-    blocking(st, move |st| {
-        parse_json_lines(&body, &extra, st.storage()?.options().label_limits)
+    let body = read_body(&st, &headers, body).await?;
+    blocking(st, body, move |st, body| {
+        parse_json_lines(body, &extra, st.storage()?.options().label_limits)
     })
     .await
 }
 
-/// 413 over the body limit; 415 for a compressed body.
-fn check_body(st: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<(), ApiError> {
-    st.check_body_len(body.len())?;
-    if let Some(enc) = headers.get(header::CONTENT_ENCODING) {
-        let enc = enc.to_str().unwrap_or("?");
-        if !enc.eq_ignore_ascii_case("identity") {
-            let mut e = ApiError::bad_data(format!(
-                "unsupported Content-Encoding {enc:?}: send the body uncompressed"
-            ));
-            e.status = Some(StatusCode::UNSUPPORTED_MEDIA_TYPE);
-            return Err(e);
-        }
+/// A body as read, not yet decompressed, with the memory it holds.
+struct Received {
+    encoding: Encoding,
+    bytes: Bytes,
+    res: Reservation,
+}
+
+/// Reads the body under the memory budget: 415 for an unsupported
+/// `Content-Encoding` (before reading), 413 over `--max-request-bytes`, 503
+/// when the budget is used up.
+async fn read_body(st: &AppState, headers: &HeaderMap, body: Body) -> Result<Received, ApiError> {
+    let encoding =
+        Encoding::from_headers(headers).map_err(|e| body::refused(st, Direction::Write, e))?;
+    let (bytes, res) = body::read(st, headers, body, Direction::Write).await?;
+    Ok(Received {
+        encoding,
+        bytes,
+        res,
+    })
+}
+
+/// The body decompressed (413 over `--max-decompressed-bytes`, 400 when it
+/// does not decode), its output reserved from the budget as it grows.
+fn decompressed(st: &AppState, r: &mut Received) -> Result<Bytes, ApiError> {
+    if r.encoding == Encoding::Identity {
+        return Ok(r.bytes.clone());
     }
-    Ok(())
+    dec::decompress(r.encoding, &r.bytes, st.bodies.max_decompressed, &mut r.res)
+        .map(Bytes::from)
+        .map_err(|e| body::refused(st, Direction::Write, e))
 }
 
 /// The `extra_label=name=value` parameters.
@@ -209,14 +229,24 @@ fn record_metadata(st: &AppState, metadata: TextMetadata) {
     }
 }
 
-/// Parses with `parse` and stores the result, off the async threads.
+/// Decompresses `body`, parses it with `parse` and stores the result, off
+/// the async threads; the body's memory stays reserved until then.
 async fn blocking(
     st: AppState,
-    parse: impl FnOnce(&AppState) -> Result<Vec<Pending>, ApiError> + Send + 'static,
+    mut body: Received,
+    parse: impl FnOnce(&AppState, &[u8]) -> Result<Vec<Pending>, ApiError> + Send + 'static,
 ) -> Result<Response, ApiError> {
     tokio::task::spawn_blocking(move || {
-        let batch = parse(&st)?;
-        store(&st, batch)
+        let raw = decompressed(&st, &mut body)?;
+        // The compressed bytes are no longer needed.
+        body.bytes = Bytes::new();
+        let batch = parse(&st, &raw)?;
+        drop(raw);
+        // The reservation (`body.res`) is held while the batch is stored:
+        // the parsed batch is at least as large as the body was.
+        let stored = store(&st, batch);
+        drop(body);
+        stored
     })
     .await
     .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?

@@ -3,6 +3,9 @@
 
 use prost::Message;
 
+use crate::body::MemoryBudget;
+use crate::decompress::{DecompressError, snappy_into};
+
 /// `prometheus.WriteRequest`.
 #[derive(Clone, PartialEq, Message)]
 pub struct WriteRequest {
@@ -64,20 +67,13 @@ pub struct MetricMetadata {
     pub unit: String,
 }
 
-/// Why a body was refused (all of them are the client's fault: 400).
+/// Why a body was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
-    /// The body is not snappy block format.
-    #[error("snappy decode error: {0}")]
-    Snappy(String),
-    /// The decompressed body would exceed the limit.
-    #[error("decompressed body of {size} bytes exceeds the limit of {limit} bytes")]
-    TooLarge {
-        /// Declared decompressed size.
-        size: usize,
-        /// The limit.
-        limit: usize,
-    },
+    /// The snappy block does not decompress, declares an impossible or
+    /// too large size ([`DecompressError::TooLarge`]).
+    #[error(transparent)]
+    Decompress(#[from] DecompressError),
     /// The protobuf does not decode.
     #[error("protobuf decode error: {0}")]
     Protobuf(String),
@@ -94,21 +90,17 @@ pub fn decode(body: &[u8], max_decompressed: usize) -> Result<WriteRequest, Deco
 }
 
 /// Decompresses a snappy block, refusing one that declares more than
-/// `max_decompressed` bytes before allocating for it.
+/// `max_decompressed` bytes (or more than its compressed bytes can hold)
+/// before allocating for it. Not charged to any memory budget: the
+/// handlers use [`crate::decompress::snappy_into`] with their reservation.
 ///
 /// # Errors
-/// [`DecodeError::Snappy`] or [`DecodeError::TooLarge`].
+/// [`DecodeError::Decompress`].
 pub fn decompress(body: &[u8], max_decompressed: usize) -> Result<Vec<u8>, DecodeError> {
-    let size = snap::raw::decompress_len(body).map_err(|e| DecodeError::Snappy(e.to_string()))?;
-    if size > max_decompressed {
-        return Err(DecodeError::TooLarge {
-            size,
-            limit: max_decompressed,
-        });
-    }
-    snap::raw::Decoder::new()
-        .decompress_vec(body)
-        .map_err(|e| DecodeError::Snappy(e.to_string()))
+    let mut out = Vec::new();
+    let n = decompress_into(body, max_decompressed, &mut out)?;
+    out.truncate(n);
+    Ok(out)
 }
 
 /// [`decompress`] into a reused buffer: `out` grows to the decompressed
@@ -122,20 +114,8 @@ pub fn decompress_into(
     max_decompressed: usize,
     out: &mut Vec<u8>,
 ) -> Result<usize, DecodeError> {
-    let size = snap::raw::decompress_len(body).map_err(|e| DecodeError::Snappy(e.to_string()))?;
-    if size > max_decompressed {
-        return Err(DecodeError::TooLarge {
-            size,
-            limit: max_decompressed,
-        });
-    }
-    if out.len() < size {
-        out.resize(size, 0);
-    }
-    let dst = out.get_mut(..size).unwrap_or_default();
-    snap::raw::Decoder::new()
-        .decompress(body, dst)
-        .map_err(|e| DecodeError::Snappy(e.to_string()))
+    let mut unbudgeted = MemoryBudget::new(usize::MAX).reservation();
+    Ok(snappy_into(body, max_decompressed, &mut unbudgeted, out)?)
 }
 
 /// Encodes a request as a client would (for tests and tools).
@@ -168,11 +148,14 @@ mod tests {
         assert_eq!(decode(&body, 1 << 20).unwrap(), req);
         assert!(matches!(
             decode(b"not snappy at all", 1 << 20),
-            Err(DecodeError::Snappy(_))
+            Err(DecodeError::Decompress(DecompressError::Corrupt { .. }))
         ));
         assert!(matches!(
             decode(&body, 4),
-            Err(DecodeError::TooLarge { .. })
+            Err(DecodeError::Decompress(DecompressError::TooLarge {
+                declared: Some(_),
+                limit: 4
+            }))
         ));
         let garbage = snap::raw::Encoder::new().compress_vec(&[0xff; 20]).unwrap();
         assert!(matches!(

@@ -377,7 +377,7 @@ async fn request_errors() {
     let (s, b, _) = send(
         &app,
         Request::post("/api/v1/import/prometheus")
-            .header("content-encoding", "gzip")
+            .header("content-encoding", "br")
             .body(Body::from("a 1\n"))
             .unwrap(),
     )

@@ -2,6 +2,7 @@
 
 mod access;
 mod api;
+mod bodies;
 mod clients;
 mod connections;
 mod corruption;

@@ -1,0 +1,401 @@
+//! Request bodies under one shared memory budget.
+//!
+//! Every body being read and decoded (remote_write, remote_read, the import
+//! endpoints) holds a [`Reservation`] of the server's [`MemoryBudget`]
+//! (`--max-ingest-memory-bytes`): its length (`Content-Length` up front, or
+//! chunk by chunk as it arrives) and the bytes it decompresses to, reserved
+//! before they are allocated and given back when the reservation drops.
+//! When the budget is used up a request is refused at once — 503 for
+//! writes, so remote_write clients retry; 429 for reads — instead of
+//! letting concurrent requests add up past the memory the server has.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, StatusCode, header};
+
+use crate::app::AppState;
+use crate::decompress::DecompressError;
+use crate::error::{ApiError, ErrorType};
+
+/// Default `--max-decompressed-bytes`: 64 MiB.
+pub const DEFAULT_MAX_DECOMPRESSED_BYTES: usize = 64 << 20;
+/// Default `--max-ingest-memory-bytes`: 128 MiB.
+pub const DEFAULT_MAX_INGEST_MEMORY_BYTES: usize = 128 << 20;
+
+/// Bytes that request bodies may hold at once, shared by every request.
+#[derive(Debug, Clone)]
+pub struct MemoryBudget {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    limit: usize,
+    used: AtomicUsize,
+}
+
+/// Why a reservation was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BudgetError {
+    /// Other requests hold too much of the budget now; retrying later can
+    /// succeed.
+    #[error(
+        "request bodies in flight hold {in_use} of {limit} bytes (--max-ingest-memory-bytes); this request needs {requested} more; retry later"
+    )]
+    Exhausted {
+        /// Bytes asked for.
+        requested: usize,
+        /// Bytes held by all requests when it was refused.
+        in_use: usize,
+        /// The budget.
+        limit: usize,
+    },
+    /// The request alone needs more than the whole budget: it can never
+    /// succeed.
+    #[error(
+        "request needs {requested} bytes for its body, more than the whole budget of {limit} bytes (--max-ingest-memory-bytes)"
+    )]
+    Exceeds {
+        /// Bytes the request would hold in all.
+        requested: usize,
+        /// The budget.
+        limit: usize,
+    },
+}
+
+impl MemoryBudget {
+    /// A budget of `limit` bytes.
+    pub fn new(limit: usize) -> MemoryBudget {
+        MemoryBudget {
+            inner: Arc::new(Inner {
+                limit,
+                used: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    /// The budget in bytes.
+    pub fn limit(&self) -> usize {
+        self.inner.limit
+    }
+
+    /// Bytes reserved now.
+    pub fn in_use(&self) -> usize {
+        self.inner.used.load(Ordering::Relaxed)
+    }
+
+    /// An empty reservation, to grow with [`Reservation::grow`].
+    pub fn reservation(&self) -> Reservation {
+        Reservation {
+            budget: self.clone(),
+            bytes: 0,
+        }
+    }
+
+    /// Reserves `bytes` at once.
+    ///
+    /// # Errors
+    /// [`BudgetError`] when they do not fit.
+    pub fn reserve(&self, bytes: usize) -> Result<Reservation, BudgetError> {
+        let mut r = self.reservation();
+        r.grow(bytes)?;
+        Ok(r)
+    }
+
+    fn take(&self, requested: usize, held: usize) -> Result<(), BudgetError> {
+        let limit = self.inner.limit;
+        if held.saturating_add(requested) > limit {
+            return Err(BudgetError::Exceeds {
+                requested: held.saturating_add(requested),
+                limit,
+            });
+        }
+        self.inner
+            .used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(requested).filter(|n| *n <= limit)
+            })
+            .map(|_| ())
+            .map_err(|in_use| BudgetError::Exhausted {
+                requested,
+                in_use,
+                limit,
+            })
+    }
+}
+
+impl Default for MemoryBudget {
+    fn default() -> Self {
+        MemoryBudget::new(DEFAULT_MAX_INGEST_MEMORY_BYTES)
+    }
+}
+
+/// Bytes held from a [`MemoryBudget`]; given back when dropped.
+#[derive(Debug)]
+pub struct Reservation {
+    budget: MemoryBudget,
+    bytes: usize,
+}
+
+impl Reservation {
+    /// Reserves `additional` more bytes.
+    ///
+    /// # Errors
+    /// [`BudgetError`] when they do not fit (what is held stays held).
+    pub fn grow(&mut self, additional: usize) -> Result<(), BudgetError> {
+        if additional == 0 {
+            return Ok(());
+        }
+        self.budget.take(additional, self.bytes)?;
+        self.bytes += additional;
+        Ok(())
+    }
+
+    /// Gives back `bytes` of what is held (at most all of it), for memory
+    /// freed before the request ends.
+    pub fn release(&mut self, bytes: usize) {
+        let bytes = bytes.min(self.bytes);
+        self.bytes -= bytes;
+        self.budget.inner.used.fetch_sub(bytes, Ordering::AcqRel);
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.budget
+            .inner
+            .used
+            .fetch_sub(self.bytes, Ordering::AcqRel);
+    }
+}
+
+/// The body limits of [`AppState`]: the decompression cap and the budget.
+#[derive(Debug, Clone)]
+pub struct BodyLimits {
+    /// Largest decompressed body, in bytes (`--max-decompressed-bytes`).
+    pub max_decompressed: usize,
+    /// The shared budget (`--max-ingest-memory-bytes`).
+    pub budget: MemoryBudget,
+}
+
+impl BodyLimits {
+    /// A cap of `max_decompressed` bytes and a budget of `budget` bytes.
+    pub fn new(max_decompressed: usize, budget: usize) -> BodyLimits {
+        BodyLimits {
+            max_decompressed,
+            budget: MemoryBudget::new(budget),
+        }
+    }
+}
+
+impl Default for BodyLimits {
+    fn default() -> Self {
+        BodyLimits::new(
+            DEFAULT_MAX_DECOMPRESSED_BYTES,
+            DEFAULT_MAX_INGEST_MEMORY_BYTES,
+        )
+    }
+}
+
+/// Whether a request stores (503 when the budget is used up, so clients
+/// retry) or reads (429).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// remote_write and the import endpoints.
+    Write,
+    /// remote_read.
+    Read,
+}
+
+/// Reads a request body of at most `--max-request-bytes`, reserving its
+/// bytes from the budget before they are allocated: the whole
+/// `Content-Length` up front, or chunk by chunk without one.
+///
+/// # Errors
+/// 413 over the size limit (or when the request alone needs more than the
+/// whole budget); 503 (writes) or 429 (reads) when the budget is used up;
+/// 400 when the body cannot be read.
+pub async fn read(
+    st: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    direction: Direction,
+) -> Result<(Bytes, Reservation), ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| s.trim().parse::<usize>().ok());
+    if let Some(n) = declared {
+        st.check_body_len(n)?;
+    }
+    let mut res = st.bodies.budget.reservation();
+    let mut stream = body.into_data_stream();
+    let refuse = |e: BudgetError| refused(st, direction, e.into());
+    if let Some(n) = declared {
+        // Reserved and allocated once, then filled.
+        res.grow(n).map_err(refuse)?;
+        let mut buf: Vec<u8> = Vec::with_capacity(n);
+        while let Some(chunk) = next(&mut stream).await {
+            let chunk = chunk.map_err(unreadable)?;
+            let need = buf.len().saturating_add(chunk.len());
+            st.check_body_len(need)?;
+            if need > res.bytes() {
+                res.grow(need - res.bytes()).map_err(refuse)?;
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        return Ok((Bytes::from(buf), res));
+    }
+    // No length: the chunks are kept as they arrive (each reserved), then
+    // joined into one buffer of the exact size (no chain of reallocations,
+    // which leaves freed blocks resident in the allocator).
+    let mut parts: Vec<Bytes> = Vec::new();
+    let mut total = 0usize;
+    while let Some(chunk) = next(&mut stream).await {
+        let chunk = chunk.map_err(unreadable)?;
+        total = total.saturating_add(chunk.len());
+        st.check_body_len(total)?;
+        res.grow(chunk.len()).map_err(refuse)?;
+        parts.push(chunk);
+    }
+    if parts.len() <= 1 {
+        return Ok((parts.pop().unwrap_or_default(), res));
+    }
+    res.grow(total).map_err(refuse)?;
+    let mut buf = Vec::with_capacity(total);
+    for p in parts.drain(..) {
+        buf.extend_from_slice(&p);
+    }
+    drop(parts);
+    res.release(total);
+    Ok((Bytes::from(buf), res))
+}
+
+fn unreadable(e: axum::Error) -> ApiError {
+    ApiError::bad_data(format!("cannot read body: {e}"))
+}
+
+async fn next(s: &mut axum::body::BodyDataStream) -> Option<Result<Bytes, axum::Error>> {
+    std::future::poll_fn(|cx| futures_core::Stream::poll_next(std::pin::Pin::new(&mut *s), cx))
+        .await
+}
+
+/// The API error for a body that cannot be decompressed or held, counting
+/// budget and size refusals in `/metrics`: 413 over a cap, 415 for an
+/// unsupported encoding, 503 (writes) or 429 (reads) when the budget is
+/// used up, 400 for a corrupt body.
+pub fn refused(st: &AppState, direction: Direction, e: DecompressError) -> ApiError {
+    let (reason, status, kind) = match &e {
+        DecompressError::Budget(BudgetError::Exhausted { .. }) => (
+            Some("memory_budget"),
+            match direction {
+                Direction::Write => StatusCode::SERVICE_UNAVAILABLE,
+                Direction::Read => StatusCode::TOO_MANY_REQUESTS,
+            },
+            ErrorType::Unavailable,
+        ),
+        DecompressError::Budget(BudgetError::Exceeds { .. }) => (
+            Some("memory_budget"),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorType::BadData,
+        ),
+        DecompressError::TooLarge { .. } => (
+            Some("decompressed_too_large"),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorType::BadData,
+        ),
+        DecompressError::Unsupported { .. } => (
+            Some("unsupported_encoding"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorType::BadData,
+        ),
+        _ => (None, StatusCode::BAD_REQUEST, ErrorType::BadData),
+    };
+    if let Some(reason) = reason {
+        st.metrics.refuse_body(reason);
+    }
+    ApiError {
+        kind,
+        message: e.to_string(),
+        status: Some(status),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reservations_add_up_and_are_released_on_drop() {
+        let b = MemoryBudget::new(100);
+        let a = b.reserve(60).unwrap();
+        let mut c = b.reserve(30).unwrap();
+        assert_eq!(b.in_use(), 90);
+        assert_eq!(
+            c.grow(20),
+            Err(BudgetError::Exhausted {
+                requested: 20,
+                in_use: 90,
+                limit: 100
+            })
+        );
+        assert_eq!(c.bytes(), 30, "a refused growth keeps what was held");
+        c.grow(10).unwrap();
+        assert_eq!(b.in_use(), 100);
+        c.release(15);
+        assert_eq!((c.bytes(), b.in_use()), (25, 85));
+        c.grow(15).unwrap();
+        drop(a);
+        assert_eq!(b.in_use(), 40);
+        drop(c);
+        assert_eq!(b.in_use(), 0);
+    }
+
+    #[test]
+    fn a_request_larger_than_the_whole_budget_can_never_fit() {
+        let b = MemoryBudget::new(100);
+        let mut r = b.reserve(50).unwrap();
+        assert_eq!(
+            r.grow(51),
+            Err(BudgetError::Exceeds {
+                requested: 101,
+                limit: 100
+            })
+        );
+        assert_eq!(b.in_use(), 50);
+        assert!(matches!(
+            b.reserve(usize::MAX),
+            Err(BudgetError::Exceeds { .. })
+        ));
+    }
+
+    #[test]
+    fn concurrent_reservations_never_exceed_the_budget() {
+        let b = MemoryBudget::new(1000);
+        let peak = std::sync::Arc::new(AtomicUsize::new(0));
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                let (b, peak) = (b.clone(), peak.clone());
+                s.spawn(move || {
+                    for i in 0..2000 {
+                        if let Ok(r) = b.reserve(100 + i % 200) {
+                            peak.fetch_max(b.in_use(), Ordering::Relaxed);
+                            drop(r);
+                        }
+                    }
+                });
+            }
+        });
+        assert!(peak.load(Ordering::Relaxed) <= 1000);
+        assert!(peak.load(Ordering::Relaxed) > 0);
+        assert_eq!(b.in_use(), 0);
+    }
+}
