@@ -7,7 +7,9 @@
 //! Series the storage refuses once parsed (invalid labels, samples older
 //! than the retention) are counted and reported with 400 while the rest is
 //! stored, as for remote_write. Compressed bodies (`Content-Encoding`) are
-//! refused with 415.
+//! refused with 415. OpenMetrics exemplars on sample lines (`# {...} v`)
+//! are dropped and counted (`strata_samples_rejected{reason="exemplar"}`);
+//! the samples they annotate are stored.
 
 use std::collections::BTreeMap;
 
@@ -56,8 +58,12 @@ pub async fn prometheus(
         })?,
     };
     blocking(st, move |st| {
-        let (batch, metadata) = parse_text(&body, default_t, &extra)?;
+        let (batch, metadata, exemplars) = parse_text(&body, default_t, &extra)?;
         record_metadata(st, metadata);
+        if exemplars > 0 {
+            // Dropped, not refused: the samples they annotate are stored.
+            st.metrics.reject("exemplar", exemplars);
+        }
         Ok(batch)
     })
     .await
@@ -125,9 +131,10 @@ fn parse_text(
     body: &[u8],
     default_t: i64,
     extra: &[Label],
-) -> Result<(Vec<Pending>, TextMetadata), ApiError> {
+) -> Result<(Vec<Pending>, TextMetadata, usize), ApiError> {
     let mut batch = Vec::new();
     let mut metadata = TextMetadata::new();
+    let mut exemplars = 0;
     for entry in exposition::parse(body) {
         let (line, entry) = entry.map_err(|e| ApiError::bad_data(e.to_string()))?;
         match entry {
@@ -138,6 +145,7 @@ fn parse_text(
                 metadata.entry(metric.to_owned()).or_default().0 = Some(kind.metadata_name());
             }
             Entry::Sample(s) => {
+                exemplars += usize::from(s.exemplar);
                 let mut labels = Vec::with_capacity(1 + s.labels.len() + extra.len());
                 labels.push(Label::new(METRIC_NAME, s.name));
                 labels.extend(
@@ -154,7 +162,7 @@ fn parse_text(
             }
         }
     }
-    Ok((batch, metadata))
+    Ok((batch, metadata, exemplars))
 }
 
 fn parse_json_lines(body: &[u8], extra: &[Label]) -> Result<Vec<Pending>, ApiError> {
