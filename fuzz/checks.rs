@@ -243,18 +243,34 @@ pub(crate) fn remote_write_v2_decode(data: &[u8]) {
                     names.push(String::from_utf8_lossy(v).into_owned());
                 }
             }
-            let owned: Vec<(Vec<u8>, Vec<u8>)> =
-                labels.iter().map(|(n, v)| (n.to_vec(), v.to_vec())).collect();
+            let owned: Vec<(Vec<u8>, Vec<u8>)> = labels
+                .iter()
+                .map(|(n, v)| (n.to_vec(), v.to_vec()))
+                .collect();
             let bits: Vec<(i64, u64)> = samples.iter().map(|(t, v)| (*t, v.to_bits())).collect();
             seen.push((owned, bits));
             Ok(())
         });
         if let Ok(w) = &res {
             for m in &w.metadata {
-                assert!(names.iter().any(|n| n == m.metric), "metadata for {:?}", m.metric);
+                assert!(
+                    names.iter().any(|n| n == m.metric),
+                    "metadata for {:?}",
+                    m.metric
+                );
             }
         }
-        (res.map(|w| (w.histograms, w.exemplars, w.start_timestamps, w.metadata.len())), seen)
+        (
+            res.map(|w| {
+                (
+                    w.histograms,
+                    w.exemplars,
+                    w.start_timestamps,
+                    w.metadata.len(),
+                )
+            }),
+            seen,
+        )
     };
     let direct = walk(data);
     assert_eq!(walk(data), direct, "a walk of the same bytes differs");
