@@ -129,6 +129,15 @@ pub fn for_each_series<'a>(
                 r.len_delimited()?;
                 any_series = true;
             }
+            // Reserved for 1.0's fields: a 1.0 `WriteRequest` sent as 2.0
+            // would otherwise decode as empty and be acknowledged.
+            (1..=3, LEN) => {
+                return Err(err(
+                    "field 1-3 (reserved) in an io.prometheus.write.v2.Request: this is a \
+                     remote_write 1.0 body; send it with Content-Type: \
+                     application/x-protobuf;proto=prometheus.WriteRequest",
+                ));
+            }
             (_, w) => r.skip(w)?,
         }
     }
@@ -175,7 +184,6 @@ pub fn for_each_series<'a>(
 
 /// One `TimeSeries`: fills `labels` and `samples`, counts what is not
 /// stored, and returns its metadata when it has any.
-#[allow(clippy::type_complexity)]
 fn time_series<'a>(
     msg: &'a [u8],
     symbols: &Symbols<'a>,
@@ -631,8 +639,8 @@ mod tests {
             }],
         };
         assert!(walk(&help.encode_to_vec()).is_err());
-        // A 1.0 WriteRequest read as 2.0: its fields are reserved here, so
-        // the body has no series (the handler relies on Content-Type).
+        // A 1.0 WriteRequest read as 2.0 (its fields are reserved here) is
+        // refused, not read as an empty request.
         let v1 = crate::ingest::remote_write::WriteRequest {
             timeseries: vec![crate::ingest::remote_write::TimeSeries {
                 labels: vec![crate::ingest::remote_write::Label {
@@ -647,9 +655,13 @@ mod tests {
             metadata: vec![],
         };
         let raw = v1.encode_to_vec();
-        let (got, w) = walk(&raw).unwrap();
-        assert!(got.is_empty());
-        assert_eq!(w, Walked::default());
+        let e = walk(&raw).unwrap_err().to_string();
+        assert!(e.contains("this is a remote_write 1.0 body"), "{e}");
+        // And a 2.0 body read as 1.0 is refused too.
+        let e = crate::ingest::wire::for_each_series(&odd.encode_to_vec(), |_, _| {})
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("this is a remote_write 2.0 body"), "{e}");
     }
 
     proptest! {

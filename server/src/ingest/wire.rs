@@ -252,6 +252,15 @@ pub fn for_each_series_raw<'a>(
                 }
                 series(&mut labels, &samples)?;
             }
+            // A 2.0 `Request` sent without its Content-Type: its symbols
+            // and series would be skipped and the request acknowledged.
+            (4 | 5, LEN) => {
+                return Err(err(format!(
+                    "field 4/5 in a prometheus.WriteRequest: this is a remote_write 2.0 body; \
+                     send it with Content-Type: application/x-protobuf;proto={}",
+                    super::remote_write_v2::PROTO
+                )));
+            }
             (3, w) => {
                 expect(w, LEN, "WriteRequest.metadata")?;
                 walked.metadata.push(

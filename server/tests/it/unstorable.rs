@@ -619,6 +619,28 @@ async fn unsupported_content_type_or_encoding_is_415_and_stores_nothing() {
         assert!(b.contains("unsupported Content-"), "{b}");
         assert_eq!(written(&h), (0, 0, 0));
     }
+    // Each message under the other's Content-Type: 400, not an empty 204.
+    let v2 = encode_v2(
+        &["", "__name__", "never_stored"],
+        &[S2 {
+            refs: vec![1, 2],
+            samples: vec![(1.0, t, 0)],
+            ..S2::default()
+        }],
+    );
+    for (ct, body, says) in [
+        (
+            "application/x-protobuf",
+            snappy(&v2),
+            "this is a remote_write 2.0 body",
+        ),
+        (V2, body.clone(), "this is a remote_write 1.0 body"),
+    ] {
+        let (s, h, b) = post(&app, "/api/v1/write", &[("Content-Type", ct)], body).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{ct}: {b}");
+        assert!(b.contains(says), "{b}");
+        assert_eq!(written(&h), (0, 0, 0));
+    }
     assert!(stored(&app, "never_stored", t + 1000).await.is_empty());
 }
 
