@@ -82,6 +82,13 @@ pub enum Entry<'a> {
         /// Its type.
         kind: MetricType,
     },
+    /// `# UNIT metric unit` (OpenMetrics).
+    Unit {
+        /// The metric family.
+        metric: &'a str,
+        /// The unit.
+        unit: &'a str,
+    },
     /// A sample.
     Sample(Sample<'a>),
 }
@@ -315,11 +322,11 @@ pub fn is_metric_name(s: &str) -> bool {
     b.first().is_some_and(|&c| metric_start(c)) && b.iter().all(|&c| metric_char(c))
 }
 
-/// After `#`: HELP, TYPE, or a comment.
+/// After `#`: HELP, TYPE, UNIT (OpenMetrics), or a comment.
 fn comment(mut c: Cursor<'_>) -> Result<Option<Entry<'_>>, ErrorKind> {
     c.skip_blanks();
     let keyword = c.token();
-    if keyword != "HELP" && keyword != "TYPE" {
+    if keyword != "HELP" && keyword != "TYPE" && keyword != "UNIT" {
         return Ok(None);
     }
     c.skip_blanks();
@@ -331,6 +338,12 @@ fn comment(mut c: Cursor<'_>) -> Result<Option<Entry<'_>>, ErrorKind> {
         return Err(ErrorKind::InvalidMetricName(clip(metric)));
     }
     c.skip_blanks();
+    if keyword == "UNIT" {
+        return Ok(Some(Entry::Unit {
+            metric,
+            unit: c.rest().trim_end_matches([' ', '\t']),
+        }));
+    }
     if keyword == "HELP" {
         return Ok(Some(Entry::Help {
             metric,
@@ -771,6 +784,18 @@ mod tests {
             Err(e) => e.to_string(),
             Ok(v) => panic!("{s:?} parsed: {v:?}"),
         }
+    }
+
+    #[test]
+    fn openmetrics_unit_lines() {
+        assert_eq!(
+            parse_line(b"# UNIT req_duration_seconds seconds "),
+            Ok(Some(Entry::Unit {
+                metric: "req_duration_seconds",
+                unit: "seconds"
+            }))
+        );
+        assert!(parse_line(b"# UNIT 1bad seconds").is_err());
     }
 
     #[test]

@@ -33,13 +33,13 @@ struct Pending {
     samples: Vec<(i64, f64)>,
 }
 
-/// `# TYPE` and `# HELP` seen for a metric family.
-type TextMetadata = BTreeMap<String, (Option<&'static str>, Option<String>)>;
+/// `# TYPE`, `# HELP` and `# UNIT` seen for a metric family.
+type TextMetadata = BTreeMap<String, (Option<&'static str>, Option<String>, Option<String>)>;
 
 /// `POST /api/v1/import/prometheus`: text exposition format. Samples
 /// without a timestamp get the `timestamp` parameter (Unix seconds or
 /// RFC 3339; default now); `extra_label=name=value` parameters are added to
-/// every series. `# HELP` and `# TYPE` go to `/api/v1/metadata`.
+/// every series. `# HELP`, `# TYPE` and `# UNIT` go to `/api/v1/metadata`.
 pub async fn prometheus(
     State(st): State<AppState>,
     RawQuery(q): RawQuery,
@@ -144,6 +144,9 @@ fn parse_text(
             Entry::Type { metric, kind } => {
                 metadata.entry(metric.to_owned()).or_default().0 = Some(kind.metadata_name());
             }
+            Entry::Unit { metric, unit } => {
+                metadata.entry(metric.to_owned()).or_default().2 = Some(unit.to_owned());
+            }
             Entry::Sample(s) => {
                 exemplars += usize::from(s.exemplar);
                 let mut labels = Vec::with_capacity(1 + s.labels.len() + extra.len());
@@ -187,13 +190,13 @@ fn parse_json_lines(body: &[u8], extra: &[Label]) -> Result<Vec<Pending>, ApiErr
     Ok(batch)
 }
 
-/// Merges what `# HELP` and `# TYPE` lines said into the server's metadata.
+/// Merges what `# HELP`, `# TYPE` and `# UNIT` lines said into the server's metadata.
 fn record_metadata(st: &AppState, metadata: TextMetadata) {
     if metadata.is_empty() {
         return;
     }
     let mut md = st.metadata.write();
-    for (name, (kind, help)) in metadata {
+    for (name, (kind, help, unit)) in metadata {
         let m = md.entry(name).or_insert_with(|| crate::api::Metadata {
             kind: "unknown",
             help: String::new(),
@@ -204,6 +207,9 @@ fn record_metadata(st: &AppState, metadata: TextMetadata) {
         }
         if let Some(h) = help {
             m.help = h;
+        }
+        if let Some(u) = unit {
+            m.unit = u;
         }
     }
 }

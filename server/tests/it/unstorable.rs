@@ -651,7 +651,7 @@ async fn import_text_drops_and_counts_exemplars_and_refuses_old_samples() {
     let (app, _dir) = app();
     let t = now_based(0);
     let text = format!(
-        "# TYPE imp_requests counter\n\
+        "# TYPE imp_requests counter\n# UNIT imp_requests requests\n\
          imp_requests_total{{code=\"200\"}} 5 {t} # {{trace_id=\"abc\"}} 1 {}\n\
          imp_requests_total{{code=\"500\"}} 1 {t} # {{}} 2\n\
          imp_gauge 3 {t}\n",
@@ -663,6 +663,11 @@ async fn import_text_drops_and_counts_exemplars_and_refuses_old_samples() {
     assert_eq!(
         stored(&app, "{__name__=~\"imp_.*\"}", t + 1000).await.len(),
         3
+    );
+    let (_, md) = get(&app, "/api/v1/metadata?metric=imp_requests").await;
+    assert_eq!(
+        md["data"],
+        serde_json::json!({"imp_requests": [{"type": "counter", "help": "", "unit": "requests"}]})
     );
     // A sample older than the retention: refused with 400 naming how many,
     // and counted; the rest is stored.
