@@ -20,7 +20,7 @@ use strata_server::body::MemoryBudget;
 use strata_server::decompress::{
     DecompressError, Encoding as BodyEncoding, decompress, snappy_len,
 };
-use strata_server::ingest::{exposition, jsonl, remote_write};
+use strata_server::ingest::{exposition, jsonl, remote_write, remote_write_v2};
 
 /// A target's check: panics on a bug, returns otherwise.
 pub(crate) type Check = fn(&[u8]);
@@ -35,6 +35,7 @@ pub(crate) const TARGETS: &[(&str, Check)] = &[
     ("exposition_parse", exposition_parse),
     ("jsonl_parse", jsonl_parse),
     ("remote_write_decode", remote_write_decode),
+    ("remote_write_v2_decode", remote_write_v2_decode),
     ("remote_read_decode", remote_read_decode),
     ("decompress_bounded", decompress_bounded),
 ];
@@ -235,6 +236,63 @@ pub(crate) fn jsonl_parse(data: &[u8]) {
 /// Largest decompressed body the remote targets accept (the server allows
 /// 8 x `--max-request-bytes`; a smaller bound keeps the fuzzer fast).
 const MAX_DECOMPRESSED: usize = 4 << 20;
+
+/// Arbitrary bytes as a remote_write 2.0 body (snappy block + protobuf
+/// `io.prometheus.write.v2.Request`), and as the decompressed protobuf
+/// itself (so mutations reach the message without going through snappy):
+/// never a panic; a walk is deterministic; every label handed over is UTF-8
+/// (the symbols are checked), and each metadata entry names the `__name__`
+/// of a series of the request.
+pub(crate) fn remote_write_v2_decode(data: &[u8]) {
+    if data.len() > 1 << 20 {
+        return;
+    }
+    let walk = |raw: &[u8]| {
+        let mut names: Vec<String> = Vec::new();
+        let mut seen = Vec::new();
+        let res = remote_write_v2::for_each_series(raw, |labels, samples| {
+            for (n, v) in labels.iter() {
+                assert!(std::str::from_utf8(n).is_ok() && std::str::from_utf8(v).is_ok());
+                if *n == b"__name__" {
+                    names.push(String::from_utf8_lossy(v).into_owned());
+                }
+            }
+            let owned: Vec<(Vec<u8>, Vec<u8>)> = labels
+                .iter()
+                .map(|(n, v)| (n.to_vec(), v.to_vec()))
+                .collect();
+            let bits: Vec<(i64, u64)> = samples.iter().map(|(t, v)| (*t, v.to_bits())).collect();
+            seen.push((owned, bits));
+            Ok(())
+        });
+        if let Ok(w) = &res {
+            for m in &w.metadata {
+                assert!(
+                    names.iter().any(|n| n == m.metric),
+                    "metadata for {:?}",
+                    m.metric
+                );
+            }
+        }
+        (
+            res.map(|w| {
+                (
+                    w.histograms,
+                    w.exemplars,
+                    w.start_timestamps,
+                    w.metadata.len(),
+                )
+            }),
+            seen,
+        )
+    };
+    let direct = walk(data);
+    assert_eq!(walk(data), direct, "a walk of the same bytes differs");
+    if let Ok(raw) = remote_write::decompress(data, MAX_DECOMPRESSED) {
+        let once = walk(&raw);
+        assert_eq!(walk(&raw), once, "a walk of the same bytes differs");
+    }
+}
 
 /// Arbitrary bytes as a remote_write body (snappy block + protobuf
 /// `WriteRequest`), as `POST /api/v1/write` decodes it: never a panic,

@@ -175,6 +175,39 @@ def remote_write():
     put("remote_write_decode", "empty_request", snappy(b""))
 
 
+def remote_write_v2():
+    """io.prometheus.write.v2.Request bodies (snappy), as Prometheus 3 sends
+    them with `protobuf_message: io.prometheus.write.v2.Request`."""
+    t0 = 1_700_000_000_000
+    symbols = ["", "__name__", "http_requests_total", "code", "200", "job", "api",
+               "Requests served.", "requests", "trace_id", "abc123", "latency_seconds"]
+    syms = b"".join(pb_bytes(4, s) for s in symbols)
+
+    def refs(rs):
+        return pb_bytes(1, b"".join(uvarint(r) for r in rs))
+
+    def sample(t, v, start=0):
+        return pb_bytes(2, pb_double(1, v) + pb_varint(2, t) + (pb_varint(3, start) if start else b""))
+
+    counter = pb_bytes(5, refs([1, 2, 3, 4, 5, 6])
+                       + sample(t0, 10.0, t0 - 60_000) + sample(t0 + 15_000, 12.5, t0 - 60_000)
+                       + pb_bytes(4, refs([9, 10]) + pb_double(2, 1.0) + pb_varint(3, t0))
+                       + pb_bytes(5, pb_varint(1, 1) + pb_varint(3, 7) + pb_varint(4, 8)))
+    put("remote_write_v2_decode", "series_metadata_exemplar", snappy(syms + counter))
+    histogram = pb_bytes(3, pb_varint(1, 3) + pb_double(3, 0.75) + pb_varint(4, 6)
+                         + pb_bytes(11, pb_varint(1, 0) + pb_varint(2, 2))
+                         + pb_bytes(12, uvarint(2) + uvarint(0)) + pb_varint(15, t0))
+    hist = pb_bytes(5, refs([1, 11, 5, 6]) + histogram + pb_bytes(5, pb_varint(1, 3)))
+    put("remote_write_v2_decode", "native_histogram", snappy(syms + hist + counter))
+    # rc.3: created_timestamp on the series; label refs unpacked; symbols
+    # after the series that use them.
+    old = pb_bytes(5, pb_varint(1, 1) + pb_varint(1, 2) + sample(t0, 1.0) + pb_varint(6, t0 - 1000))
+    put("remote_write_v2_decode", "created_timestamp_unpacked_refs", snappy(old + syms, copies=False))
+    bad = pb_bytes(5, refs([1, 99]) + sample(t0, 1.0))
+    put("remote_write_v2_decode", "reference_out_of_range", snappy(syms + bad))
+    put("remote_write_v2_decode", "empty_request", snappy(b""))
+
+
 def matcher(kind, name, value):
     return pb_bytes(3, pb_varint(1, kind) + pb_bytes(2, name) + pb_bytes(3, value))
 
@@ -396,6 +429,7 @@ def block_seed(meta, index, chunk):
 def main():
     strata = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "target", "debug", "strata")
     remote_write()
+    remote_write_v2()
     remote_read()
     decompress_seeds()
     text_formats()

@@ -26,10 +26,12 @@ pub struct EndpointLabels {
     pub endpoint: String,
 }
 
-/// Why samples were refused.
+/// Why samples were refused or dropped.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabels {
-    /// `invalid_labels`, `out_of_bounds`, `too_far_in_future`, `bad_request`.
+    /// `invalid_labels`, `out_of_bounds`, `too_far_in_future`, `bad_request`; `native_histogram`
+    /// (histogram samples refused: not stored yet); `exemplar` (exemplars
+    /// dropped while their request is acknowledged: not stored yet).
     pub reason: String,
 }
 
@@ -47,7 +49,7 @@ pub struct Metrics {
     pub query_duration: Family<EndpointLabels, Histogram, fn() -> Histogram>,
     /// Samples stored through remote_write and the import endpoints.
     pub samples_ingested: Counter,
-    /// Samples refused, by reason.
+    /// Samples refused (and exemplars dropped), by reason.
     pub samples_rejected: Family<ReasonLabels, Counter>,
     /// Requests refused by the concurrency limit.
     pub requests_refused: Counter,
@@ -111,7 +113,7 @@ impl Default for Metrics {
         );
         registry.register(
             "samples_rejected",
-            "Samples refused, by reason",
+            "Samples refused, by reason (native_histogram: histogram samples, refused; exemplar: exemplars, dropped and counted)",
             m.samples_rejected.clone(),
         );
         registry.register(

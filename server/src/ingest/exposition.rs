@@ -61,6 +61,10 @@ pub struct Sample<'a> {
     pub value: f64,
     /// The timestamp in ms, when the line has one.
     pub timestamp: Option<i64>,
+    /// The line ends with an OpenMetrics exemplar (`# {labels} value
+    /// [timestamp]`), checked for syntax and not kept: Strata does not
+    /// store exemplars.
+    pub exemplar: bool,
 }
 
 /// What a non-blank, non-comment line holds.
@@ -79,6 +83,13 @@ pub enum Entry<'a> {
         metric: &'a str,
         /// Its type.
         kind: MetricType,
+    },
+    /// `# UNIT metric unit` (OpenMetrics).
+    Unit {
+        /// The metric family.
+        metric: &'a str,
+        /// The unit.
+        unit: &'a str,
     },
     /// A sample.
     Sample(Sample<'a>),
@@ -167,6 +178,10 @@ pub enum ErrorKind {
     /// A `# TYPE` line with an unknown type.
     #[error("invalid metric type {0:?}")]
     InvalidType(String),
+    /// An exemplar (`# {labels} value [timestamp]` after the sample) that
+    /// does not parse.
+    #[error("invalid exemplar: {0}")]
+    InvalidExemplar(String),
     /// The labels break the storage's limits (found while parsing, so a
     /// line with 100,000 labels stops at the first one over the limit).
     #[error(transparent)]
@@ -385,11 +400,11 @@ pub fn is_metric_name(s: &str) -> bool {
     b.first().is_some_and(|&c| metric_start(c)) && b.iter().all(|&c| metric_char(c))
 }
 
-/// After `#`: HELP, TYPE, or a comment.
+/// After `#`: HELP, TYPE, UNIT (OpenMetrics), or a comment.
 fn comment(mut c: Cursor<'_>) -> Result<Option<Entry<'_>>, ErrorKind> {
     c.skip_blanks();
     let keyword = c.token();
-    if keyword != "HELP" && keyword != "TYPE" {
+    if keyword != "HELP" && keyword != "TYPE" && keyword != "UNIT" {
         return Ok(None);
     }
     c.skip_blanks();
@@ -401,6 +416,12 @@ fn comment(mut c: Cursor<'_>) -> Result<Option<Entry<'_>>, ErrorKind> {
         return Err(ErrorKind::InvalidMetricName(clip(metric)));
     }
     c.skip_blanks();
+    if keyword == "UNIT" {
+        return Ok(Some(Entry::Unit {
+            metric,
+            unit: c.rest().trim_end_matches([' ', '\t']),
+        }));
+    }
     if keyword == "HELP" {
         return Ok(Some(Entry::Help {
             metric,
@@ -464,14 +485,21 @@ fn sample<'a>(mut c: Cursor<'a>, limits: &LabelLimits) -> Result<Sample<'a>, Err
     }
     let value = parse_float(value).ok_or_else(|| ErrorKind::InvalidValue(clip(value)))?;
     c.skip_blanks();
-    let timestamp = match c.token() {
-        "" => None,
-        t => Some(
-            t.parse::<i64>()
-                .map_err(|_| ErrorKind::InvalidTimestamp(clip(t)))?,
-        ),
+    let timestamp = match c.peek() {
+        Some('#') => None,
+        _ => match c.token() {
+            "" => None,
+            t => Some(
+                t.parse::<i64>()
+                    .map_err(|_| ErrorKind::InvalidTimestamp(clip(t)))?,
+            ),
+        },
     };
     c.skip_blanks();
+    let exemplar = c.eat('#');
+    if exemplar {
+        exemplar_tail(&mut c, limits)?;
+    }
     if !c.rest().is_empty() {
         return Err(ErrorKind::TrailingText(clip(c.rest())));
     }
@@ -480,7 +508,41 @@ fn sample<'a>(mut c: Cursor<'a>, limits: &LabelLimits) -> Result<Sample<'a>, Err
         labels,
         value,
         timestamp,
+        exemplar,
     })
+}
+
+/// After an exemplar's `#`: ` {labels} value [timestamp]` (OpenMetrics;
+/// the timestamp is in seconds and may have a fraction), through the
+/// blanks that follow.
+fn exemplar_tail(c: &mut Cursor<'_>, limits: &LabelLimits) -> Result<(), ErrorKind> {
+    c.skip_blanks();
+    if !c.eat('{') {
+        return Err(ErrorKind::InvalidExemplar(format!(
+            "expected '{{' after '#', found {}",
+            c.found()
+        )));
+    }
+    let mut labels = Vec::new();
+    label_set(c, &mut labels, limits).map_err(|e| ErrorKind::InvalidExemplar(e.to_string()))?;
+    c.skip_blanks();
+    let value = c.token();
+    if parse_float(value).is_none() {
+        return Err(ErrorKind::InvalidExemplar(format!(
+            "invalid value {:?}",
+            clip(value)
+        )));
+    }
+    c.skip_blanks();
+    let t = c.token();
+    if !t.is_empty() && parse_float(t).is_none_or(|t| !t.is_finite()) {
+        return Err(ErrorKind::InvalidExemplar(format!(
+            "invalid timestamp {:?}",
+            clip(t)
+        )));
+    }
+    c.skip_blanks();
+    Ok(())
 }
 
 /// After `{`, through `}`: each label is checked against `limits` as it
@@ -839,6 +901,42 @@ mod tests {
         match entries(s) {
             Err(e) => e.to_string(),
             Ok(v) => panic!("{s:?} parsed: {v:?}"),
+        }
+    }
+
+    #[test]
+    fn openmetrics_unit_lines() {
+        assert_eq!(
+            parse_line(b"# UNIT req_duration_seconds seconds ", &LabelLimits::default()),
+            Ok(Some(Entry::Unit {
+                metric: "req_duration_seconds",
+                unit: "seconds"
+            }))
+        );
+        assert!(parse_line(b"# UNIT 1bad seconds", &LabelLimits::default()).is_err());
+    }
+
+    #[test]
+    fn openmetrics_exemplars_are_recognised_and_not_kept() {
+        let one = |l: &str| match parse_line(l.as_bytes(), &LabelLimits::default()) {
+            Ok(Some(Entry::Sample(s))) => Ok((s.value, s.timestamp, s.exemplar)),
+            Ok(other) => panic!("{l:?}: {other:?}"),
+            Err(e) => Err(e),
+        };
+        assert_eq!(
+            one(r#"req_bucket{le="0.5"} 3 1000 # {trace_id="abc"} 0.4 1.5"#),
+            Ok((3.0, Some(1000), true))
+        );
+        assert_eq!(one(r#"req_total 7 # {} 1"#), Ok((7.0, None, true)));
+        assert_eq!(one("req_total 7 1000"), Ok((7.0, Some(1000), false)));
+        for bad in [
+            "req_total 7 # trace 1",
+            r#"req_total 7 # {a="b"}"#,
+            r#"req_total 7 # {a="b"} x"#,
+            r#"req_total 7 # {a="b"} 1 NaN"#,
+            r#"req_total 7 # {a="b"} 1 2 3"#,
+        ] {
+            assert!(one(bad).is_err(), "{bad:?}");
         }
     }
 

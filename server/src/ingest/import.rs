@@ -10,6 +10,9 @@
 //! accepts them (`Content-Encoding: gzip`, `x-gzip`, `zstd`, `snappy` block
 //! format, or `identity`; others get 415), decoded under
 //! `--max-decompressed-bytes` (413) and the body memory budget (503).
+//! OpenMetrics exemplars on sample lines (`# {...} v`) are dropped and
+//! counted (`strata_samples_rejected{reason="exemplar"}`); the samples they
+//! annotate are stored.
 
 use std::collections::BTreeMap;
 
@@ -35,13 +38,13 @@ struct Pending {
     samples: Vec<(i64, f64)>,
 }
 
-/// `# TYPE` and `# HELP` seen for a metric family.
-type TextMetadata = BTreeMap<String, (Option<&'static str>, Option<String>)>;
+/// `# TYPE`, `# HELP` and `# UNIT` seen for a metric family.
+type TextMetadata = BTreeMap<String, (Option<&'static str>, Option<String>, Option<String>)>;
 
 /// `POST /api/v1/import/prometheus`: text exposition format. Samples
 /// without a timestamp get the `timestamp` parameter (Unix seconds or
 /// RFC 3339; default now); `extra_label=name=value` parameters are added to
-/// every series. `# HELP` and `# TYPE` go to `/api/v1/metadata`.
+/// every series. `# HELP`, `# TYPE` and `# UNIT` go to `/api/v1/metadata`.
 pub async fn prometheus(
     State(st): State<AppState>,
     RawQuery(q): RawQuery,
@@ -61,8 +64,12 @@ pub async fn prometheus(
     let body = read_body(&st, &headers, body).await?;
     blocking(st, body, move |st, body| {
         let limits = st.storage()?.options().label_limits;
-        let (batch, metadata) = parse_text(body, default_t, &extra, limits)?;
+        let (batch, metadata, exemplars) = parse_text(body, default_t, &extra, limits)?;
         record_metadata(st, metadata);
+        if exemplars > 0 {
+            // Dropped, not refused: the samples they annotate are stored.
+            st.metrics.reject("exemplar", exemplars);
+        }
         Ok(batch)
     })
     .await
@@ -150,9 +157,10 @@ fn parse_text(
     default_t: i64,
     extra: &[Label],
     limits: strata_engine::LabelLimits,
-) -> Result<(Vec<Pending>, TextMetadata), ApiError> {
+) -> Result<(Vec<Pending>, TextMetadata, usize), ApiError> {
     let mut batch = Vec::new();
     let mut metadata = TextMetadata::new();
+    let mut exemplars = 0;
     for entry in exposition::parse(body, limits) {
         let (line, entry) = entry.map_err(|e| ApiError::bad_data(e.to_string()))?;
         match entry {
@@ -162,7 +170,11 @@ fn parse_text(
             Entry::Type { metric, kind } => {
                 metadata.entry(metric.to_owned()).or_default().0 = Some(kind.metadata_name());
             }
+            Entry::Unit { metric, unit } => {
+                metadata.entry(metric.to_owned()).or_default().2 = Some(unit.to_owned());
+            }
             Entry::Sample(s) => {
+                exemplars += usize::from(s.exemplar);
                 let mut labels = Vec::with_capacity(1 + s.labels.len() + extra.len());
                 labels.push(Label::new(METRIC_NAME, s.name));
                 labels.extend(
@@ -179,7 +191,7 @@ fn parse_text(
             }
         }
     }
-    Ok((batch, metadata))
+    Ok((batch, metadata, exemplars))
 }
 
 fn parse_json_lines(
@@ -208,13 +220,13 @@ fn parse_json_lines(
     Ok(batch)
 }
 
-/// Merges what `# HELP` and `# TYPE` lines said into the server's metadata.
+/// Merges what `# HELP`, `# TYPE` and `# UNIT` lines said into the server's metadata.
 fn record_metadata(st: &AppState, metadata: TextMetadata) {
     if metadata.is_empty() {
         return;
     }
     let mut md = st.metadata.write();
-    for (name, (kind, help)) in metadata {
+    for (name, (kind, help, unit)) in metadata {
         let m = md.entry(name).or_insert_with(|| crate::api::Metadata {
             kind: "unknown",
             help: String::new(),
@@ -225,6 +237,9 @@ fn record_metadata(st: &AppState, metadata: TextMetadata) {
         }
         if let Some(h) = help {
             m.help = h;
+        }
+        if let Some(u) = unit {
+            m.unit = u;
         }
     }
 }

@@ -5,4 +5,5 @@ pub mod handler;
 pub mod import;
 pub mod jsonl;
 pub mod remote_write;
+pub mod remote_write_v2;
 pub mod wire;

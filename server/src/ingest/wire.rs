@@ -2,39 +2,42 @@
 //! decompressed protobuf and hands each series' labels (borrowed `&str`s)
 //! and samples to a callback, allocating nothing per series. Decodes the
 //! same messages as the prost types in [`super::remote_write`] (tested
-//! against them); fields it does not need (exemplars, native histograms)
-//! are skipped.
+//! against them). Exemplars and native histograms are not stored: the walk
+//! counts them (see [`Walked`]) so the handler can refuse or count them,
+//! never acknowledge them silently. The protobuf reader here is shared with
+//! [`super::remote_write_v2`].
 
 use prost::Message;
 
 use super::remote_write::{DecodeError, MetricMetadata};
 
 /// Protobuf wire types.
-const VARINT: u64 = 0;
-const FIXED64: u64 = 1;
-const LEN: u64 = 2;
-const FIXED32: u64 = 5;
+pub(crate) const VARINT: u64 = 0;
+pub(crate) const FIXED64: u64 = 1;
+pub(crate) const LEN: u64 = 2;
+pub(crate) const FIXED32: u64 = 5;
 
-struct Reader<'a> {
+/// A protobuf reader over borrowed bytes.
+pub(crate) struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
 }
 
-fn err(what: impl Into<String>) -> DecodeError {
+pub(crate) fn err(what: impl Into<String>) -> DecodeError {
     DecodeError::Protobuf(what.into())
 }
 
 impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8]) -> Self {
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
         Reader { buf, pos: 0 }
     }
 
-    fn done(&self) -> bool {
+    pub(crate) fn done(&self) -> bool {
         self.pos >= self.buf.len()
     }
 
     #[inline(always)]
-    fn varint(&mut self) -> Result<u64, DecodeError> {
+    pub(crate) fn varint(&mut self) -> Result<u64, DecodeError> {
         // Keys and most lengths fit in one byte.
         if let Some(&b) = self.buf.get(self.pos)
             && b < 0x80
@@ -66,7 +69,7 @@ impl<'a> Reader<'a> {
     }
 
     #[inline(always)]
-    fn bytes(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+    pub(crate) fn bytes(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         let end = self
             .pos
             .checked_add(n)
@@ -78,14 +81,14 @@ impl<'a> Reader<'a> {
     }
 
     #[inline(always)]
-    fn len_delimited(&mut self) -> Result<&'a [u8], DecodeError> {
+    pub(crate) fn len_delimited(&mut self) -> Result<&'a [u8], DecodeError> {
         let n = self.varint()?;
         self.bytes(usize::try_from(n).map_err(|_| err("length overflow"))?)
     }
 
     /// The next field's number and wire type.
     #[inline(always)]
-    fn key(&mut self) -> Result<(u64, u64), DecodeError> {
+    pub(crate) fn key(&mut self) -> Result<(u64, u64), DecodeError> {
         let k = self.varint()?;
         if k > u64::from(u32::MAX) {
             return Err(err(format!("invalid key value: {k}")));
@@ -97,7 +100,7 @@ impl<'a> Reader<'a> {
         Ok((field, wire))
     }
 
-    fn skip(&mut self, wire: u64) -> Result<(), DecodeError> {
+    pub(crate) fn skip(&mut self, wire: u64) -> Result<(), DecodeError> {
         match wire {
             VARINT => self.varint().map(drop),
             FIXED64 => self.bytes(8).map(drop),
@@ -108,11 +111,11 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn utf8(b: &[u8]) -> Result<&str, DecodeError> {
+pub(crate) fn utf8(b: &[u8]) -> Result<&str, DecodeError> {
     std::str::from_utf8(b).map_err(|_| not_utf8())
 }
 
-fn expect(wire: u64, want: u64, what: &str) -> Result<(), DecodeError> {
+pub(crate) fn expect(wire: u64, want: u64, what: &str) -> Result<(), DecodeError> {
     if wire == want {
         Ok(())
     } else {
@@ -162,9 +165,21 @@ fn sample(msg: &[u8]) -> Result<(i64, f64), DecodeError> {
     Ok((t, v))
 }
 
+/// What a walk found besides the float samples it handed over.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Walked {
+    /// The `metadata` entries.
+    pub metadata: Vec<MetricMetadata>,
+    /// Native histogram samples (`TimeSeries.histograms`), not stored.
+    pub histograms: usize,
+    /// Exemplars (`TimeSeries.exemplars`), not stored.
+    pub exemplars: usize,
+}
+
 /// Walks a decompressed `WriteRequest`, calling `series` with each
 /// series' labels and samples (buffers reused between calls), and returns
-/// the metadata entries. Stops at the first malformed byte.
+/// the metadata entries and how many histograms and exemplars it met.
+/// Stops at the first malformed byte.
 ///
 /// # Errors
 /// [`DecodeError::Protobuf`] naming what is malformed (including a label
@@ -173,7 +188,7 @@ fn sample(msg: &[u8]) -> Result<(i64, f64), DecodeError> {
 pub fn for_each_series<'a>(
     raw: &'a [u8],
     mut series: impl FnMut(&mut Vec<(&'a str, &'a str)>, &[(i64, f64)]),
-) -> Result<Vec<MetricMetadata>, DecodeError> {
+) -> Result<Walked, DecodeError> {
     let mut strs: Vec<(&str, &str)> = Vec::with_capacity(16);
     for_each_series_raw(raw, |labels, samples| {
         strs.clear();
@@ -200,9 +215,9 @@ pub fn not_utf8() -> DecodeError {
 pub fn for_each_series_raw<'a>(
     raw: &'a [u8],
     mut series: impl FnMut(&mut Vec<(&'a [u8], &'a [u8])>, &[(i64, f64)]) -> Result<(), DecodeError>,
-) -> Result<Vec<MetricMetadata>, DecodeError> {
+) -> Result<Walked, DecodeError> {
     let mut r = Reader::new(raw);
-    let mut metadata = Vec::new();
+    let mut walked = Walked::default();
     let mut labels: Vec<(&[u8], &[u8])> = Vec::with_capacity(16);
     let mut samples: Vec<(i64, f64)> = Vec::with_capacity(16);
     while !r.done() {
@@ -222,21 +237,40 @@ pub fn for_each_series_raw<'a>(
                             expect(w, LEN, "TimeSeries.samples")?;
                             samples.push(sample(ts.len_delimited()?)?);
                         }
+                        (3, w) => {
+                            expect(w, LEN, "TimeSeries.exemplars")?;
+                            ts.len_delimited()?;
+                            walked.exemplars += 1;
+                        }
+                        (4, w) => {
+                            expect(w, LEN, "TimeSeries.histograms")?;
+                            ts.len_delimited()?;
+                            walked.histograms += 1;
+                        }
                         (_, w) => ts.skip(w)?,
                     }
                 }
                 series(&mut labels, &samples)?;
             }
+            // A 2.0 `Request` sent without its Content-Type: its symbols
+            // and series would be skipped and the request acknowledged.
+            (4 | 5, LEN) => {
+                return Err(err(format!(
+                    "field 4/5 in a prometheus.WriteRequest: this is a remote_write 2.0 body; \
+                     send it with Content-Type: application/x-protobuf;proto={}",
+                    super::remote_write_v2::PROTO
+                )));
+            }
             (3, w) => {
                 expect(w, LEN, "WriteRequest.metadata")?;
-                metadata.push(
+                walked.metadata.push(
                     MetricMetadata::decode(r.len_delimited()?).map_err(|e| err(e.to_string()))?,
                 );
             }
             (_, w) => r.skip(w)?,
         }
     }
-    Ok(metadata)
+    Ok(walked)
 }
 
 #[cfg(test)]
@@ -257,7 +291,7 @@ mod tests {
                 s.iter().map(|(t, v)| (*t, v.to_bits())).collect(),
             ));
         })?;
-        Ok((out, md.len()))
+        Ok((out, md.metadata.len()))
     }
 
     fn via_prost(req: &WriteRequest) -> Vec<Owned> {

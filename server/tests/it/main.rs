@@ -15,3 +15,4 @@ mod process;
 mod remote_read;
 mod secrets;
 mod snapshot;
+mod unstorable;
