@@ -10,6 +10,7 @@ mod crash_server;
 mod deploy;
 mod disk_full;
 mod fuzz_regressions;
+mod hostile;
 mod overload;
 mod process;
 mod remote_read;
