@@ -6,5 +6,6 @@ mod errors;
 mod grammar;
 mod limits;
 mod roundtrip;
+mod scripts;
 mod shapes;
 mod storage;
