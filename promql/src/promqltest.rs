@@ -827,9 +827,7 @@ impl Expectation {
     /// Checks the error of a statement that was expected to fail.
     fn check_error(&self, error: &str) -> Outcome {
         match &self.fail_msg {
-            Some(m) if !m.matches(error) => {
-                Outcome::Fail(format!("error {error:?}, expected {m}"))
-            }
+            Some(m) if !m.matches(error) => Outcome::Fail(format!("error {error:?}, expected {m}")),
             _ => Outcome::Pass,
         }
     }
@@ -1198,7 +1196,10 @@ mod tests {
             15
         );
         let v = parse_values("0+10x2 1e3").unwrap();
-        assert_eq!(v, (vec![Some(0.0), Some(10.0), Some(20.0), Some(1000.0)], false));
+        assert_eq!(
+            v,
+            (vec![Some(0.0), Some(10.0), Some(20.0), Some(1000.0)], false)
+        );
         assert_eq!(parse_values("{{schema:0}}").unwrap(), (vec![None], true));
         assert_eq!(
             parse_labels("foo{a=\"b\"}").unwrap().to_string(),
@@ -1232,8 +1233,8 @@ mod tests {
     /// slots of the histograms left empty.
     #[test]
     fn mixed_series_keeps_float_samples() {
-        let (v, h) = parse_values("1 {{schema:0 sum:5 count:4 buckets:[1 2 1]}} 3 {{sum:1}}x2 4")
-            .unwrap();
+        let (v, h) =
+            parse_values("1 {{schema:0 sum:5 count:4 buckets:[1 2 1]}} 3 {{sum:1}}x2 4").unwrap();
         assert!(h);
         assert_eq!(v, [Some(1.0), None, Some(3.0), None, None, None, Some(4.0)]);
         let script = "load 10s\n  metric 1 2 {{schema:0 sum:1 count:1}}\n\n\
@@ -1283,7 +1284,9 @@ mod tests {
         let legacy = "eval_fail instant at 0m label_replace(m, \"a\", \"x\", \"\", \"\")";
         let o = outcomes(&format!("{load}{legacy}\n  expected_fail_message nope\n"));
         assert!(matches!(o[0], Outcome::Fail(_)), "{o:?}");
-        let o = outcomes(&format!("{load}{legacy}\n  expected_fail_regexp labelset\n"));
+        let o = outcomes(&format!(
+            "{load}{legacy}\n  expected_fail_regexp labelset\n"
+        ));
         assert_eq!(o[0], Outcome::Pass);
     }
 
@@ -1292,12 +1295,17 @@ mod tests {
     #[test]
     fn range_vector_expectation_fails_on_extra_samples() {
         let load = "load 30s\n  m 1 2 3 4 5\n\n";
-        let exact = "eval instant at 2m m[1m]\n  expect range vector from 90s to 2m step 30s\n  m 4 5\n";
+        let exact =
+            "eval instant at 2m m[1m]\n  expect range vector from 90s to 2m step 30s\n  m 4 5\n";
         assert_eq!(outcomes(&format!("{load}{exact}")), [Outcome::Pass]);
         // The window (1m, 2m] holds 90s and 2m; a coarser grid has no place
         // for 90s.
-        let coarse = "eval instant at 2m m[1m]\n  expect range vector from 0 to 2m step 1m\n  m _ _ 5\n";
+        let coarse =
+            "eval instant at 2m m[1m]\n  expect range vector from 0 to 2m step 1m\n  m _ _ 5\n";
         let o = outcomes(&format!("{load}{coarse}"));
-        assert!(matches!(&o[0], Outcome::Fail(w) if w.contains("extra sample at 90000")), "{o:?}");
+        assert!(
+            matches!(&o[0], Outcome::Fail(w) if w.contains("extra sample at 90000")),
+            "{o:?}"
+        );
     }
 }

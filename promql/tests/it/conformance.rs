@@ -56,10 +56,18 @@ fn one_line(s: &str) -> String {
 }
 
 /// The counts as README states them (the text between the markers).
-fn readme_counts(total: usize, pass: usize, skipped: usize, files: usize) -> String {
+fn readme_counts(
+    total: usize,
+    pass: usize,
+    skipped: usize,
+    files: usize,
+    reasons: &BTreeMap<String, usize>,
+) -> String {
+    let by_reason: Vec<String> = reasons.iter().map(|(r, n)| format!("{r}: {n}")).collect();
     format!(
         "of the {total} eval statements in Prometheus' {files} upstream scripts, \
-         **{pass} pass and 0 fail**; {skipped} are excused"
+         **{pass} pass and 0 fail**; {skipped} are excused ({})",
+        by_reason.join("; ")
     )
 }
 
@@ -77,8 +85,14 @@ fn readme_stated() -> Option<String> {
 
 fn write_readme_counts(counts: &str) {
     let text = std::fs::read_to_string(readme_path()).unwrap();
-    let start = text.find(README_START).expect("README has the start marker") + README_START.len();
-    let end = start + text[start..].find(README_END).expect("README has the end marker");
+    let start = text
+        .find(README_START)
+        .expect("README has the start marker")
+        + README_START.len();
+    let end = start
+        + text[start..]
+            .find(README_END)
+            .expect("README has the end marker");
     let new = format!("{}{counts}{}", &text[..start], &text[end..]);
     std::fs::write(readme_path(), new).unwrap();
 }
@@ -149,7 +163,7 @@ fn upstream_scripts() {
         "total: {pass} pass, {skipped} skipped, {} problems",
         problems.len()
     );
-    let counts = readme_counts(pass + skipped, pass, skipped, files.len());
+    let counts = readme_counts(pass + skipped, pass, skipped, files.len(), &reasons);
     eprintln!("README: {counts}");
     for (why, n) in &reasons {
         eprintln!("  skipped {n:>4}: {why}");

@@ -3,6 +3,7 @@
 mod conformance;
 mod corpus;
 mod errors;
+mod fresh_clone;
 mod grammar;
 mod limits;
 mod roundtrip;

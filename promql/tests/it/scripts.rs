@@ -37,7 +37,11 @@ fn in_repo_scripts_pass() {
         let name = f.file_name().unwrap_or_default().to_string_lossy();
         let text = std::fs::read_to_string(f).unwrap_or_else(|e| panic!("{name}: {e}"));
         let results = run_script(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert!(results.len() >= 10, "{name}: only {} statements", results.len());
+        assert!(
+            results.len() >= 10,
+            "{name}: only {} statements",
+            results.len()
+        );
         total += results.len();
         for r in results {
             if r.outcome != Outcome::Pass {
@@ -45,6 +49,9 @@ fn in_repo_scripts_pass() {
             }
         }
     }
-    eprintln!("in-repo scripts: {total} statements, {} failures", failures.len());
+    eprintln!(
+        "in-repo scripts: {total} statements, {} failures",
+        failures.len()
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
