@@ -97,6 +97,71 @@ fn write_readme_counts(counts: &str) {
     std::fs::write(readme_path(), new).unwrap();
 }
 
+/// What is wrong with a statement's outcome given its skip-list entry, if
+/// anything: an excuse must be listed with the same reason and the same
+/// failure, and a listed statement must still fail that way.
+fn check_listed(outcome: &Outcome, listed: Option<&Listed>) -> Option<String> {
+    match (outcome, listed) {
+        (Outcome::Pass, None) => None,
+        (Outcome::Pass, Some(_)) => Some(format!("passes now: remove it from {SKIP_LIST}")),
+        (Outcome::Fail(why), _) => Some(why.clone()),
+        (Outcome::Skip { reason, failure }, listed) => {
+            let failure = one_line(failure);
+            match listed {
+                None => Some(format!(
+                    "fails ({reason}: {failure}) but is not in {SKIP_LIST}"
+                )),
+                Some(l) if l.reason != *reason => Some(format!(
+                    "listed as {:?} but now excused as {reason:?}: {failure}",
+                    l.reason
+                )),
+                Some(l) if l.failure != failure => Some(format!(
+                    "fails differently from the listed failure:\n    listed: {}\n    now:    {failure}",
+                    l.failure
+                )),
+                Some(_) => None,
+            }
+        }
+    }
+}
+
+/// Issue 15 B2: the list cannot excuse a statement that passes, one excused
+/// for another reason, or one that fails differently.
+#[test]
+fn skip_list_entries_must_still_match() {
+    let listed = |reason: &str, failure: &str| Listed {
+        reason: reason.into(),
+        failure: failure.into(),
+    };
+    let nh = "native histogram series selected";
+    let excused = |reason: &'static str, failure: &str| Outcome::Skip {
+        reason,
+        failure: failure.into(),
+    };
+    let entry = listed(nh, "got 0 series, expected 1: []");
+    assert_eq!(
+        check_listed(&excused(nh, "got 0 series, expected 1: []"), Some(&entry)),
+        None
+    );
+    assert_eq!(check_listed(&Outcome::Pass, None), None);
+    let problems = [
+        check_listed(&Outcome::Pass, Some(&entry)),
+        check_listed(&excused(nh, "got 1 series, expected 1: []"), Some(&entry)),
+        check_listed(
+            &excused(
+                "experimental: start timestamps",
+                "got 0 series, expected 1: []",
+            ),
+            Some(&entry),
+        ),
+        check_listed(&excused(nh, "x"), None),
+        check_listed(&Outcome::Fail("wrong".into()), Some(&entry)),
+    ];
+    for (i, p) in problems.iter().enumerate() {
+        assert!(p.is_some(), "case {i} must be a problem");
+    }
+}
+
 #[test]
 fn upstream_scripts() {
     let Some(dir) = require::shared("promql-tests/upstream") else {
@@ -121,38 +186,18 @@ fn upstream_scripts() {
         let (mut p, mut s) = (0, 0);
         for r in &results {
             let key = format!("{name}:{}", r.line);
-            match (&r.outcome, listed.get(&key)) {
-                (Outcome::Pass, None) => p += 1,
-                (Outcome::Pass, Some(_)) if !write => {
-                    p += 1;
-                    problems.push(format!(
-                        "{key} {} -- passes now: remove it from {SKIP_LIST}",
-                        r.query
-                    ));
-                }
-                (Outcome::Pass, Some(_)) => p += 1,
-                (Outcome::Skip { reason, failure }, listed) => {
+            match &r.outcome {
+                Outcome::Pass => p += 1,
+                Outcome::Skip { reason, failure } => {
                     s += 1;
-                    let failure = one_line(failure);
                     *reasons.entry(reason.to_string()).or_default() += 1;
-                    match listed {
-                        None => problems.push(format!(
-                            "{key} {} -- fails ({reason}: {failure}) but is not in {SKIP_LIST}",
-                            r.query
-                        )),
-                        Some(l) if l.reason != *reason => problems.push(format!(
-                            "{key} {} -- listed as {:?} but now excused as {reason:?}: {failure}",
-                            r.query, l.reason
-                        )),
-                        Some(l) if l.failure != failure => problems.push(format!(
-                            "{key} {} -- fails differently from the listed failure:\n    listed: {}\n    now:    {failure}",
-                            r.query, l.failure
-                        )),
-                        Some(_) => {}
-                    }
-                    new_list.insert(key.clone(), format!("{reason} -- {failure}"));
+                    new_list.insert(key.clone(), format!("{reason} -- {}", one_line(failure)));
                 }
-                (Outcome::Fail(why), _) => problems.push(format!("{key} {} -- {why}", r.query)),
+                Outcome::Fail(_) => {}
+            }
+            let problem = check_listed(&r.outcome, listed.get(&key));
+            if let Some(why) = problem.filter(|_| !(write && r.outcome == Outcome::Pass)) {
+                problems.push(format!("{key} {} -- {why}", r.query));
             }
         }
         eprintln!("{name:<28} {p:>4} pass {s:>4} skipped");
