@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 
+pub mod require;
+
 use strata_engine::{
     Label, Labels, Matcher, Querier, STALE_NAN, Sample, Series, is_stale_nan, matches_all,
 };
@@ -98,8 +100,16 @@ pub enum Outcome {
     Pass,
     /// Did not; with what went wrong.
     Fail(String),
-    /// Not run, with the reason.
-    Skip(&'static str),
+    /// Failed, and the failure is excused: `reason` names the feature
+    /// behind it (native histograms, syntax behind a feature flag) and
+    /// `failure` says what went wrong, so that a skip list can notice a
+    /// statement that starts failing differently.
+    Skip {
+        /// The feature the statement needs.
+        reason: &'static str,
+        /// What went wrong (or why it could not run at all).
+        failure: String,
+    },
 }
 
 /// One eval statement's result.
@@ -155,7 +165,13 @@ fn split_series(line: &str) -> Option<(&str, &str)> {
             (None, '}') => {
                 depth -= 1;
                 if depth == 0 {
-                    return Some((&line[..=i], line[i + 1..].trim()));
+                    // A start-timestamp line names `metric{...}@st`.
+                    let end = if line[i + 1..].starts_with("@st") {
+                        i + 4
+                    } else {
+                        i + 1
+                    };
+                    return Some((&line[..end], line[end..].trim()));
                 }
             }
             (None, c) if c.is_whitespace() && depth == 0 => {
@@ -188,14 +204,50 @@ fn parse_labels(text: &str) -> Result<Labels, String> {
     Labels::new(labels).map_err(|e| e.to_string())
 }
 
-/// Values of a series description; `None` entries are empty slots.
-fn parse_values(text: &str) -> Result<Vec<Option<f64>>, String> {
-    let mut out = Vec::new();
-    for item in text.split_whitespace() {
-        if item.contains("{{") {
-            return Err("native histogram".into());
+/// The items of a series description's value part: split at whitespace,
+/// except inside a native histogram's `{{...}}` (which has spaces).
+fn value_items(text: &str) -> Vec<&str> {
+    let mut items = Vec::new();
+    let mut start: Option<usize> = None;
+    let mut depth = 0usize;
+    for (i, c) in text.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth = depth.saturating_sub(1),
+            c if c.is_whitespace() && depth == 0 => {
+                if let Some(s) = start.take() {
+                    items.push(&text[s..i]);
+                }
+                continue;
+            }
+            _ => {}
         }
-        if item == "_" {
+        start.get_or_insert(i);
+    }
+    if let Some(s) = start {
+        items.push(&text[s..]);
+    }
+    items
+}
+
+/// Float values of a series description, one entry per slot: `None` for an
+/// empty slot (`_`) and for a native histogram sample, which this runner
+/// does not load. The flag says whether there were histogram samples; a
+/// mixed series keeps its float samples.
+fn parse_values(text: &str) -> Result<(Vec<Option<f64>>, bool), String> {
+    let mut out = Vec::new();
+    let mut histograms = false;
+    for item in value_items(text) {
+        if item.contains("{{") {
+            histograms = true;
+            // `{{...}}`, or `{{...}}x<n>` / `{{...}}+{{...}}x<n>` (n + 1 samples).
+            let tail = item.rsplit("}}").next().unwrap_or("");
+            let n = match tail.strip_prefix('x') {
+                Some(n) => n.parse::<usize>().map_err(|_| format!("bad item {item}"))? + 1,
+                None => 1,
+            };
+            out.extend(std::iter::repeat_n(None, n));
+        } else if item == "_" {
             out.push(None);
         } else if let Some(n) = item.strip_prefix("_x") {
             let n: usize = n.parse().map_err(|_| format!("bad item {item}"))?;
@@ -224,7 +276,7 @@ fn parse_values(text: &str) -> Result<Vec<Option<f64>>, String> {
             out.push(Some(script_number(item).ok_or(format!("bad item {item}"))?));
         }
     }
-    Ok(out)
+    Ok((out, histograms))
 }
 
 /// Prometheus' float comparison for expected results.
@@ -295,6 +347,17 @@ fn selectors(e: &Expr, out: &mut Vec<Vec<Matcher>>) {
     }
 }
 
+/// Whether the query has a `\xNN` escape of a byte above 0x7f (a string
+/// that is not valid UTF-8 on its own).
+fn invalid_utf8_escape(query: &str) -> bool {
+    query.match_indices("\\x").any(|(i, _)| {
+        query
+            .get(i + 2..i + 4)
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+            .is_some_and(|b| b > 0x7f)
+    })
+}
+
 /// Why a statement is skipped, if it is.
 fn skip_reason(
     query: &str,
@@ -306,6 +369,11 @@ fn skip_reason(
         return Some("native histogram result");
     }
     let q = query.to_ascii_lowercase();
+    // `"\xc5"` makes a string that is not UTF-8; ours are Rust strings, so
+    // the bytes (and Go's quoting of them in an error) cannot be kept.
+    if invalid_utf8_escape(query) {
+        return Some("string literal that is not UTF-8");
+    }
     if q.contains("info(") {
         return Some("experimental: info()");
     }
@@ -325,11 +393,9 @@ fn skip_reason(
         return Some("native histogram function or operator");
     }
     let printed = expr.to_string();
-    if printed.contains("step()")
-        || printed.contains("range()")
-        || printed.contains("min_of(")
-        || printed.contains("max_of(")
-    {
+    // min_of()/max_of() are implemented: a failure there is a bug, not an
+    // excuse (they used to hide clamp-style NaN handling).
+    if printed.contains("step()") || printed.contains("range()") {
         return Some("experimental: duration expressions");
     }
     let mut sels = Vec::new();
@@ -377,7 +443,7 @@ pub fn run_script(text: &str) -> Result<Vec<StatementResult>, String> {
         .collect();
     let mut store = MemQuerier::default();
     let mut histograms: Vec<Labels> = Vec::new();
-    let mut st_data = false;
+    let mut st_series: Vec<Labels> = Vec::new();
     let mut results = Vec::new();
     let opts = EvalOptions {
         max_samples: 10_000,
@@ -396,7 +462,7 @@ pub fn run_script(text: &str) -> Result<Vec<StatementResult>, String> {
         } else if first == "clear" {
             store = MemQuerier::default();
             histograms.clear();
-            st_data = false;
+            st_series.clear();
             i += 1;
         } else if first.starts_with("load") {
             let interval = line
@@ -410,8 +476,12 @@ pub fn run_script(text: &str) -> Result<Vec<StatementResult>, String> {
             while i < lines.len() && !lines[i].is_empty() {
                 let (metric, values) =
                     split_series(lines[i]).ok_or(format!("line {}: bad series", i + 1))?;
-                if metric.ends_with("@st") {
-                    st_data = true;
+                // Start timestamps (`metric{...}@st`) belong to the series
+                // of that name; they are not loaded (a feature-flagged
+                // experiment), but the series is remembered for the excuse.
+                if let Some(m) = metric.strip_suffix("@st") {
+                    let labels = parse_labels(m).map_err(|e| format!("line {}: {e}", i + 1))?;
+                    st_series.push(labels);
                     i += 1;
                     continue;
                 }
@@ -419,16 +489,18 @@ pub fn run_script(text: &str) -> Result<Vec<StatementResult>, String> {
                 if nhcb && let Some(h) = nhcb_series(&labels) {
                     histograms.push(h);
                 }
-                match parse_values(values) {
-                    Ok(vals) => {
-                        let samples = vals
-                            .iter()
-                            .enumerate()
-                            .filter_map(|(k, v)| v.map(|v| Sample::new(k as i64 * interval, v)))
-                            .collect();
-                        block.insert(labels, samples);
-                    }
-                    Err(_) => histograms.push(labels),
+                let (vals, has_histograms) =
+                    parse_values(values).map_err(|e| format!("line {}: {e}", i + 1))?;
+                if has_histograms {
+                    histograms.push(labels.clone());
+                }
+                let samples: Vec<Sample> = vals
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, v)| v.map(|v| Sample::new(k as i64 * interval, v)))
+                    .collect();
+                if !samples.is_empty() {
+                    block.insert(labels, samples);
                 }
                 i += 1;
             }
@@ -462,7 +534,13 @@ pub fn run_script(text: &str) -> Result<Vec<StatementResult>, String> {
             // Every statement runs; a failure is excused (skipped) only when a
             // rule says it needs native histograms or feature-flagged syntax.
             let outcome = match crate::parse(&query) {
-                Err(e) => Outcome::Fail(format!("parse error: {e}")),
+                // Prometheus' runner counts an error when the query is
+                // created as a failure too.
+                Err(e) => match Expectation::parse(&block, first == "eval_fail", false) {
+                    Ok(exp) if exp.fail => exp.check_error(&e.to_string()),
+                    Ok(_) => Outcome::Fail(format!("parse error: {e}")),
+                    Err(o) => o,
+                },
                 Ok(expr) => {
                     let outcome = run_eval(
                         &store,
@@ -475,8 +553,13 @@ pub fn run_script(text: &str) -> Result<Vec<StatementResult>, String> {
                         &opts,
                     );
                     let excuse = skip_reason(&query, &expr, &histograms, &block).or_else(|| {
-                        (st_data
-                            && ["rate", "increase", "resets", "delta"]
+                        let mut sels = Vec::new();
+                        selectors(&expr, &mut sels);
+                        let selects_st = sels
+                            .iter()
+                            .any(|m| st_series.iter().any(|l| matches_all(m, l)));
+                        (selects_st
+                            && ["rate", "increase", "resets", "delta", "start_timestamp"]
                                 .iter()
                                 .any(|f| query.contains(f)))
                         .then_some("experimental: start timestamps")
@@ -486,7 +569,10 @@ pub fn run_script(text: &str) -> Result<Vec<StatementResult>, String> {
                             if std::env::var_os("PROMQLTEST_SHOW_EXCUSED").is_some() {
                                 eprintln!("excused ({reason}) line {start_line}: {query} -- {why}");
                             }
-                            Outcome::Skip(reason)
+                            Outcome::Skip {
+                                reason,
+                                failure: why,
+                            }
                         }
                         (o, _) => o,
                     }
@@ -508,7 +594,9 @@ pub fn run_script(text: &str) -> Result<Vec<StatementResult>, String> {
 #[derive(Debug, Default)]
 struct Expectation {
     fail: bool,
-    fail_msg: Option<String>,
+    /// `expect fail msg: <text>` (exact) or `expect fail regex: <re>`
+    /// (searched), or the legacy `expected_fail_message`/`_regexp` lines.
+    fail_msg: Option<FailMatch>,
     ordered: bool,
     series: Vec<(Labels, Vec<Option<f64>>)>,
     scalar: Option<f64>,
@@ -519,6 +607,39 @@ struct Expectation {
     warn: AnnotationRule,
     /// `expect info` lines and `expect no_info`.
     info: AnnotationRule,
+}
+
+/// How an expected error is given.
+#[derive(Debug)]
+enum FailMatch {
+    /// The error text must equal this.
+    Exact(String),
+    /// The regex must match somewhere in the error text.
+    Regex(regex::Regex),
+}
+
+impl FailMatch {
+    fn regex(r: &str) -> Result<FailMatch, String> {
+        regex::Regex::new(r)
+            .map(FailMatch::Regex)
+            .map_err(|e| format!("bad fail regex {r:?}: {e}"))
+    }
+
+    fn matches(&self, error: &str) -> bool {
+        match self {
+            FailMatch::Exact(want) => want == error,
+            FailMatch::Regex(re) => re.is_match(error),
+        }
+    }
+}
+
+impl std::fmt::Display for FailMatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FailMatch::Exact(m) => write!(f, "message {m:?}"),
+            FailMatch::Regex(r) => write!(f, "an error matching /{}/", r.as_str()),
+        }
+    }
 }
 
 /// What an eval block says about one kind of annotation.
@@ -638,10 +759,15 @@ impl Expectation {
                     e.warn.none = true;
                 } else if x == "no_info" {
                     e.info.none = true;
-                } else if x.starts_with("fail") {
+                } else if let Some(rest) = x.strip_prefix("fail") {
                     e.fail = true;
-                    if let Some(m) = x.split_once("msg:") {
-                        e.fail_msg = Some(m.1.trim().to_owned());
+                    let rest = rest.trim();
+                    if let Some(m) = rest.strip_prefix("msg:") {
+                        e.fail_msg = Some(FailMatch::Exact(m.trim().to_owned()));
+                    } else if let Some(r) = rest.strip_prefix("regex:") {
+                        e.fail_msg = Some(FailMatch::regex(r.trim()).map_err(Outcome::Fail)?);
+                    } else if !rest.is_empty() {
+                        return Err(Outcome::Fail(format!("bad expect line {l}")));
                     }
                 } else if x == "ordered" {
                     e.ordered = true;
@@ -664,7 +790,14 @@ impl Expectation {
                 }
                 continue;
             }
-            if l.starts_with("expected_fail_message") || l.starts_with("expected_fail_regexp") {
+            if let Some(m) = l.strip_prefix("expected_fail_message") {
+                e.fail = true;
+                e.fail_msg = Some(FailMatch::Exact(m.trim().to_owned()));
+                continue;
+            }
+            if let Some(r) = l.strip_prefix("expected_fail_regexp") {
+                e.fail = true;
+                e.fail_msg = Some(FailMatch::regex(r.trim()).map_err(Outcome::Fail)?);
                 continue;
             }
             if let Some(v) = script_number(l) {
@@ -676,11 +809,25 @@ impl Expectation {
             };
             let labels = parse_labels(m).map_err(Outcome::Fail)?;
             match parse_values(vals) {
-                Ok(v) => e.series.push((labels, v)),
-                Err(_) => return Err(Outcome::Skip("native histogram result")),
+                Ok((_, true)) => {
+                    return Err(Outcome::Skip {
+                        reason: "native histogram result",
+                        failure: "the expected result has native histogram samples".into(),
+                    });
+                }
+                Ok((v, false)) => e.series.push((labels, v)),
+                Err(e) => return Err(Outcome::Fail(format!("bad result line {l}: {e}"))),
             }
         }
         Ok(e)
+    }
+
+    /// Checks the error of a statement that was expected to fail.
+    fn check_error(&self, error: &str) -> Outcome {
+        match &self.fail_msg {
+            Some(m) if !m.matches(error) => Outcome::Fail(format!("error {error:?}, expected {m}")),
+            _ => Outcome::Pass,
+        }
     }
 
     /// Checks the annotations of a successful evaluation.
@@ -706,14 +853,7 @@ impl Expectation {
     /// Checks one evaluation's result.
     fn check(&self, result: Result<Value, crate::eval::EvalError>, instant: bool) -> Outcome {
         let value = match (result, self.fail) {
-            (Err(e), true) => {
-                return match &self.fail_msg {
-                    Some(m) if *m != e.to_string() => {
-                        Outcome::Fail(format!("error {:?}, expected {m:?}", e.to_string()))
-                    }
-                    _ => Outcome::Pass,
-                };
-            }
+            (Err(e), true) => return self.check_error(&e.to_string()),
             (Err(e), false) => return Outcome::Fail(format!("unexpected error: {e}")),
             (Ok(_), true) => return Outcome::Fail("expected an error".into()),
             (Ok(v), false) => v,
@@ -755,6 +895,20 @@ impl Expectation {
                     .map(|k| t1 + k * step)
                     .take_while(|t| *t <= t2)
                     .collect();
+                // Every returned sample must be one the expectation has a
+                // place for: a sample off the grid (or a series whose samples
+                // are all off it) is an extra sample, not something to drop.
+                if let Some((r, t)) = m.iter().find_map(|r| {
+                    r.samples
+                        .iter()
+                        .find(|s| times.binary_search(&s.t).is_err())
+                        .map(|s| (r, s.t))
+                }) {
+                    return Outcome::Fail(format!(
+                        "{}: extra sample at {t} (expected points from {t1} to {t2} step {step})",
+                        r.labels
+                    ));
+                }
                 let got: Vec<(Labels, Vec<Option<f64>>)> = m
                     .into_iter()
                     .map(|r| {
@@ -962,7 +1116,7 @@ fn compare_instant(
             "got {} series, expected {}: {:?}",
             got.len(),
             expected.len(),
-            got.iter().map(|g| g.0.to_string()).collect::<Vec<_>>()
+            sorted_names(got.iter().map(|g| g.0))
         ));
     }
     for (k, (l, vals)) in expected.iter().enumerate() {
@@ -978,7 +1132,7 @@ fn compare_instant(
             Some((_, a)) if float_eq(want, *a) => {}
             Some((_, a)) => return Outcome::Fail(format!("{l}: got {a}, expected {want}")),
             None => {
-                let have: Vec<String> = got.iter().map(|g| g.0.to_string()).collect();
+                let have = sorted_names(got.iter().map(|g| g.0));
                 return Outcome::Fail(format!(
                     "missing {l}{}; got {have:?}",
                     if ordered { " at its position" } else { "" }
@@ -987,6 +1141,13 @@ fn compare_instant(
         }
     }
     Outcome::Pass
+}
+
+/// Label sets as text, sorted, so that a failure reads the same every run.
+fn sorted_names<'a>(labels: impl Iterator<Item = &'a Labels>) -> Vec<String> {
+    let mut v: Vec<String> = labels.map(Labels::to_string).collect();
+    v.sort();
+    v
 }
 
 fn compare_range(
@@ -1028,12 +1189,16 @@ mod tests {
         assert_eq!(
             parse_values("1 _ 3 _x2 1+2x2 10-2x1 -2+4x1 1x1 stale")
                 .unwrap()
+                .0
                 .len(),
             15
         );
         let v = parse_values("0+10x2 1e3").unwrap();
-        assert_eq!(v, [Some(0.0), Some(10.0), Some(20.0), Some(1000.0)]);
-        assert!(parse_values("{{schema:0}}").is_err());
+        assert_eq!(
+            v,
+            (vec![Some(0.0), Some(10.0), Some(20.0), Some(1000.0)], false)
+        );
+        assert_eq!(parse_values("{{schema:0}}").unwrap(), (vec![None], true));
         assert_eq!(
             parse_labels("foo{a=\"b\"}").unwrap().to_string(),
             r#"{__name__="foo", a="b"}"#
@@ -1051,5 +1216,94 @@ mod tests {
         assert!(!float_eq(0.0, 1e-17));
         assert!(float_eq(f64::NAN, f64::NAN));
         assert!(!float_eq(STALE_NAN, f64::NAN));
+    }
+
+    fn outcomes(script: &str) -> Vec<Outcome> {
+        run_script(script)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.outcome)
+            .collect()
+    }
+
+    /// Issue 15 B2: a series mixing histogram and float samples keeps its
+    /// floats (they used to be dropped with the whole series), with the
+    /// slots of the histograms left empty.
+    #[test]
+    fn mixed_series_keeps_float_samples() {
+        let (v, h) =
+            parse_values("1 {{schema:0 sum:5 count:4 buckets:[1 2 1]}} 3 {{sum:1}}x2 4").unwrap();
+        assert!(h);
+        assert_eq!(v, [Some(1.0), None, Some(3.0), None, None, None, Some(4.0)]);
+        let script = "load 10s\n  metric 1 2 {{schema:0 sum:1 count:1}}\n\n\
+                      eval instant at 10s timestamp(metric)\n  {} 10\n\n\
+                      eval instant at 10s metric\n  metric 2\n";
+        assert_eq!(outcomes(script), [Outcome::Pass, Outcome::Pass]);
+    }
+
+    /// Issue 15 B2: `metric{...}@st` lines are start timestamps, not
+    /// histograms: the float series stays plain and its excuse (when it
+    /// fails) names start timestamps.
+    #[test]
+    fn start_timestamp_lines_are_not_histograms() {
+        assert_eq!(
+            split_series(r#"c{type="a"}@st   _ -30s"#),
+            Some((r#"c{type="a"}@st"#, "_ -30s"))
+        );
+        let script = "load 1m\n  c{type=\"a\"}@st _ -30s-1mx2\n  c{type=\"a\"} 0 60 120 180\n\n\
+                      eval instant at 3m c\n  c{type=\"a\"} 180\n\n\
+                      eval instant at 3m increase(c[3m])\n  {type=\"a\"} 1\n";
+        let o = outcomes(script);
+        assert_eq!(o[0], Outcome::Pass);
+        assert!(
+            matches!(&o[1], Outcome::Skip { reason, .. } if *reason == "experimental: start timestamps"),
+            "{o:?}"
+        );
+    }
+
+    /// Issue 15 B2: `expect fail` with `msg:` or `regex:` checks the error;
+    /// so do the legacy `expected_fail_message`/`expected_fail_regexp`.
+    #[test]
+    fn expect_fail_checks_the_message() {
+        let load = "load 1m\n  m{a=\"1\"} 1\n  m{a=\"2\"} 2\n\n";
+        let q = "eval instant at 0m label_replace(m, \"a\", \"x\", \"\", \"\")";
+        let right = "vector cannot contain metrics with the same labelset";
+        let cases = [
+            (format!("  expect fail msg: {right}"), true),
+            ("  expect fail msg: something else".into(), false),
+            ("  expect fail regex: same label(set)?$".into(), true),
+            ("  expect fail regex: ^different".into(), false),
+            ("  expect fail".into(), true),
+        ];
+        for (line, ok) in cases {
+            let o = outcomes(&format!("{load}{q}\n{line}\n"));
+            assert_eq!(o[0] == Outcome::Pass, ok, "{line}: {o:?}");
+        }
+        let legacy = "eval_fail instant at 0m label_replace(m, \"a\", \"x\", \"\", \"\")";
+        let o = outcomes(&format!("{load}{legacy}\n  expected_fail_message nope\n"));
+        assert!(matches!(o[0], Outcome::Fail(_)), "{o:?}");
+        let o = outcomes(&format!(
+            "{load}{legacy}\n  expected_fail_regexp labelset\n"
+        ));
+        assert_eq!(o[0], Outcome::Pass);
+    }
+
+    /// Issue 15 B2: a range-vector expectation fails when the result has a
+    /// sample the expectation has no place for.
+    #[test]
+    fn range_vector_expectation_fails_on_extra_samples() {
+        let load = "load 30s\n  m 1 2 3 4 5\n\n";
+        let exact =
+            "eval instant at 2m m[1m]\n  expect range vector from 90s to 2m step 30s\n  m 4 5\n";
+        assert_eq!(outcomes(&format!("{load}{exact}")), [Outcome::Pass]);
+        // The window (1m, 2m] holds 90s and 2m; a coarser grid has no place
+        // for 90s.
+        let coarse =
+            "eval instant at 2m m[1m]\n  expect range vector from 0 to 2m step 1m\n  m _ _ 5\n";
+        let o = outcomes(&format!("{load}{coarse}"));
+        assert!(
+            matches!(&o[0], Outcome::Fail(w) if w.contains("extra sample at 90000")),
+            "{o:?}"
+        );
     }
 }

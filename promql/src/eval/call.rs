@@ -160,6 +160,39 @@ fn over_time(name: &str, w: &[Sample], q: f64) -> Option<f64> {
     })
 }
 
+/// Go's `math.Max`, which PromQL's `clamp`, `clamp_min` and `max_of` use:
+/// `+Inf` if either side is `+Inf`, else NaN if either side is NaN (Rust's
+/// `f64::max` ignores a NaN instead), and `+0` over `-0`.
+pub(crate) fn go_max(x: f64, y: f64) -> f64 {
+    if x == f64::INFINITY || y == f64::INFINITY {
+        f64::INFINITY
+    } else if x.is_nan() || y.is_nan() {
+        f64::NAN
+    } else if x == 0.0 && y == 0.0 {
+        if x.is_sign_negative() { y } else { x }
+    } else if x > y {
+        x
+    } else {
+        y
+    }
+}
+
+/// Go's `math.Min` (used by `clamp`, `clamp_max` and `min_of`): `-Inf` if
+/// either side is `-Inf`, else NaN if either side is NaN, and `-0` over `+0`.
+pub(crate) fn go_min(x: f64, y: f64) -> f64 {
+    if x == f64::NEG_INFINITY || y == f64::NEG_INFINITY {
+        f64::NEG_INFINITY
+    } else if x.is_nan() || y.is_nan() {
+        f64::NAN
+    } else if x == 0.0 && y == 0.0 {
+        if x.is_sign_negative() { x } else { y }
+    } else if x < y {
+        x
+    } else {
+        y
+    }
+}
+
 fn is_leap(y: i64) -> bool {
     (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
 }
@@ -777,7 +810,13 @@ impl Evaluator<'_> {
                 Ok(Value::Scalar(
                     a.iter()
                         .zip(&b)
-                        .map(|(&x, &y)| if name == "min_of" { x.min(y) } else { x.max(y) })
+                        .map(|(&x, &y)| {
+                            if name == "min_of" {
+                                go_min(x, y)
+                            } else {
+                                go_max(x, y)
+                            }
+                        })
                         .collect(),
                 ))
             }
@@ -806,7 +845,13 @@ impl Evaluator<'_> {
                 ))
             }
             "timestamp" => {
-                if let Expr::Vector(v) = arg(0)? {
+                // Prometheus unwraps parentheses: `timestamp(((m)))` is the
+                // timestamp of m's samples, not the evaluation time.
+                let mut inner = arg(0)?;
+                while let Expr::Paren(x) = inner {
+                    inner = x;
+                }
+                if let Expr::Vector(v) = inner {
                     let series = self.instant_samples(v, grid)?;
                     return Ok(Value::Vector(
                         series
@@ -847,7 +892,8 @@ impl Evaluator<'_> {
                     if l > h {
                         return None;
                     }
-                    Some(x.max(l).min(h))
+                    // Prometheus: math.Max(min, math.Min(max, v)).
+                    Some(go_max(l, go_min(h, x)))
                 })
             }
             "round" => {
@@ -1208,5 +1254,30 @@ fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
                 y = &y[1..];
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{go_max, go_min};
+
+    /// Issue 15 B1: NaN propagates (Rust's `f64::max`/`min` would drop it);
+    /// an infinity in the direction of the operation wins over NaN, as in Go.
+    #[test]
+    fn go_min_max_propagate_nan_like_go() {
+        assert!(go_max(f64::NAN, 3.0).is_nan());
+        assert!(go_max(3.0, f64::NAN).is_nan());
+        assert!(go_min(f64::NAN, 3.0).is_nan());
+        assert!(go_min(3.0, f64::NAN).is_nan());
+        assert_eq!(go_max(f64::NAN, f64::INFINITY), f64::INFINITY);
+        assert_eq!(go_min(f64::NEG_INFINITY, f64::NAN), f64::NEG_INFINITY);
+        assert!(go_max(f64::NEG_INFINITY, f64::NAN).is_nan());
+        assert!(go_min(f64::INFINITY, f64::NAN).is_nan());
+        assert_eq!(go_max(-2.0, -5.0), -2.0);
+        assert_eq!(go_min(-2.0, -5.0), -5.0);
+        assert!(go_max(-0.0, 0.0).is_sign_positive());
+        assert!(go_max(0.0, -0.0).is_sign_positive());
+        assert!(go_min(0.0, -0.0).is_sign_negative());
+        assert!(go_min(-0.0, 0.0).is_sign_negative());
     }
 }

@@ -3,8 +3,10 @@
 mod conformance;
 mod corpus;
 mod errors;
+mod fresh_clone;
 mod grammar;
 mod limits;
 mod roundtrip;
+mod scripts;
 mod shapes;
 mod storage;

@@ -5,7 +5,9 @@
 //! Each test starts its own `strata serve` and client processes on free
 //! 127.0.0.1 ports in its own temp dir. A guard kills every child when the
 //! test ends, also when it panics, and then prints the tail of each child's
-//! log. A missing client binary fails the test; it is never skipped.
+//! log. A missing client binary makes the test print one `SKIPPED: needs
+//! ...` line and pass, unless `STRATA_REQUIRE_ALL=1` (set by `.ci/run`),
+//! which makes it a failure (`strata_promql::promqltest::require`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
@@ -19,6 +21,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use strata_server::ingest::remote_write::{Label, Sample, TimeSeries, WriteRequest, encode};
+
+use strata_promql::promqltest::require;
 
 use crate::process::{
     Proc, find, http, now_ms, secs, sleep_ms, start_server, start_strata_at, with_params,
@@ -42,23 +46,14 @@ fn value(v: &Value) -> f64 {
         .unwrap_or_else(|e| panic!("sample value {s:?}: {e}"))
 }
 
-/// Where a client binary is; panics (the test fails, it is not skipped)
-/// when it is not installed.
-fn which(name: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let extra = ["/usr/bin", "/usr/sbin", "/usr/local/bin"].map(PathBuf::from);
-    for dir in std::env::split_paths(&path).chain(extra) {
-        let p = dir.join(name);
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!(
-        "client binary `{name}` not found in PATH: these tests run the real clients; install \
-         the Debian packages prometheus, victoria-metrics and prometheus-node-exporter \
-         (.ci/run does: apt-get install -y --no-install-recommends prometheus \
-         victoria-metrics prometheus-node-exporter)"
-    );
+/// How to install the client binaries (Debian's packages).
+const INSTALL: &str = "apt-get install -y --no-install-recommends prometheus \
+                       victoria-metrics prometheus-node-exporter";
+
+/// Where a client binary is; `None` after a `SKIPPED:` line when it is not
+/// installed (a failure under `STRATA_REQUIRE_ALL=1`).
+fn which(name: &str) -> Option<PathBuf> {
+    require::program(name, INSTALL)
 }
 
 // ------------------------------------------------------------ processes
@@ -70,9 +65,8 @@ fn start_strata(dir: &Path) -> (Proc, String) {
 
 /// node-exporter with a few fast collectors (CPU, memory, load, network,
 /// disks, filesystems).
-fn start_node_exporter(dir: &Path) -> (Proc, String) {
-    let bin = which("prometheus-node-exporter");
-    start_server("node-exporter", &bin, dir, "/metrics", |port| {
+fn start_node_exporter(dir: &Path, bin: &Path) -> (Proc, String) {
+    start_server("node-exporter", bin, dir, "/metrics", |port| {
         [
             format!("--web.listen-address=127.0.0.1:{port}"),
             "--collector.disable-defaults".into(),
@@ -457,10 +451,15 @@ const MAX_WINDOW_MS: i64 = 10_000;
 /// `query_range` answers to dashboard queries equal Prometheus' own.
 #[test]
 fn prometheus_remote_write_answers_like_prometheus() {
-    let prometheus = which("prometheus");
+    let Some(prometheus) = which("prometheus") else {
+        return;
+    };
+    let Some(node_exporter) = which("prometheus-node-exporter") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let (_strata, strata) = start_strata(dir.path());
-    let (_node, node) = start_node_exporter(dir.path());
+    let (_node, node) = start_node_exporter(dir.path(), &node_exporter);
     let config = dir.path().join("prometheus.yml");
     let tsdb = dir.path().join("prometheus-data");
     let (_prom, prom) = start_server("prometheus", &prometheus, dir.path(), "/-/ready", |port| {
@@ -709,10 +708,15 @@ fn static_expected(instance: &str) -> BTreeMap<Labels, f64> {
 /// static target's series arrive with their exact labels and values.
 #[test]
 fn vmagent_remote_write_arrives_complete() {
-    let vmagent = which("vmagent");
+    let Some(vmagent) = which("vmagent") else {
+        return;
+    };
+    let Some(node_exporter) = which("prometheus-node-exporter") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let (_strata, strata) = start_strata(dir.path());
-    let (_node, node) = start_node_exporter(dir.path());
+    let (_node, node) = start_node_exporter(dir.path(), &node_exporter);
     let target = Stub::start(STATIC_METRICS);
     let config = dir.path().join("scrape.yml");
     std::fs::write(
@@ -853,7 +857,9 @@ fn vmagent_remote_write_arrives_complete() {
 /// labels, JSON output, and a query error.
 #[test]
 fn promtool_queries_strata() {
-    let promtool = which("promtool");
+    let Some(promtool) = which("promtool") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let (_strata, strata) = start_strata(dir.path());
     let url = format!("http://{strata}");
@@ -999,7 +1005,9 @@ fn promtool_queries_strata() {
 /// and writes the results back to it.
 #[test]
 fn vmalert_rules_against_strata() {
-    let vmalert = which("vmalert");
+    let Some(vmalert) = which("vmalert") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let (_strata, strata) = start_strata(dir.path());
     let alertmanager = Stub::start("");
@@ -1144,7 +1152,9 @@ fn vmalert_rules_against_strata() {
 /// data that exists only in Strata.
 #[test]
 fn prometheus_remote_read_from_strata() {
-    let prometheus = which("prometheus");
+    let Some(prometheus) = which("prometheus") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let (_strata, strata) = start_strata(dir.path());
     let base = (now_ms() / 1000 - 150) * 1000;

@@ -22,8 +22,8 @@
 //!
 //! `STRATA_DISK_FULL_FS=tmpfs` or `=ext4` tries only that one.
 //! Mounting needs root (CAP_SYS_ADMIN). Where neither mount works the test
-//! prints a loud notice and passes, unless `STRATA_REQUIRE_DISK_FULL_TEST=1`
-//! (CI sets it where mounting works), which turns that into a failure.
+//! prints a `SKIPPED:` line and passes, unless `STRATA_REQUIRE_ALL=1`
+//! (`.ci/run` sets it), which turns that into a failure.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -360,15 +360,10 @@ fn disk_full_refuses_with_5xx_keeps_serving_and_recovers() {
     let mount = match mount_small_fs(&fs, dir.path()) {
         Ok(m) => m,
         Err(why) => {
-            let msg = format!(
-                "disk_full: cannot mount a small file system here (needs root / CAP_SYS_ADMIN): {why}"
-            );
-            if std::env::var("STRATA_REQUIRE_DISK_FULL_TEST").as_deref() == Ok("1") {
-                panic!("{msg} (STRATA_REQUIRE_DISK_FULL_TEST=1)");
-            }
-            eprintln!(
-                "\n{bar}\n!! SKIPPED: {msg}\n!! Set STRATA_REQUIRE_DISK_FULL_TEST=1 to make this a failure.\n{bar}\n",
-                bar = "!".repeat(78)
+            // Fails instead under STRATA_REQUIRE_ALL=1 (set by .ci/run).
+            strata_promql::promqltest::require::missing(
+                &format!("a small file system it can mount (disk_full: {why})"),
+                "run the tests as root (CAP_SYS_ADMIN)",
             );
             return;
         }
