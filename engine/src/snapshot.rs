@@ -24,5 +24,5 @@ pub(crate) fn link_tree(src: &Path, dst: &Path) -> Result<()> {
             fs::copy(&from, &to).map_err(|e| Error::io("copy", &from, e))?;
         }
     }
-    crate::tombstones::sync_dir(dst)
+    crate::fsutil::sync_dir(dst)
 }

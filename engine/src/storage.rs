@@ -161,7 +161,13 @@ impl Storage {
             // Deletions pending on blocks that did not load (quarantined)
             // apply to nothing.
             Ok(mut t) => {
+                let before = t.0.len();
                 t.0.retain(|ts| blocks.iter().any(|b| b.meta().id == ts.block));
+                // Finish an interrupted compaction or retention run (step 3
+                // of the protocol): the file forgets blocks that are gone.
+                if t.0.len() != before {
+                    t.save(&dir)?;
+                }
                 t
             }
             Err(e @ Error::Corruption { .. }) => {
@@ -311,7 +317,7 @@ impl Storage {
             crate::snapshot::link_tree(dir, &blocks_dest.join(name))?;
         }
         self.inner.tombstones.read().save(dest)?;
-        crate::tombstones::sync_dir(&blocks_dest)
+        crate::fsutil::sync_dir(&blocks_dest)
     }
 
     /// Counters and sizes, for the server's `/metrics`.
@@ -372,6 +378,44 @@ fn spawn_maintenance(
         })
         .expect("spawning a thread only fails when the OS is out of resources");
     (tx, handle)
+}
+
+/// Points between the steps of a compaction where tests simulate a crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CrashPoint {
+    /// The child block is durable; the parents are all still there.
+    ChildDurable,
+    /// The first parent is removed, the others are not.
+    ParentRemoved,
+    /// Every parent is removed; the tombstones file still names them.
+    ParentsRemoved,
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Where the next compaction on this thread stops, as if the process
+    /// died there (tests only).
+    pub(crate) static CRASH_AT: std::cell::Cell<Option<CrashPoint>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Stops the operation here when a test asked for a crash at `at`.
+#[cfg(test)]
+fn crash_point(at: CrashPoint) -> Result<()> {
+    if CRASH_AT.with(|c| c.get()) == Some(at) {
+        CRASH_AT.with(|c| c.set(None));
+        return Err(Error::InvalidOption {
+            name: "crash point",
+            reason: format!("simulated crash at {at:?}"),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(test))]
+#[inline]
+fn crash_point(_at: CrashPoint) -> Result<()> {
+    Ok(())
 }
 
 fn damage_of(e: &Error, action: &str) -> Damage {
@@ -452,6 +496,15 @@ fn load_blocks(
             }
         }
     }
+    // A compaction interrupted between its steps 1 and 2 left parents next
+    // to their child: finish it (the child holds their data, deletions
+    // applied).
+    let metas: Vec<_> = blocks.iter().map(|b| b.meta().clone()).collect();
+    let covered = compact::covered_parents(&metas);
+    for b in blocks.iter().filter(|b| covered.contains(&b.meta().id)) {
+        block::delete_block(b.dir())?;
+    }
+    blocks.retain(|b| !covered.contains(&b.meta().id));
     let now = opts.clock.now_ms();
     let metas: Vec<_> = blocks.iter().map(|b| b.meta().clone()).collect();
     let expired = retention::expired(&metas, now, opts.retention_ms);
@@ -766,6 +819,8 @@ impl Inner {
             .cloned()
             .collect();
         let id = self.next_block_id();
+        // Step 1: the child is durable, its directory entry included
+        // (`BlockWriter::finish` fsyncs files, renames, fsyncs `blocks/`).
         let written = compact::merge_blocks(&self.blocks_dir(), id, &inputs, &tombstones)?;
         let new_block = match written {
             Some(_) => Some(Arc::new(Block::open(
@@ -773,26 +828,36 @@ impl Inner {
             )?)),
             None => None,
         };
+        crash_point(CrashPoint::ChildDurable)?;
+        let had_tombstones = tombstones.0.iter().any(|t| group.contains(&t.block));
         {
             let _view = self.view.write();
             let mut live = self.blocks.write();
             live.retain(|b| !group.contains(&b.meta().id));
             live.extend(new_block);
             live.sort_by_key(|b| b.meta().id);
-            if tombstones.0.iter().any(|t| group.contains(&t.block)) {
-                let mut ts = self.tombstones.write();
-                let mut next = ts.clone();
-                next.forget_blocks(&group);
-                // Saved after the swap: if this fails, the stale tombstones
-                // name blocks that no longer exist, which is harmless.
-                *ts = next.clone();
-                drop(ts);
-                drop(live);
-                next.save(&self.dir)?;
+            // In memory at once: the parents' tombstones hide nothing any
+            // more (the child was written without the deleted samples).
+            if had_tombstones {
+                self.tombstones.write().forget_blocks(&group);
             }
         }
-        for b in &inputs {
+        // Step 2: the parents go (each rename and removal made durable).
+        // Until then, open() drops a parent that the child's
+        // `meta.sources` covers.
+        for (i, b) in inputs.iter().enumerate() {
             block::delete_block(b.dir())?;
+            if i == 0 {
+                crash_point(CrashPoint::ParentRemoved)?;
+            }
+        }
+        crash_point(CrashPoint::ParentsRemoved)?;
+        // Step 3: only now the tombstones file forgets the parents: had it
+        // gone first, a crash before step 2 would bring their deleted
+        // samples back.
+        if had_tombstones {
+            let current = self.tombstones.read().clone();
+            current.save(&self.dir)?;
         }
         self.stats.compactions.fetch_add(1, Ordering::Relaxed);
         Ok(true)
@@ -816,11 +881,24 @@ impl Inner {
             *live = keep;
             gone
         };
-        for b in doomed {
+        for b in &doomed {
             block::delete_block(b.dir())?;
             self.stats
                 .retention_deletions
                 .fetch_add(1, Ordering::Relaxed);
+        }
+        // Blocks removed first, then their tombstones (as in compaction).
+        let gone: Vec<BlockId> = doomed.iter().map(|b| b.meta().id).collect();
+        if self
+            .tombstones
+            .read()
+            .0
+            .iter()
+            .any(|t| gone.contains(&t.block))
+        {
+            let mut ts = self.tombstones.write();
+            ts.forget_blocks(&gone);
+            ts.save(&self.dir)?;
         }
         Ok(())
     }
@@ -1372,3 +1450,6 @@ fn push_snapshot(
         found.push((start, end, Source::HeadChunks(snap.chunks)));
     }
 }
+
+#[cfg(test)]
+mod durability_tests;

@@ -103,13 +103,13 @@ pub(crate) fn write(
     f.write_all(buf.as_slice())
         .map_err(|e| Error::io("write", &file, e))?;
     f.sync_all().map_err(|e| Error::io("fsync", &file, e))?;
-    crate::tombstones::sync_dir(&tmp)?;
+    crate::fsutil::sync_dir(&tmp)?;
     let target = dir.join(&name);
     if target.exists() {
         fs::remove_dir_all(&target).map_err(|e| Error::io("remove", &target, e))?;
     }
     fs::rename(&tmp, &target).map_err(|e| Error::io("rename", &tmp, e))?;
-    crate::tombstones::sync_dir(dir)?;
+    crate::fsutil::sync_dir(dir)?;
 
     for (_, path) in old_segments {
         fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;

@@ -192,7 +192,7 @@ fn create_segment(dir: &Path, index: u64) -> Result<File> {
         let _ = std::fs::remove_file(&path);
         return Err(e);
     }
-    crate::tombstones::sync_dir(dir)?;
+    crate::fsutil::sync_dir(dir)?;
     Ok(f)
 }
 

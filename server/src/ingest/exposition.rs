@@ -907,7 +907,10 @@ mod tests {
     #[test]
     fn openmetrics_unit_lines() {
         assert_eq!(
-            parse_line(b"# UNIT req_duration_seconds seconds ", &LabelLimits::default()),
+            parse_line(
+                b"# UNIT req_duration_seconds seconds ",
+                &LabelLimits::default()
+            ),
             Ok(Some(Entry::Unit {
                 metric: "req_duration_seconds",
                 unit: "seconds"
