@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 /// the two are on different file systems), one level deep: blocks hold
 /// files only, apart from their `chunks/` directory, which recurses.
 pub(crate) fn link_tree(src: &Path, dst: &Path) -> Result<()> {
-    fs::create_dir_all(dst).map_err(|e| Error::io("create", dst, e))?;
+    crate::fsutil::create_dir_all(dst)?;
     let entries = fs::read_dir(src).map_err(|e| Error::io("read dir", src, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io("read dir", src, e))?;

@@ -132,7 +132,7 @@ impl Storage {
     pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Storage> {
         opts.validate()?;
         let dir = dir.as_ref().to_path_buf();
-        fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
+        crate::fsutil::create_dir_all(&dir)?;
         let lock_path = dir.join(LOCK_FILE);
         let lock = File::options()
             .create(true)
@@ -310,7 +310,7 @@ impl Storage {
         // Holding the maintenance lock, no compaction or retention run can
         // delete a block while its files are linked.
         let blocks_dest = dest.join(BLOCKS_DIR);
-        fs::create_dir_all(&blocks_dest).map_err(|e| Error::io("create", &blocks_dest, e))?;
+        crate::fsutil::create_dir_all(&blocks_dest)?;
         for b in self.inner.blocks.read().iter() {
             let dir = b.dir();
             let name = dir.file_name().unwrap_or_default();
@@ -474,7 +474,7 @@ fn load_blocks(
     report: &mut OpenReport,
 ) -> Result<(Vec<Arc<Block>>, u64)> {
     let blocks_dir = dir.join(BLOCKS_DIR);
-    fs::create_dir_all(&blocks_dir).map_err(|e| Error::io("create", &blocks_dir, e))?;
+    crate::fsutil::create_dir_all(&blocks_dir)?;
     let qdir = dir.join(QUARANTINE_DIR);
     let mut highest = highest_quarantined_id(&qdir);
     let mut blocks = Vec::new();
@@ -486,9 +486,9 @@ fn load_blocks(
                 blocks.push(Arc::new(b));
             }
             Err(e) => {
-                fs::create_dir_all(&qdir).map_err(|e| Error::io("create", &qdir, e))?;
+                crate::fsutil::create_dir_all(&qdir)?;
                 let target = quarantine_target(&qdir, id);
-                fs::rename(&path, &target).map_err(|e| Error::io("rename", &path, e))?;
+                crate::fsutil::rename(&path, &target)?;
                 report.damage.push(damage_of(
                     &e,
                     &format!("block moved to {}", target.display()),

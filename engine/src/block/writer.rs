@@ -38,7 +38,7 @@ impl BlockWriter {
         if tmp.exists() {
             fs::remove_dir_all(&tmp).map_err(|e| Error::io("remove", &tmp, e))?;
         }
-        fs::create_dir_all(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
+        crate::fsutil::create_dir_all(&tmp)?;
         Ok(BlockWriter {
             blocks_dir: blocks_dir.to_path_buf(),
             chunks: Some(ChunkWriter::new(&tmp.join(chunks::DIR))?),

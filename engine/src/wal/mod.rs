@@ -189,7 +189,7 @@ fn create_segment(dir: &Path, index: u64) -> Result<File> {
         // Leave no half-made segment behind (a full disk, say): the next
         // roll must be able to create it again.
         drop(f);
-        let _ = std::fs::remove_file(&path);
+        let _ = crate::fsutil::remove_file(&path);
         return Err(e);
     }
     crate::fsutil::sync_dir(dir)?;
@@ -203,7 +203,7 @@ impl Wal {
     /// # Errors
     /// An I/O error.
     pub fn open(dir: &Path, opts: WalOptions) -> Result<Wal> {
-        fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+        crate::fsutil::create_dir_all(dir)?;
         checkpoint::remove_leftovers(dir)?;
         let segments = segment::list_segments(dir)?;
         if let Some((_, path)) = segments.last() {
