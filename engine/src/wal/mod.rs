@@ -101,6 +101,21 @@ struct Writer {
     /// Bytes written through this WAL, across segments: the position a
     /// group-commit fsync must reach.
     written: u64,
+    /// A failed write may have left bytes past `size` that could not be cut
+    /// off yet: the next write repairs first (see [`Wal::repair`]).
+    torn: bool,
+}
+
+/// Writes `buf` at the end of `file` (tests can make it fail part-way).
+fn write_buf(file: &File, buf: &[u8]) -> std::io::Result<()> {
+    #[cfg(test)]
+    if let Some(n) = tests::FAIL_WRITE_AFTER.with(|c| c.take()) {
+        let mut f = file;
+        f.write_all(buf.get(..n.min(buf.len())).unwrap_or_default())?;
+        return Err(std::io::Error::from_raw_os_error(28)); // ENOSPC
+    }
+    let mut f = file;
+    f.write_all(buf)
 }
 
 /// Group-commit state. Lock order: `leader` before the writer's mutex.
@@ -219,6 +234,7 @@ impl Wal {
             index,
             size: segment::HEADER_LEN as u64,
             written: 0,
+            torn: false,
         }));
         let mut wal = Wal {
             dir: dir.to_path_buf(),
@@ -311,15 +327,22 @@ impl Wal {
         }
         let position = {
             let mut w = self.writer.lock();
+            if w.torn {
+                self.repair(&mut w)?;
+            }
             if w.size + buf.len() as u64 > self.opts.segment_size
                 && w.size > segment::HEADER_LEN as u64
             {
                 self.roll(&mut w)?;
             }
-            let path = self.dir.join(segment::segment_name(w.index));
-            (&*w.file)
-                .write_all(buf.as_slice())
-                .map_err(|e| Error::io("write", &path, e))?;
+            if let Err(e) = write_buf(&w.file, buf.as_slice()) {
+                // Roll back: no torn record may stay between good ones, and
+                // `size` must stay the true end for the next seal.
+                let path = self.dir.join(segment::segment_name(w.index));
+                w.torn = true;
+                let _ = self.repair(&mut w);
+                return Err(Error::io("write", &path, e));
+            }
             w.size += buf.len() as u64;
             w.written += buf.len() as u64;
             w.written
@@ -349,20 +372,48 @@ impl Wal {
         Ok(())
     }
 
-    /// Closes the current segment (fsynced unless the policy is `Never`) and
-    /// starts the next.
-    fn roll(&self, w: &mut Writer) -> Result<()> {
-        let path = self.dir.join(segment::segment_name(w.index));
-        seal(&w.file, w.size, &path)?;
-        w.size += segment::SEAL_LEN as u64;
-        w.written += segment::SEAL_LEN as u64;
-        if self.opts.fsync != FsyncPolicy::Never {
-            self.sync
-                .timed_sync(&w.file)
-                .map_err(|e| Error::io("fsync", &path, e))?;
+    /// Undoes a failed write: cuts the segment back to `size`, the end of
+    /// its last whole record; if that fails too, leaves the segment as it
+    /// is (replay reports and skips its torn tail) and continues in a new
+    /// one. On success the writer is whole again.
+    fn repair(&self, w: &mut Writer) -> Result<()> {
+        if w.file.set_len(w.size).is_ok() {
+            w.torn = false;
+            return Ok(());
         }
         let next = w.index + 1;
         w.file = Arc::new(create_segment(&self.dir, next)?);
+        w.index = next;
+        w.size = segment::HEADER_LEN as u64;
+        w.torn = false;
+        Ok(())
+    }
+
+    /// Closes the current segment (fsynced unless the policy is `Never`) and
+    /// starts the next. On failure the segment stays current, its seal cut
+    /// off again, so later writes and seals still line up.
+    fn roll(&self, w: &mut Writer) -> Result<()> {
+        let path = self.dir.join(segment::segment_name(w.index));
+        seal(&w.file, w.size, &path)?;
+        let synced = if self.opts.fsync != FsyncPolicy::Never {
+            self.sync
+                .timed_sync(&w.file)
+                .map_err(|e| Error::io("fsync", &path, e))
+        } else {
+            Ok(())
+        };
+        let next = w.index + 1;
+        let created = synced.and_then(|()| create_segment(&self.dir, next));
+        let file = match created {
+            Ok(f) => f,
+            Err(e) => {
+                w.torn = true;
+                let _ = self.repair(w);
+                return Err(e);
+            }
+        };
+        w.written += segment::SEAL_LEN as u64;
+        w.file = Arc::new(file);
         w.index = next;
         w.size = segment::HEADER_LEN as u64;
         // Everything in the old segment is on disk now (or the policy says
