@@ -663,10 +663,14 @@ impl Inner {
     /// Moves everything older than `cut` from the head into blocks.
     /// Caller holds the maintenance lock.
     fn cut_head(&self, cut: i64) -> Result<()> {
+        let aliases;
         let (segment, frozen) = {
             let _view = self.view.write();
             let _gate = self.gate.write();
             let segment = self.with_wal(Wal::cut_segment)?;
+            // Kept for `restore_frozen`: taking series out of the head drops
+            // the aliases of their refs.
+            aliases = self.head.aliases();
             let mut taken = self.head.take_before(cut);
             taken.sort_by(|a, b| a.0.cmp_labels(&b.0));
             let frozen = Arc::new(taken);
@@ -683,7 +687,7 @@ impl Inner {
             }
             Err(e) => {
                 let _view = self.view.write();
-                self.restore_frozen(&frozen)?;
+                self.restore_frozen(&frozen, &aliases);
                 *self.frozen.write() = None;
                 return Err(e);
             }
@@ -697,20 +701,29 @@ impl Inner {
         Ok(())
     }
 
-    /// Puts data back into the head after a failed block write (the WAL
-    /// still has it: no checkpoint was taken).
-    fn restore_frozen(&self, frozen: &Frozen) -> Result<()> {
+    /// Puts data back into the head after a failed block write. The WAL
+    /// still has it (no checkpoint was taken), in records that name the
+    /// series' old refs (and the aliases of those refs): each series comes
+    /// back under its old ref, or, when a series with its labels was
+    /// created since, that ref becomes an alias of the new one. So the old
+    /// records stay live, and the next checkpoint (which keeps only
+    /// records of refs the head knows) keeps them. Nothing is written: a
+    /// failed cut is often a full disk.
+    fn restore_frozen(&self, frozen: &Frozen, aliases: &[(u64, u64)]) {
         let _gate = self.gate.read();
-        let labels: Vec<Labels> = frozen.iter().map(|(s, _)| s.labels()).collect();
-        let series = self
-            .head
-            .get_or_create(&labels, |new| self.log_new_series(new))?;
-        for (s, (_, snap)) in series.iter().zip(frozen.iter()) {
+        let mut now_under: BTreeMap<u64, u64> = BTreeMap::new();
+        for (old, snap) in frozen.iter() {
+            let s = self.head.create_with_ref(old.series_ref, &old.labels());
+            now_under.insert(old.series_ref, s.series_ref);
             for sample in snap.merged_samples() {
-                self.head.append(s, sample.t, sample.v);
+                self.head.append(&s, sample.t, sample.v);
             }
         }
-        Ok(())
+        for &(alias, canonical) in aliases {
+            if let Some(&current) = now_under.get(&canonical) {
+                self.head.add_alias(alias, current);
+            }
+        }
     }
 
     fn log_new_series(&self, new: &[(u64, &Labels)]) -> Result<()> {

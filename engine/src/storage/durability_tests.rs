@@ -130,3 +130,41 @@ fn parents_next_to_their_child_are_dropped_even_without_tombstones() {
     fs::remove_file(dir.path().join(crate::tombstones::FILE_NAME)).unwrap();
     assert_recovered(dir.path(), "child and parents, no tombstones");
 }
+
+#[test]
+fn failed_head_cut_keeps_samples_recoverable_through_a_later_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options();
+    opts.block_range_ms = 10_000;
+    let base = (NOW / 10_000) * 10_000 - 100_000;
+    let storage = Storage::open(dir.path(), opts.clone()).unwrap();
+    let mut app = storage.appender();
+    for i in 0..20 {
+        app.append(&labels("x"), base + i * 1_000, i as f64)
+            .unwrap();
+    }
+    app.commit().unwrap();
+    let all: Vec<i64> = (0..20).map(|i| base + i * 1_000).collect();
+
+    // The first block of the cut cannot be written: a file sits where its
+    // temporary directory must go.
+    let blocker = dir
+        .path()
+        .join(BLOCKS_DIR)
+        .join(format!("{}{}", BlockId(1), block::CREATING));
+    fs::write(&blocker, b"in the way").unwrap();
+    assert!(storage.flush().is_err());
+    assert_eq!(timestamps(&storage, "x"), all, "restored in memory");
+    fs::remove_file(&blocker).unwrap();
+
+    // A later cut moves the older half to a block and checkpoints the WAL;
+    // the younger half stays in the head, and only the WAL has it.
+    storage.maintain().unwrap();
+    assert_eq!(storage.stats().blocks, 1);
+    assert_eq!(timestamps(&storage, "x"), all);
+    drop(storage);
+
+    let storage = Storage::open(dir.path(), opts).unwrap();
+    assert_eq!(timestamps(&storage, "x"), all, "after restart");
+    assert_eq!(storage.stats().block_samples, 10);
+}
