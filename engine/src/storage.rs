@@ -437,7 +437,8 @@ fn damage_of(e: &Error, action: &str) -> Damage {
     }
 }
 
-/// Opens every block; damaged ones move to `quarantine/`, expired ones are deleted.
+/// Opens every block; damaged ones move to `quarantine/`, expired ones are
+/// deleted; any other failure to open a block fails the whole open.
 /// The highest block id found in `quarantine/` (names `<id>` or `<id>.<n>`).
 fn highest_quarantined_id(qdir: &Path) -> u64 {
     let Ok(entries) = fs::read_dir(qdir) else {
@@ -484,6 +485,12 @@ fn load_blocks(
             Ok(b) => {
                 highest = highest.max(b.meta().id.0);
                 blocks.push(Arc::new(b));
+            }
+            Err(e) if !e.is_corruption() => {
+                return Err(Error::BlockUnavailable {
+                    dir: path,
+                    source: Box::new(e),
+                });
             }
             Err(e) => {
                 crate::fsutil::create_dir_all(&qdir)?;

@@ -168,3 +168,48 @@ fn failed_head_cut_keeps_samples_recoverable_through_a_later_checkpoint() {
     assert_eq!(timestamps(&storage, "x"), all, "after restart");
     assert_eq!(storage.stats().block_samples, 10);
 }
+
+#[test]
+fn environment_errors_fail_the_open_and_never_quarantine() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = setup(dir.path());
+    drop(storage);
+    // Not damage to the data: the index cannot be mapped (here because a
+    // directory stands where the file was, as EMFILE or EACCES would stop
+    // it). The open must fail and leave the block alone.
+    let block_dir = dir.path().join(BLOCKS_DIR).join(BlockId(1).to_string());
+    let index = block_dir.join("index");
+    let saved = fs::read(&index).unwrap();
+    fs::remove_file(&index).unwrap();
+    fs::create_dir(&index).unwrap();
+    let err = Storage::open(dir.path(), options()).unwrap_err();
+    assert!(
+        matches!(&err, Error::BlockUnavailable { dir, .. } if dir == &block_dir),
+        "{err}"
+    );
+    assert!(err.to_string().contains("not corruption"), "{err}");
+    assert!(block_dir.join("meta").exists(), "block moved away");
+    assert!(!dir.path().join(QUARANTINE_DIR).exists());
+
+    // Once the cause is gone the block opens as it was.
+    fs::remove_dir(&index).unwrap();
+    fs::write(&index, saved).unwrap();
+    let storage = Storage::open(dir.path(), options()).unwrap();
+    assert_eq!(storage.stats().blocks, 2);
+    assert!(storage.open_report().damage.is_empty());
+
+    // Real damage still quarantines.
+    drop(storage);
+    let mut bytes = fs::read(&index).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x5a;
+    fs::write(&index, bytes).unwrap();
+    let storage = Storage::open(dir.path(), options()).unwrap();
+    assert_eq!(storage.stats().blocks, 1);
+    assert!(
+        dir.path()
+            .join(QUARANTINE_DIR)
+            .join(BlockId(1).to_string())
+            .exists()
+    );
+}
