@@ -79,7 +79,10 @@ pub(crate) struct Inner {
     dir: PathBuf,
     opts: Options,
     head: Head,
-    wal: Mutex<Option<Wal>>,
+    /// Shared by appenders (the WAL is thread-safe and does group commit:
+    /// a lock held across write and fsync here would serialise writers)
+    /// and by checkpoints; taken exclusively only to close it.
+    wal: RwLock<Option<Wal>>,
     /// Appenders hold it shared while logging and applying; a head cut
     /// holds it exclusively for the moment it switches WAL segment.
     gate: RwLock<()>,
@@ -188,7 +191,7 @@ impl Storage {
         let inner = Arc::new(Inner {
             dir,
             head,
-            wal: Mutex::new(Some(wal)),
+            wal: RwLock::new(Some(wal)),
             gate: RwLock::new(()),
             view: RwLock::new(()),
             blocks: RwLock::new(blocks),
@@ -575,7 +578,7 @@ fn replay_wal(head: &Head, wal_dir: &Path, report: &mut OpenReport) -> Result<()
 
 impl Inner {
     fn with_wal<T>(&self, f: impl FnOnce(&Wal) -> Result<T>) -> Result<T> {
-        match self.wal.lock().as_ref() {
+        match self.wal.read().as_ref() {
             Some(w) => f(w),
             None => Err(Error::Closed),
         }
@@ -586,7 +589,7 @@ impl Inner {
             return Ok(());
         }
         let _gate = self.gate.write();
-        let closed = match self.wal.lock().take() {
+        let closed = match self.wal.write().take() {
             Some(w) => w.close(),
             None => Ok(()),
         };
@@ -925,7 +928,7 @@ impl Inner {
 
     fn storage_stats(&self) -> StorageStats {
         let blocks = self.blocks.read();
-        let wal = self.wal.lock();
+        let wal = self.wal.read();
         let fsync = wal.as_ref().map_or((0, 0), Wal::fsync_stats);
         StorageStats {
             head_series: self.head.num_series(),

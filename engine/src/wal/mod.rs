@@ -20,7 +20,7 @@ use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use crate::encoding::Encbuf;
 use crate::error::{Error, Result};
@@ -118,11 +118,15 @@ fn write_buf(file: &File, buf: &[u8]) -> std::io::Result<()> {
     f.write_all(buf)
 }
 
-/// Group-commit state. Lock order: `leader` before the writer's mutex.
+/// Group-commit state. `syncing` is never held while the writer's mutex
+/// is taken, nor during an fsync.
 #[derive(Debug, Default)]
 struct SyncState {
-    /// Held by the caller doing an fsync for the group.
-    leader: Mutex<()>,
+    /// Whether a caller is doing an fsync for the group right now.
+    syncing: Mutex<bool>,
+    /// Signalled when that fsync ends: its waiters check whether it
+    /// covered them, all at once.
+    done: Condvar,
     /// `written` position covered by completed fsyncs.
     synced: AtomicU64,
     /// fsyncs of segments done since open.
@@ -353,23 +357,34 @@ impl Wal {
         Ok(())
     }
 
-    /// Group commit: the first caller fsyncs for everyone whose bytes were
-    /// written before the fsync started; the others find their position
-    /// covered and return.
+    /// Group commit: when no fsync is running, the caller runs one for
+    /// everyone whose bytes were written before it started; callers
+    /// arriving meanwhile wait for it to end (all woken at once), and
+    /// return if it covered them, or else one of them runs the next.
     fn sync_to(&self, position: u64) -> Result<()> {
-        let _leader = self.sync.leader.lock();
-        if self.sync.synced.load(Ordering::Acquire) >= position {
-            return Ok(());
+        let mut syncing = self.sync.syncing.lock();
+        loop {
+            if self.sync.synced.load(Ordering::Acquire) >= position {
+                return Ok(());
+            }
+            if !*syncing {
+                break;
+            }
+            self.sync.done.wait(&mut syncing);
         }
+        *syncing = true;
+        drop(syncing);
         let (file, reached, index) = {
             let w = self.writer.lock();
             (w.file.clone(), w.written, w.index)
         };
-        self.sync
-            .timed_sync(&file)
-            .map_err(|e| Error::io("fsync", self.dir.join(segment::segment_name(index)), e))?;
-        self.sync.synced.fetch_max(reached, Ordering::AcqRel);
-        Ok(())
+        let result = self.sync.timed_sync(&file);
+        if result.is_ok() {
+            self.sync.synced.fetch_max(reached, Ordering::AcqRel);
+        }
+        *self.sync.syncing.lock() = false;
+        self.sync.done.notify_all();
+        result.map_err(|e| Error::io("fsync", self.dir.join(segment::segment_name(index)), e))
     }
 
     /// Undoes a failed write: cuts the segment back to `size`, the end of
