@@ -772,3 +772,166 @@ fn engine_replay_after_interrupted_head_cut_keeps_series_apart() {
         "damage reported at the last open: {report}"
     );
 }
+
+/// Issue 15, A.7: SIGKILLs aimed at compactions and head cuts that run
+/// while deletions are pending (tombstones on blocks), interleaved with
+/// `delete_series` calls. After every restart, no deleted sample may be
+/// served again (a compaction interrupted between writing its child and
+/// rewriting the tombstones used to bring them back, or serve parents and
+/// child side by side) and no acknowledged, undeleted sample may be
+/// missing. `STRATA_CRASH_KILLS` (default 8 here) and `STRATA_CRASH_SEED`
+/// as for the test above.
+#[test]
+fn sigkill_during_deletes_and_compactions_brings_no_deleted_sample_back() {
+    const NAME: &str = "crash_delete";
+    const SERIES: usize = 24;
+    const STEP: i64 = 300_000; // 5 min: a batch of 20 spans 100 min
+    let kills: usize = std::env::var("STRATA_CRASH_KILLS")
+        .ok()
+        .map(|s| s.parse().expect("STRATA_CRASH_KILLS is a number"))
+        .unwrap_or(8);
+    let seed = Rng::seed_from_env("STRATA_CRASH_SEED");
+    eprintln!("crash_server deletes: seed {seed} (STRATA_CRASH_SEED={seed}), {kills} kills");
+    let mut rng = Rng::new(seed);
+    let dir = tempfile::Builder::new()
+        .prefix("strata-crash-delete-")
+        .tempdir()
+        .unwrap();
+    let data = dir.path().join("data");
+    let day = 86_400_000;
+    let base = (now_ms() - 60 * day).div_euclid(7_200_000) * 7_200_000;
+    let admin = ["--enable-admin-api"];
+    let (mut server, mut addr) = start_strata_at("strata-d0", dir.path(), &data, &admin);
+
+    // Per series: acknowledged timestamps, and deleted ranges.
+    let mut acked: Vec<BTreeSet<i64>> = vec![BTreeSet::new(); SERIES];
+    let mut deleted: Vec<Vec<(i64, i64)>> = vec![Vec::new(); SERIES];
+    let mut gone: BTreeSet<usize> = BTreeSet::new();
+    let value = |s: usize, t: i64| expected(99, s, t);
+    let mut next_t = base;
+    let (mut aimed, mut landed, mut problems) = (0usize, 0usize, Vec::<String>::new());
+    for k in 0..kills {
+        // Two batches for every series not wholly deleted, then a head cut,
+        // so that the next deletions land on blocks as tombstones.
+        for _ in 0..2 {
+            let times: Vec<i64> = (0..PER_BATCH).map(|j| next_t + j * STEP).collect();
+            next_t += PER_BATCH * STEP;
+            let live: Vec<usize> = (0..SERIES).filter(|s| !gone.contains(s)).collect();
+            let body = write_body(
+                live.iter()
+                    .map(|&s| {
+                        let samples: Vec<(i64, f64)> =
+                            times.iter().map(|&t| (t, value(s, t))).collect();
+                        crate::api::series(NAME, &[("series", &s.to_string())], &samples)
+                    })
+                    .collect(),
+            );
+            let (status, answer) = post_write(&addr, &body, Duration::from_secs(30)).unwrap();
+            assert_eq!(status, 204, "{}", String::from_utf8_lossy(&answer));
+            for &s in &live {
+                acked[s].extend(times.iter().copied());
+            }
+        }
+        let (status, _) = http(&addr, "GET", "/internal/force_flush", &[], b"").unwrap();
+        assert_eq!(status, 200);
+        // One series deleted wholly, another over part of what it holds.
+        let live: Vec<usize> = (0..SERIES).filter(|s| !gone.contains(s)).collect();
+        let whole = live[rng.range(0, live.len() as u64) as usize];
+        let part = live[rng.range(0, live.len() as u64) as usize];
+        let (first, last) = (
+            *acked[part].first().unwrap(),
+            *acked[part].last().unwrap(),
+        );
+        let lo = first + (rng.range(0, 10) as i64) * (last - first) / 10;
+        let hi = lo + (last - lo) / 2;
+        for (s, range) in [(whole, None), (part, Some((lo, hi)))] {
+            let selector = format!("{{__name__=\"{NAME}\",series=\"{s}\"}}");
+            let mut params = vec![("match[]", selector)];
+            if let Some((lo, hi)) = range {
+                params.push(("start", format!("{:.3}", lo as f64 / 1000.0)));
+                params.push(("end", format!("{:.3}", hi as f64 / 1000.0)));
+            }
+            let params: Vec<(&str, &str)> = params.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            let target = with_params("/api/v1/admin/tsdb/delete_series", &params);
+            let (status, answer) = http(&addr, "POST", &target, &[], b"").unwrap();
+            assert_eq!(status, 204, "{}", String::from_utf8_lossy(&answer));
+            deleted[s].push(range.unwrap_or((i64::MIN, i64::MAX)));
+        }
+        gone.insert(whole);
+        // Kill while a compaction (rewriting the blocks with tombstones) or
+        // a head cut runs.
+        let path = if k % 3 == 2 {
+            "/internal/force_flush"
+        } else {
+            "/internal/force_merge"
+        };
+        let a = addr.clone();
+        let call = thread::spawn(move || http(&a, "GET", path, &[], b"").is_ok());
+        sleep_ms(rng.range(0, 40));
+        let status = server.kill();
+        aimed += 1;
+        if !call.join().unwrap() {
+            landed += 1;
+        }
+        assert!(status.is_some_and(|s| s.code().is_none()), "{status:?}");
+        let (next, next_addr) =
+            start_strata_at(&format!("strata-d{}", k + 1), dir.path(), &data, &admin);
+        server = next;
+        addr = next_addr;
+
+        // Every restart: exactly the acknowledged, undeleted samples.
+        let exported = export(&addr, &format!("{{__name__=\"{NAME}\"}}"));
+        let mut seen: Vec<BTreeMap<i64, f64>> = vec![BTreeMap::new(); SERIES];
+        for (labels, points) in &exported {
+            let Some(s) = labels.get("series").and_then(|v| v.parse::<usize>().ok()) else {
+                problems.push(format!("unknown series {labels:?}"));
+                continue;
+            };
+            if s >= SERIES {
+                problems.push(format!("unknown series {labels:?}"));
+                continue;
+            }
+            for &(t, v) in points {
+                if seen[s].insert(t, v).is_some() {
+                    problems.push(format!("restart {}: series {s} t={t} served twice", k + 1));
+                }
+                if deleted[s].iter().any(|&(lo, hi)| (lo..=hi).contains(&t)) {
+                    problems.push(format!("restart {}: series {s} t={t} was deleted", k + 1));
+                } else if v.to_bits() != value(s, t).to_bits() {
+                    problems.push(format!("restart {}: series {s} t={t} wrong value {v}", k + 1));
+                }
+            }
+        }
+        for s in 0..SERIES {
+            let missing = acked[s]
+                .iter()
+                .filter(|t| !deleted[s].iter().any(|&(lo, hi)| (lo..=hi).contains(*t)))
+                .filter(|t| !seen[s].contains_key(t))
+                .count();
+            if missing > 0 {
+                problems.push(format!(
+                    "restart {}: series {s}: {missing} acknowledged samples missing",
+                    k + 1
+                ));
+            }
+        }
+        if problems.len() > 20 {
+            break;
+        }
+    }
+    eprintln!(
+        "crash_server deletes: seed {seed}: {aimed} kills aimed at a merge or flush, {landed} \
+         landed while it ran; {} series wholly deleted; {} problems",
+        gone.len(),
+        problems.len()
+    );
+    if !problems.is_empty() {
+        drop(server);
+        let kept = dir.keep();
+        panic!(
+            "seed {seed} (STRATA_CRASH_SEED={seed}); data kept in {}:\n{}",
+            kept.display(),
+            problems.join("\n")
+        );
+    }
+}
