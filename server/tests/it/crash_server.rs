@@ -838,10 +838,7 @@ fn sigkill_during_deletes_and_compactions_brings_no_deleted_sample_back() {
         let live: Vec<usize> = (0..SERIES).filter(|s| !gone.contains(s)).collect();
         let whole = live[rng.range(0, live.len() as u64) as usize];
         let part = live[rng.range(0, live.len() as u64) as usize];
-        let (first, last) = (
-            *acked[part].first().unwrap(),
-            *acked[part].last().unwrap(),
-        );
+        let (first, last) = (*acked[part].first().unwrap(), *acked[part].last().unwrap());
         let lo = first + (rng.range(0, 10) as i64) * (last - first) / 10;
         let hi = lo + (last - lo) / 2;
         for (s, range) in [(whole, None), (part, Some((lo, hi)))] {
@@ -898,7 +895,10 @@ fn sigkill_during_deletes_and_compactions_brings_no_deleted_sample_back() {
                 if deleted[s].iter().any(|&(lo, hi)| (lo..=hi).contains(&t)) {
                     problems.push(format!("restart {}: series {s} t={t} was deleted", k + 1));
                 } else if v.to_bits() != value(s, t).to_bits() {
-                    problems.push(format!("restart {}: series {s} t={t} wrong value {v}", k + 1));
+                    problems.push(format!(
+                        "restart {}: series {s} t={t} wrong value {v}",
+                        k + 1
+                    ));
                 }
             }
         }
