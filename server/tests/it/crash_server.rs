@@ -935,3 +935,178 @@ fn sigkill_during_deletes_and_compactions_brings_no_deleted_sample_back() {
         );
     }
 }
+
+/// Issue 15, A.7: the disk fills up while the head is being cut to blocks
+/// (a snapshot with the head, then a head cut), and the server is killed
+/// right then, with a deletion pending. After space is freed and the server
+/// restarted, every acknowledged sample is there and no deleted one is.
+/// Needs root to mount a 32 MiB tmpfs (see `disk_full.rs`); skips loudly
+/// otherwise, unless `STRATA_REQUIRE_DISK_FULL_TEST=1`.
+#[test]
+fn disk_full_during_snapshot_and_flush_then_sigkill_loses_nothing() {
+    const NAME: &str = "crash_full";
+    const SERIES: usize = 40;
+    const STEP: i64 = 10_000;
+    let dir = tempfile::tempdir().unwrap();
+    let fs = dir.path().join("small-fs");
+    let _mount = match crate::disk_full::mount_small_fs(&fs, dir.path()) {
+        Ok(m) => m,
+        Err(why) => {
+            let msg = format!("SKIPPED: needs root to mount a small file system: {why}");
+            if std::env::var("STRATA_REQUIRE_DISK_FULL_TEST").as_deref() == Ok("1") {
+                panic!("{msg} (STRATA_REQUIRE_DISK_FULL_TEST=1)");
+            }
+            eprintln!("\n!! {msg}\n");
+            return;
+        }
+    };
+    let data = fs.join("data");
+    let admin = ["--enable-admin-api"];
+    let (mut server, addr) = start_strata_at("strata-full-0", dir.path(), &data, &admin);
+    let base = (now_ms() - 2 * 86_400_000).div_euclid(7_200_000) * 7_200_000;
+    let value = |s: usize, t: i64| expected(77, s, t);
+    let mut acked: BTreeMap<usize, BTreeSet<i64>> = BTreeMap::new();
+    let next_t = std::cell::Cell::new(base);
+    let send = |addr: &str, acked: &mut BTreeMap<usize, BTreeSet<i64>>| -> u16 {
+        let times: Vec<i64> = (0..PER_BATCH).map(|j| next_t.get() + j * STEP).collect();
+        next_t.set(next_t.get() + PER_BATCH * STEP);
+        let body = write_body(
+            (0..SERIES)
+                .map(|s| {
+                    let samples: Vec<(i64, f64)> =
+                        times.iter().map(|&t| (t, value(s, t))).collect();
+                    crate::api::series(NAME, &[("series", &s.to_string())], &samples)
+                })
+                .collect(),
+        );
+        let status = post_write(addr, &body, Duration::from_secs(30)).map_or(0, |r| r.0);
+        if status == 204 {
+            for s in 0..SERIES {
+                acked.entry(s).or_default().extend(times.iter().copied());
+            }
+        }
+        status
+    };
+    for _ in 0..50 {
+        assert_eq!(send(&addr, &mut acked), 204);
+    }
+    // Series 0 deleted while it is all in the head and in the WAL.
+    let target = with_params(
+        "/api/v1/admin/tsdb/delete_series",
+        &[("match[]", &format!("{{__name__=\"{NAME}\",series=\"0\"}}"))],
+    );
+    assert_eq!(http(&addr, "POST", &target, &[], b"").unwrap().0, 204);
+    let deleted_upto = next_t.get();
+    // Fill the disk: a filler, then writes until they are refused.
+    let free = fs2_free_bytes(&fs);
+    crate::disk_full::make_filler(&fs.join("filler"), free.saturating_sub(3 << 20));
+    let mut refused = 0;
+    for _ in 0..400 {
+        if send(&addr, &mut acked) != 204 {
+            refused += 1;
+            if refused >= 3 {
+                break;
+            }
+        }
+    }
+    assert!(refused >= 3, "the disk never filled up");
+    // Room for the WAL to switch segments, not for the blocks of a cut: the
+    // snapshot's head cut fails while writing blocks.
+    std::fs::remove_file(fs.join("filler")).unwrap();
+    let room = fs2_free_bytes(&fs).saturating_sub(96 << 10);
+    crate::disk_full::make_filler(&fs.join("filler"), room);
+    let (snap, snap_body) = http(&addr, "POST", "/api/v1/admin/tsdb/snapshot", &[], b"").unwrap();
+    eprintln!(
+        "crash_server full: snapshot on the full disk: {snap} {}",
+        String::from_utf8_lossy(&snap_body)
+    );
+    assert!(snap == 200 || snap >= 500, "snapshot: {snap}");
+    // A head cut on the full disk, killed while it runs (or just after).
+    let a = addr.clone();
+    let flush = thread::spawn(move || http(&a, "GET", "/internal/force_flush", &[], b""));
+    sleep_ms(5);
+    let status = server.kill();
+    assert!(status.is_some_and(|s| s.code().is_none()), "{status:?}");
+    let flush = flush.join().unwrap();
+    eprintln!(
+        "crash_server full: force_flush at the kill: {:?}",
+        flush.map(|r| r.0)
+    );
+    std::fs::remove_file(fs.join("filler")).unwrap();
+    let (server, addr) = start_strata_at("strata-full-1", dir.path(), &data, &admin);
+    let mut problems = Vec::new();
+    let check = |addr: &str, when: &str, problems: &mut Vec<String>| {
+        check_full(addr, NAME, &acked, deleted_upto, &value, when, problems)
+    };
+    check(&addr, "after the restart", &mut problems);
+    // A head cut and WAL checkpoint now that there is room, and a restart:
+    // what came back must still all be there.
+    let (cut, _) = http(&addr, "GET", "/internal/force_flush", &[], b"").unwrap();
+    assert_eq!(cut, 200);
+    drop(server);
+    let (server, addr) = start_strata_at("strata-full-2", dir.path(), &data, &admin);
+    check(&addr, "after a cut and a restart", &mut problems);
+    drop(server);
+    assert!(
+        problems.is_empty(),
+        "{}",
+        problems[..problems.len().min(20)].join("\n")
+    );
+}
+
+/// Export of `name` against what was acknowledged and deleted (series 0
+/// before `deleted_upto`).
+fn check_full(
+    addr: &str,
+    name: &str,
+    acked: &BTreeMap<usize, BTreeSet<i64>>,
+    deleted_upto: i64,
+    value: &dyn Fn(usize, i64) -> f64,
+    when: &str,
+    problems: &mut Vec<String>,
+) {
+    let mut seen: BTreeMap<usize, BTreeSet<i64>> = BTreeMap::new();
+    for (labels, points) in export(addr, &format!("{{__name__=\"{name}\"}}")) {
+        let s: usize = labels["series"].parse().unwrap();
+        for (t, v) in points {
+            if s == 0 && t < deleted_upto {
+                problems.push(format!("deleted sample of series 0 at {t} came back"));
+            } else if v.to_bits() != value(s, t).to_bits() {
+                problems.push(format!("series {s} t={t}: wrong value {v}"));
+            }
+            seen.entry(s).or_default().insert(t);
+        }
+    }
+    let mut missing = 0usize;
+    for (s, times) in acked {
+        for t in times {
+            let deleted = *s == 0 && *t < deleted_upto;
+            if !deleted && !seen.get(s).is_some_and(|m| m.contains(t)) {
+                missing += 1;
+            }
+        }
+    }
+    if missing > 0 {
+        problems.push(format!("{missing} acknowledged samples missing"));
+    }
+    let acked_samples: usize = acked.values().map(BTreeSet::len).sum();
+    eprintln!(
+        "crash_server full: {when}: {acked_samples} samples acknowledged, {missing} missing, {} problems",
+        problems.len()
+    );
+}
+
+/// Free bytes of the file system holding `path` (from `df`).
+fn fs2_free_bytes(path: &std::path::Path) -> u64 {
+    let out = std::process::Command::new("df")
+        .arg("-B1")
+        .arg("--output=avail")
+        .arg(path)
+        .output()
+        .expect("df runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
+        .expect("df prints the free bytes")
+}
