@@ -14,6 +14,12 @@
 //!
 //! A crash anywhere replays the WAL (checkpoint + segments) over whatever
 //! blocks were published; samples present in both are identical and merge.
+//!
+//! Compaction, deletion and retention follow their own order (FORMAT.md,
+//! "Durability protocol", steps 5 to 9): child block durable, then parents
+//! removed, then tombstones rewritten; `open` finishes an interrupted run.
+//! Every rename, unlink and mkdir is followed by a directory fsync
+//! (`fsutil`).
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
