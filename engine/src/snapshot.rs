@@ -21,7 +21,12 @@ pub(crate) fn link_tree(src: &Path, dst: &Path) -> Result<()> {
         if kind.is_dir() {
             link_tree(&from, &to)?;
         } else if fs::hard_link(&from, &to).is_err() {
+            // A copy (another file system) is new data: fsynced, as the
+            // block files it copies were.
             fs::copy(&from, &to).map_err(|e| Error::io("copy", &from, e))?;
+            fs::File::open(&to)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| Error::io("fsync", &to, e))?;
         }
     }
     crate::fsutil::sync_dir(dst)
