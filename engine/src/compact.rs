@@ -80,6 +80,31 @@ pub(crate) fn plan(
     None
 }
 
+/// Blocks that a newer block covers: their data is in it (a compaction
+/// was interrupted after writing its child and before removing its
+/// parents). A block covers another when its id is larger and its
+/// `sources` hold every source block of the other (the other's own id for
+/// a block straight from the head).
+pub(crate) fn covered_parents(metas: &[BlockMeta]) -> Vec<BlockId> {
+    let leaves = |m: &BlockMeta| -> Vec<BlockId> {
+        if m.sources.is_empty() {
+            vec![m.id]
+        } else {
+            m.sources.clone()
+        }
+    };
+    metas
+        .iter()
+        .filter(|p| {
+            let own = leaves(p);
+            metas.iter().any(|c| {
+                c.id > p.id && !c.sources.is_empty() && own.iter().all(|l| c.sources.contains(l))
+            })
+        })
+        .map(|m| m.id)
+        .collect()
+}
+
 /// Merges `inputs` into a new block `id` in `blocks_dir`, dropping samples
 /// covered by `tombstones`. At equal timestamps the newest block wins.
 /// Returns `None` when nothing is left (all data deleted).
@@ -197,6 +222,32 @@ mod tests {
         let metas = [meta(1, 0, 2 * H - 1), meta(2, 2 * H, 4 * H - 1)];
         assert_eq!(plan(&metas, &[2 * H], &[BlockId(2)], None), ids(&[2]));
         assert_eq!(plan(&metas, &[2 * H], &[BlockId(9)], None), None);
+    }
+
+    #[test]
+    fn children_cover_their_parents_only() {
+        let with_sources = |id, src: &[u64]| BlockMeta {
+            sources: src.iter().map(|&i| BlockId(i)).collect(),
+            ..meta(id, 0, H)
+        };
+        // 1 and 2 from the head, 3 their child, 4 a rewrite of 3, 5 unrelated.
+        let metas = [
+            meta(1, 0, H),
+            meta(2, 0, H),
+            with_sources(3, &[1, 2]),
+            with_sources(4, &[1, 2]),
+            meta(5, 0, H),
+        ];
+        assert_eq!(
+            covered_parents(&metas),
+            vec![BlockId(1), BlockId(2), BlockId(3)]
+        );
+        // A child covering only part of a block's sources does not drop it.
+        let partial = [with_sources(3, &[1, 2]), with_sources(4, &[1])];
+        assert!(covered_parents(&partial).is_empty());
+        // An older block never covers a newer one.
+        let older = [with_sources(1, &[5]), meta(5, 0, H)];
+        assert!(covered_parents(&older).is_empty());
     }
 
     #[test]

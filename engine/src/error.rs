@@ -102,6 +102,23 @@ pub enum Error {
     /// The storage was closed.
     #[error("storage is closed")]
     Closed,
+
+    /// A block could not be opened for a reason that is not damage to its
+    /// files (too many open files, out of memory, permission denied, a
+    /// read error of the device...). [`crate::Storage::open`] fails with it
+    /// rather than quarantining a block that may well be healthy; the block
+    /// stays where it is.
+    #[error(
+        "cannot open block {}: {source}; this is not corruption, the block was left in place: fix the cause and open again",
+        dir.display()
+    )]
+    BlockUnavailable {
+        /// The block's directory.
+        dir: PathBuf,
+        /// Why it could not be opened.
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 impl Error {
@@ -116,6 +133,22 @@ impl Error {
                 | Error::TooFarInFuture { .. }
                 | Error::InvalidOption { .. }
         )
+    }
+
+    /// True when the error says a file is damaged: a checksum, magic,
+    /// version or decode failure, or a file that is missing, cut short or
+    /// not valid data. False for errors of the environment (`EMFILE`,
+    /// `ENOMEM`, `EACCES`, `EIO`, ...), which say nothing about the data.
+    pub fn is_corruption(&self) -> bool {
+        use std::io::ErrorKind;
+        match self {
+            Error::Corruption { .. } => true,
+            Error::Io { source, .. } => matches!(
+                source.kind(),
+                ErrorKind::NotFound | ErrorKind::UnexpectedEof | ErrorKind::InvalidData
+            ),
+            _ => false,
+        }
     }
 
     /// Builds an [`Error::Io`] for `op` on `path`.
@@ -134,6 +167,30 @@ impl Error {
             offset,
             reason: reason.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_damage_counts_as_corruption() {
+        let io = |e: std::io::Error| Error::io("open", "/x/index", e);
+        assert!(Error::corruption("/x/index", 3, "crc32 mismatch").is_corruption());
+        for kind in [
+            std::io::ErrorKind::NotFound,
+            std::io::ErrorKind::UnexpectedEof,
+            std::io::ErrorKind::InvalidData,
+        ] {
+            assert!(io(kind.into()).is_corruption(), "{kind:?}");
+        }
+        // EMFILE, ENFILE, ENOMEM, EACCES, EPERM, EIO, ENOSPC, EISDIR.
+        for errno in [24, 23, 12, 13, 1, 5, 28, 21] {
+            let e = io(std::io::Error::from_raw_os_error(errno));
+            assert!(!e.is_corruption(), "errno {errno}: {e}");
+        }
+        assert!(!Error::Closed.is_corruption());
     }
 }
 

@@ -48,6 +48,7 @@ mod clock;
 mod compact;
 mod error;
 mod frame_cache;
+mod fsutil;
 mod hash;
 mod head;
 mod labels;

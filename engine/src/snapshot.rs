@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 /// the two are on different file systems), one level deep: blocks hold
 /// files only, apart from their `chunks/` directory, which recurses.
 pub(crate) fn link_tree(src: &Path, dst: &Path) -> Result<()> {
-    fs::create_dir_all(dst).map_err(|e| Error::io("create", dst, e))?;
+    crate::fsutil::create_dir_all(dst)?;
     let entries = fs::read_dir(src).map_err(|e| Error::io("read dir", src, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io("read dir", src, e))?;
@@ -21,8 +21,13 @@ pub(crate) fn link_tree(src: &Path, dst: &Path) -> Result<()> {
         if kind.is_dir() {
             link_tree(&from, &to)?;
         } else if fs::hard_link(&from, &to).is_err() {
+            // A copy (another file system) is new data: fsynced, as the
+            // block files it copies were.
             fs::copy(&from, &to).map_err(|e| Error::io("copy", &from, e))?;
+            fs::File::open(&to)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| Error::io("fsync", &to, e))?;
         }
     }
-    crate::tombstones::sync_dir(dst)
+    crate::fsutil::sync_dir(dst)
 }

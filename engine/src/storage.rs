@@ -14,6 +14,12 @@
 //!
 //! A crash anywhere replays the WAL (checkpoint + segments) over whatever
 //! blocks were published; samples present in both are identical and merge.
+//!
+//! Compaction, deletion and retention follow their own order (FORMAT.md,
+//! "Durability protocol", steps 5 to 9): child block durable, then parents
+//! removed, then tombstones rewritten; `open` finishes an interrupted run.
+//! Every rename, unlink and mkdir is followed by a directory fsync
+//! (`fsutil`).
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -79,7 +85,10 @@ pub(crate) struct Inner {
     dir: PathBuf,
     opts: Options,
     head: Head,
-    wal: Mutex<Option<Wal>>,
+    /// Shared by appenders (the WAL is thread-safe and does group commit:
+    /// a lock held across write and fsync here would serialise writers)
+    /// and by checkpoints; taken exclusively only to close it.
+    wal: RwLock<Option<Wal>>,
     /// Appenders hold it shared while logging and applying; a head cut
     /// holds it exclusively for the moment it switches WAL segment.
     gate: RwLock<()>,
@@ -132,7 +141,7 @@ impl Storage {
     pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Storage> {
         opts.validate()?;
         let dir = dir.as_ref().to_path_buf();
-        fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
+        crate::fsutil::create_dir_all(&dir)?;
         let lock_path = dir.join(LOCK_FILE);
         let lock = File::options()
             .create(true)
@@ -161,7 +170,13 @@ impl Storage {
             // Deletions pending on blocks that did not load (quarantined)
             // apply to nothing.
             Ok(mut t) => {
+                let before = t.0.len();
                 t.0.retain(|ts| blocks.iter().any(|b| b.meta().id == ts.block));
+                // Finish an interrupted compaction or retention run (step 3
+                // of the protocol): the file forgets blocks that are gone.
+                if t.0.len() != before {
+                    t.save(&dir)?;
+                }
                 t
             }
             Err(e @ Error::Corruption { .. }) => {
@@ -182,7 +197,7 @@ impl Storage {
         let inner = Arc::new(Inner {
             dir,
             head,
-            wal: Mutex::new(Some(wal)),
+            wal: RwLock::new(Some(wal)),
             gate: RwLock::new(()),
             view: RwLock::new(()),
             blocks: RwLock::new(blocks),
@@ -304,14 +319,14 @@ impl Storage {
         // Holding the maintenance lock, no compaction or retention run can
         // delete a block while its files are linked.
         let blocks_dest = dest.join(BLOCKS_DIR);
-        fs::create_dir_all(&blocks_dest).map_err(|e| Error::io("create", &blocks_dest, e))?;
+        crate::fsutil::create_dir_all(&blocks_dest)?;
         for b in self.inner.blocks.read().iter() {
             let dir = b.dir();
             let name = dir.file_name().unwrap_or_default();
             crate::snapshot::link_tree(dir, &blocks_dest.join(name))?;
         }
         self.inner.tombstones.read().save(dest)?;
-        crate::tombstones::sync_dir(&blocks_dest)
+        crate::fsutil::sync_dir(&blocks_dest)
     }
 
     /// Counters and sizes, for the server's `/metrics`.
@@ -374,6 +389,44 @@ fn spawn_maintenance(
     (tx, handle)
 }
 
+/// Points between the steps of a compaction where tests simulate a crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CrashPoint {
+    /// The child block is durable; the parents are all still there.
+    ChildDurable,
+    /// The first parent is removed, the others are not.
+    ParentRemoved,
+    /// Every parent is removed; the tombstones file still names them.
+    ParentsRemoved,
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Where the next compaction on this thread stops, as if the process
+    /// died there (tests only).
+    pub(crate) static CRASH_AT: std::cell::Cell<Option<CrashPoint>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Stops the operation here when a test asked for a crash at `at`.
+#[cfg(test)]
+fn crash_point(at: CrashPoint) -> Result<()> {
+    if CRASH_AT.with(|c| c.get()) == Some(at) {
+        CRASH_AT.with(|c| c.set(None));
+        return Err(Error::InvalidOption {
+            name: "crash point",
+            reason: format!("simulated crash at {at:?}"),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(test))]
+#[inline]
+fn crash_point(_at: CrashPoint) -> Result<()> {
+    Ok(())
+}
+
 fn damage_of(e: &Error, action: &str) -> Damage {
     match e {
         Error::Corruption {
@@ -393,7 +446,8 @@ fn damage_of(e: &Error, action: &str) -> Damage {
     }
 }
 
-/// Opens every block; damaged ones move to `quarantine/`, expired ones are deleted.
+/// Opens every block; damaged ones move to `quarantine/`, expired ones are
+/// deleted; any other failure to open a block fails the whole open.
 /// The highest block id found in `quarantine/` (names `<id>` or `<id>.<n>`).
 fn highest_quarantined_id(qdir: &Path) -> u64 {
     let Ok(entries) = fs::read_dir(qdir) else {
@@ -430,7 +484,7 @@ fn load_blocks(
     report: &mut OpenReport,
 ) -> Result<(Vec<Arc<Block>>, u64)> {
     let blocks_dir = dir.join(BLOCKS_DIR);
-    fs::create_dir_all(&blocks_dir).map_err(|e| Error::io("create", &blocks_dir, e))?;
+    crate::fsutil::create_dir_all(&blocks_dir)?;
     let qdir = dir.join(QUARANTINE_DIR);
     let mut highest = highest_quarantined_id(&qdir);
     let mut blocks = Vec::new();
@@ -441,10 +495,16 @@ fn load_blocks(
                 highest = highest.max(b.meta().id.0);
                 blocks.push(Arc::new(b));
             }
+            Err(e) if !e.is_corruption() => {
+                return Err(Error::BlockUnavailable {
+                    dir: path,
+                    source: Box::new(e),
+                });
+            }
             Err(e) => {
-                fs::create_dir_all(&qdir).map_err(|e| Error::io("create", &qdir, e))?;
+                crate::fsutil::create_dir_all(&qdir)?;
                 let target = quarantine_target(&qdir, id);
-                fs::rename(&path, &target).map_err(|e| Error::io("rename", &path, e))?;
+                crate::fsutil::rename(&path, &target)?;
                 report.damage.push(damage_of(
                     &e,
                     &format!("block moved to {}", target.display()),
@@ -452,6 +512,15 @@ fn load_blocks(
             }
         }
     }
+    // A compaction interrupted between its steps 1 and 2 left parents next
+    // to their child: finish it (the child holds their data, deletions
+    // applied).
+    let metas: Vec<_> = blocks.iter().map(|b| b.meta().clone()).collect();
+    let covered = compact::covered_parents(&metas);
+    for b in blocks.iter().filter(|b| covered.contains(&b.meta().id)) {
+        block::delete_block(b.dir())?;
+    }
+    blocks.retain(|b| !covered.contains(&b.meta().id));
     let now = opts.clock.now_ms();
     let metas: Vec<_> = blocks.iter().map(|b| b.meta().clone()).collect();
     let expired = retention::expired(&metas, now, opts.retention_ms);
@@ -515,7 +584,7 @@ fn replay_wal(head: &Head, wal_dir: &Path, report: &mut OpenReport) -> Result<()
 
 impl Inner {
     fn with_wal<T>(&self, f: impl FnOnce(&Wal) -> Result<T>) -> Result<T> {
-        match self.wal.lock().as_ref() {
+        match self.wal.read().as_ref() {
             Some(w) => f(w),
             None => Err(Error::Closed),
         }
@@ -526,7 +595,7 @@ impl Inner {
             return Ok(());
         }
         let _gate = self.gate.write();
-        let closed = match self.wal.lock().take() {
+        let closed = match self.wal.write().take() {
             Some(w) => w.close(),
             None => Ok(()),
         };
@@ -610,10 +679,14 @@ impl Inner {
     /// Moves everything older than `cut` from the head into blocks.
     /// Caller holds the maintenance lock.
     fn cut_head(&self, cut: i64) -> Result<()> {
+        let aliases;
         let (segment, frozen) = {
             let _view = self.view.write();
             let _gate = self.gate.write();
             let segment = self.with_wal(Wal::cut_segment)?;
+            // Kept for `restore_frozen`: taking series out of the head drops
+            // the aliases of their refs.
+            aliases = self.head.aliases();
             let mut taken = self.head.take_before(cut);
             taken.sort_by(|a, b| a.0.cmp_labels(&b.0));
             let frozen = Arc::new(taken);
@@ -630,7 +703,7 @@ impl Inner {
             }
             Err(e) => {
                 let _view = self.view.write();
-                self.restore_frozen(&frozen)?;
+                self.restore_frozen(&frozen, &aliases);
                 *self.frozen.write() = None;
                 return Err(e);
             }
@@ -644,20 +717,29 @@ impl Inner {
         Ok(())
     }
 
-    /// Puts data back into the head after a failed block write (the WAL
-    /// still has it: no checkpoint was taken).
-    fn restore_frozen(&self, frozen: &Frozen) -> Result<()> {
+    /// Puts data back into the head after a failed block write. The WAL
+    /// still has it (no checkpoint was taken), in records that name the
+    /// series' old refs (and the aliases of those refs): each series comes
+    /// back under its old ref, or, when a series with its labels was
+    /// created since, that ref becomes an alias of the new one. So the old
+    /// records stay live, and the next checkpoint (which keeps only
+    /// records of refs the head knows) keeps them. Nothing is written: a
+    /// failed cut is often a full disk.
+    fn restore_frozen(&self, frozen: &Frozen, aliases: &[(u64, u64)]) {
         let _gate = self.gate.read();
-        let labels: Vec<Labels> = frozen.iter().map(|(s, _)| s.labels()).collect();
-        let series = self
-            .head
-            .get_or_create(&labels, |new| self.log_new_series(new))?;
-        for (s, (_, snap)) in series.iter().zip(frozen.iter()) {
+        let mut now_under: BTreeMap<u64, u64> = BTreeMap::new();
+        for (old, snap) in frozen.iter() {
+            let s = self.head.create_with_ref(old.series_ref, &old.labels());
+            now_under.insert(old.series_ref, s.series_ref);
             for sample in snap.merged_samples() {
-                self.head.append(s, sample.t, sample.v);
+                self.head.append(&s, sample.t, sample.v);
             }
         }
-        Ok(())
+        for &(alias, canonical) in aliases {
+            if let Some(&current) = now_under.get(&canonical) {
+                self.head.add_alias(alias, current);
+            }
+        }
     }
 
     fn log_new_series(&self, new: &[(u64, &Labels)]) -> Result<()> {
@@ -766,6 +848,8 @@ impl Inner {
             .cloned()
             .collect();
         let id = self.next_block_id();
+        // Step 1: the child is durable, its directory entry included
+        // (`BlockWriter::finish` fsyncs files, renames, fsyncs `blocks/`).
         let written = compact::merge_blocks(&self.blocks_dir(), id, &inputs, &tombstones)?;
         let new_block = match written {
             Some(_) => Some(Arc::new(Block::open(
@@ -773,26 +857,36 @@ impl Inner {
             )?)),
             None => None,
         };
+        crash_point(CrashPoint::ChildDurable)?;
+        let had_tombstones = tombstones.0.iter().any(|t| group.contains(&t.block));
         {
             let _view = self.view.write();
             let mut live = self.blocks.write();
             live.retain(|b| !group.contains(&b.meta().id));
             live.extend(new_block);
             live.sort_by_key(|b| b.meta().id);
-            if tombstones.0.iter().any(|t| group.contains(&t.block)) {
-                let mut ts = self.tombstones.write();
-                let mut next = ts.clone();
-                next.forget_blocks(&group);
-                // Saved after the swap: if this fails, the stale tombstones
-                // name blocks that no longer exist, which is harmless.
-                *ts = next.clone();
-                drop(ts);
-                drop(live);
-                next.save(&self.dir)?;
+            // In memory at once: the parents' tombstones hide nothing any
+            // more (the child was written without the deleted samples).
+            if had_tombstones {
+                self.tombstones.write().forget_blocks(&group);
             }
         }
-        for b in &inputs {
+        // Step 2: the parents go (each rename and removal made durable).
+        // Until then, open() drops a parent that the child's
+        // `meta.sources` covers.
+        for (i, b) in inputs.iter().enumerate() {
             block::delete_block(b.dir())?;
+            if i == 0 {
+                crash_point(CrashPoint::ParentRemoved)?;
+            }
+        }
+        crash_point(CrashPoint::ParentsRemoved)?;
+        // Step 3: only now the tombstones file forgets the parents: had it
+        // gone first, a crash before step 2 would bring their deleted
+        // samples back.
+        if had_tombstones {
+            let current = self.tombstones.read().clone();
+            current.save(&self.dir)?;
         }
         self.stats.compactions.fetch_add(1, Ordering::Relaxed);
         Ok(true)
@@ -816,18 +910,31 @@ impl Inner {
             *live = keep;
             gone
         };
-        for b in doomed {
+        for b in &doomed {
             block::delete_block(b.dir())?;
             self.stats
                 .retention_deletions
                 .fetch_add(1, Ordering::Relaxed);
+        }
+        // Blocks removed first, then their tombstones (as in compaction).
+        let gone: Vec<BlockId> = doomed.iter().map(|b| b.meta().id).collect();
+        if self
+            .tombstones
+            .read()
+            .0
+            .iter()
+            .any(|t| gone.contains(&t.block))
+        {
+            let mut ts = self.tombstones.write();
+            ts.forget_blocks(&gone);
+            ts.save(&self.dir)?;
         }
         Ok(())
     }
 
     fn storage_stats(&self) -> StorageStats {
         let blocks = self.blocks.read();
-        let wal = self.wal.lock();
+        let wal = self.wal.read();
         let fsync = wal.as_ref().map_or((0, 0), Wal::fsync_stats);
         StorageStats {
             head_series: self.head.num_series(),
@@ -1372,3 +1479,6 @@ fn push_snapshot(
         found.push((start, end, Source::HeadChunks(snap.chunks)));
     }
 }
+
+#[cfg(test)]
+mod durability_tests;

@@ -149,16 +149,8 @@ impl Tombstones {
         f.write_all(&self.encode())
             .map_err(|e| Error::io("write", &tmp, e))?;
         f.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
-        fs::rename(&tmp, &path).map_err(|e| Error::io("rename", &path, e))?;
-        sync_dir(dir)
+        crate::fsutil::rename(&tmp, &path)
     }
-}
-
-/// fsyncs a directory so a rename or create in it is durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io("fsync", dir, e))
 }
 
 #[cfg(test)]

@@ -174,7 +174,7 @@ impl ChunkWriter {
     /// Flushes and fsyncs everything written.
     pub(crate) fn finish(mut self) -> Result<()> {
         self.close_current()?;
-        crate::tombstones::sync_dir(&self.dir)
+        crate::fsutil::sync_dir(&self.dir)
     }
 }
 

@@ -67,7 +67,7 @@ pub fn list_blocks(blocks_dir: &Path) -> Result<Vec<(BlockId, PathBuf)>> {
     {
         let name = e.file_name().to_string_lossy().into_owned();
         if name.ends_with(CREATING) || name.ends_with(DELETING) {
-            fs::remove_dir_all(e.path()).map_err(|err| Error::io("remove", e.path(), err))?;
+            crate::fsutil::remove_dir_all(&e.path())?;
             continue;
         }
         if let Ok(id) = name.parse::<BlockId>()
@@ -80,7 +80,11 @@ pub fn list_blocks(blocks_dir: &Path) -> Result<Vec<(BlockId, PathBuf)>> {
     Ok(out)
 }
 
-/// Deletes a block directory: renamed first, so a crash leaves no half block.
+/// Deletes a block directory: renamed first, and the rename made durable
+/// (directory fsync) before any file goes, so a crash leaves either the
+/// whole block or a `.tmp-for-deletion` leftover that open removes, never
+/// a half block under its published name. Returns once the removal is
+/// durable too.
 ///
 /// # Errors
 /// An I/O error.
@@ -88,8 +92,8 @@ pub fn delete_block(dir: &Path) -> Result<()> {
     let mut doomed = dir.as_os_str().to_owned();
     doomed.push(DELETING);
     let doomed = PathBuf::from(doomed);
-    fs::rename(dir, &doomed).map_err(|e| Error::io("rename", dir, e))?;
-    fs::remove_dir_all(&doomed).map_err(|e| Error::io("remove", &doomed, e))
+    crate::fsutil::rename(dir, &doomed)?;
+    crate::fsutil::remove_dir_all(&doomed)
 }
 
 #[cfg(test)]

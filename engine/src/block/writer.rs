@@ -4,9 +4,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::fsutil::sync_dir;
 use crate::index::IndexWriter;
 use crate::labels::{Labels, cmp_keys, with_key};
-use crate::tombstones::sync_dir;
 
 use super::chunks::{self, ChunkWriter};
 use super::{BlockId, BlockMeta, BlockStats, CREATING, ChunkMeta, ChunkToWrite, meta};
@@ -38,7 +38,7 @@ impl BlockWriter {
         if tmp.exists() {
             fs::remove_dir_all(&tmp).map_err(|e| Error::io("remove", &tmp, e))?;
         }
-        fs::create_dir_all(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
+        crate::fsutil::create_dir_all(&tmp)?;
         Ok(BlockWriter {
             blocks_dir: blocks_dir.to_path_buf(),
             chunks: Some(ChunkWriter::new(&tmp.join(chunks::DIR))?),
@@ -148,8 +148,8 @@ impl BlockWriter {
         write_synced(&self.tmp.join(meta::FILE), &meta.encode())?;
         sync_dir(&self.tmp)?;
         let target = self.blocks_dir.join(self.id.to_string());
-        fs::rename(&self.tmp, &target).map_err(|e| Error::io("rename", &self.tmp, e))?;
-        sync_dir(&self.blocks_dir)?;
+        // Durable directory entry: rename, then fsync of `blocks/`.
+        crate::fsutil::rename(&self.tmp, &target)?;
         Ok(meta)
     }
 }

@@ -403,6 +403,21 @@ impl Head {
         out
     }
 
+    /// The ref aliases (`alias -> canonical ref`): WAL refs of series
+    /// records that met a series already known under another ref.
+    pub(crate) fn aliases(&self) -> Vec<(u64, u64)> {
+        self.aliases.read().iter().map(|(&a, &c)| (a, c)).collect()
+    }
+
+    /// Makes `alias` name the series `canonical` again (unless `alias` is
+    /// a series' own ref).
+    pub(crate) fn add_alias(&self, alias: u64, canonical: u64) {
+        let _guard = self.creation.lock();
+        if alias != canonical && !self.by_ref[shard_of(alias)].read().contains_key(&alias) {
+            self.aliases.write().insert(alias, canonical);
+        }
+    }
+
     /// Removes these series from the head (maps, aliases, postings).
     fn drop_all(&self, gone: &[Arc<MemSeries>]) {
         if gone.is_empty() {

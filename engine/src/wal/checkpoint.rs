@@ -46,6 +46,7 @@ pub(crate) fn latest(dir: &Path) -> Result<Option<(u64, PathBuf)>> {
 
 /// Removes half-written checkpoints left by a crash.
 pub(crate) fn remove_leftovers(dir: &Path) -> Result<()> {
+    let mut removed = false;
     for e in fs::read_dir(dir)
         .map_err(|e| Error::io("list", dir, e))?
         .flatten()
@@ -54,7 +55,11 @@ pub(crate) fn remove_leftovers(dir: &Path) -> Result<()> {
         let name = name.to_string_lossy();
         if name.starts_with(PREFIX) && name.ends_with(TMP_SUFFIX) {
             fs::remove_dir_all(e.path()).map_err(|err| Error::io("remove", e.path(), err))?;
+            removed = true;
         }
+    }
+    if removed {
+        crate::fsutil::sync_dir(dir)?;
     }
     Ok(())
 }
@@ -103,14 +108,14 @@ pub(crate) fn write(
     f.write_all(buf.as_slice())
         .map_err(|e| Error::io("write", &file, e))?;
     f.sync_all().map_err(|e| Error::io("fsync", &file, e))?;
-    crate::tombstones::sync_dir(&tmp)?;
+    crate::fsutil::sync_dir(&tmp)?;
     let target = dir.join(&name);
     if target.exists() {
-        fs::remove_dir_all(&target).map_err(|e| Error::io("remove", &target, e))?;
+        crate::fsutil::remove_dir_all(&target)?;
     }
-    fs::rename(&tmp, &target).map_err(|e| Error::io("rename", &tmp, e))?;
-    crate::tombstones::sync_dir(dir)?;
+    crate::fsutil::rename(&tmp, &target)?;
 
+    // Removals are made durable with one fsync of `wal/` for all of them.
     for (_, path) in old_segments {
         fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;
     }
@@ -119,5 +124,6 @@ pub(crate) fn write(
             fs::remove_dir_all(&cdir).map_err(|e| Error::io("remove", &cdir, e))?;
         }
     }
+    crate::fsutil::sync_dir(dir)?;
     Ok(report)
 }

@@ -20,7 +20,7 @@ use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use crate::encoding::Encbuf;
 use crate::error::{Error, Result};
@@ -101,13 +101,32 @@ struct Writer {
     /// Bytes written through this WAL, across segments: the position a
     /// group-commit fsync must reach.
     written: u64,
+    /// A failed write may have left bytes past `size` that could not be cut
+    /// off yet: the next write repairs first (see [`Wal::repair`]).
+    torn: bool,
 }
 
-/// Group-commit state. Lock order: `leader` before the writer's mutex.
+/// Writes `buf` at the end of `file` (tests can make it fail part-way).
+fn write_buf(file: &File, buf: &[u8]) -> std::io::Result<()> {
+    #[cfg(test)]
+    if let Some(n) = tests::FAIL_WRITE_AFTER.with(|c| c.take()) {
+        let mut f = file;
+        f.write_all(buf.get(..n.min(buf.len())).unwrap_or_default())?;
+        return Err(std::io::Error::from_raw_os_error(28)); // ENOSPC
+    }
+    let mut f = file;
+    f.write_all(buf)
+}
+
+/// Group-commit state. `syncing` is never held while the writer's mutex
+/// is taken, nor during an fsync.
 #[derive(Debug, Default)]
 struct SyncState {
-    /// Held by the caller doing an fsync for the group.
-    leader: Mutex<()>,
+    /// Whether a caller is doing an fsync for the group right now.
+    syncing: Mutex<bool>,
+    /// Signalled when that fsync ends: its waiters check whether it
+    /// covered them, all at once.
+    done: Condvar,
     /// `written` position covered by completed fsyncs.
     synced: AtomicU64,
     /// fsyncs of segments done since open.
@@ -189,10 +208,10 @@ fn create_segment(dir: &Path, index: u64) -> Result<File> {
         // Leave no half-made segment behind (a full disk, say): the next
         // roll must be able to create it again.
         drop(f);
-        let _ = std::fs::remove_file(&path);
+        let _ = crate::fsutil::remove_file(&path);
         return Err(e);
     }
-    crate::tombstones::sync_dir(dir)?;
+    crate::fsutil::sync_dir(dir)?;
     Ok(f)
 }
 
@@ -203,7 +222,7 @@ impl Wal {
     /// # Errors
     /// An I/O error.
     pub fn open(dir: &Path, opts: WalOptions) -> Result<Wal> {
-        fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+        crate::fsutil::create_dir_all(dir)?;
         checkpoint::remove_leftovers(dir)?;
         let segments = segment::list_segments(dir)?;
         if let Some((_, path)) = segments.last() {
@@ -219,6 +238,7 @@ impl Wal {
             index,
             size: segment::HEADER_LEN as u64,
             written: 0,
+            torn: false,
         }));
         let mut wal = Wal {
             dir: dir.to_path_buf(),
@@ -311,15 +331,22 @@ impl Wal {
         }
         let position = {
             let mut w = self.writer.lock();
+            if w.torn {
+                self.repair(&mut w)?;
+            }
             if w.size + buf.len() as u64 > self.opts.segment_size
                 && w.size > segment::HEADER_LEN as u64
             {
                 self.roll(&mut w)?;
             }
-            let path = self.dir.join(segment::segment_name(w.index));
-            (&*w.file)
-                .write_all(buf.as_slice())
-                .map_err(|e| Error::io("write", &path, e))?;
+            if let Err(e) = write_buf(&w.file, buf.as_slice()) {
+                // Roll back: no torn record may stay between good ones, and
+                // `size` must stay the true end for the next seal.
+                let path = self.dir.join(segment::segment_name(w.index));
+                w.torn = true;
+                let _ = self.repair(&mut w);
+                return Err(Error::io("write", &path, e));
+            }
             w.size += buf.len() as u64;
             w.written += buf.len() as u64;
             w.written
@@ -330,39 +357,78 @@ impl Wal {
         Ok(())
     }
 
-    /// Group commit: the first caller fsyncs for everyone whose bytes were
-    /// written before the fsync started; the others find their position
-    /// covered and return.
+    /// Group commit: when no fsync is running, the caller runs one for
+    /// everyone whose bytes were written before it started; callers
+    /// arriving meanwhile wait for it to end (all woken at once), and
+    /// return if it covered them, or else one of them runs the next.
     fn sync_to(&self, position: u64) -> Result<()> {
-        let _leader = self.sync.leader.lock();
-        if self.sync.synced.load(Ordering::Acquire) >= position {
-            return Ok(());
+        let mut syncing = self.sync.syncing.lock();
+        loop {
+            if self.sync.synced.load(Ordering::Acquire) >= position {
+                return Ok(());
+            }
+            if !*syncing {
+                break;
+            }
+            self.sync.done.wait(&mut syncing);
         }
+        *syncing = true;
+        drop(syncing);
         let (file, reached, index) = {
             let w = self.writer.lock();
             (w.file.clone(), w.written, w.index)
         };
-        self.sync
-            .timed_sync(&file)
-            .map_err(|e| Error::io("fsync", self.dir.join(segment::segment_name(index)), e))?;
-        self.sync.synced.fetch_max(reached, Ordering::AcqRel);
+        let result = self.sync.timed_sync(&file);
+        if result.is_ok() {
+            self.sync.synced.fetch_max(reached, Ordering::AcqRel);
+        }
+        *self.sync.syncing.lock() = false;
+        self.sync.done.notify_all();
+        result.map_err(|e| Error::io("fsync", self.dir.join(segment::segment_name(index)), e))
+    }
+
+    /// Undoes a failed write: cuts the segment back to `size`, the end of
+    /// its last whole record; if that fails too, leaves the segment as it
+    /// is (replay reports and skips its torn tail) and continues in a new
+    /// one. On success the writer is whole again.
+    fn repair(&self, w: &mut Writer) -> Result<()> {
+        if w.file.set_len(w.size).is_ok() {
+            w.torn = false;
+            return Ok(());
+        }
+        let next = w.index + 1;
+        w.file = Arc::new(create_segment(&self.dir, next)?);
+        w.index = next;
+        w.size = segment::HEADER_LEN as u64;
+        w.torn = false;
         Ok(())
     }
 
     /// Closes the current segment (fsynced unless the policy is `Never`) and
-    /// starts the next.
+    /// starts the next. On failure the segment stays current, its seal cut
+    /// off again, so later writes and seals still line up.
     fn roll(&self, w: &mut Writer) -> Result<()> {
         let path = self.dir.join(segment::segment_name(w.index));
         seal(&w.file, w.size, &path)?;
-        w.size += segment::SEAL_LEN as u64;
-        w.written += segment::SEAL_LEN as u64;
-        if self.opts.fsync != FsyncPolicy::Never {
+        let synced = if self.opts.fsync != FsyncPolicy::Never {
             self.sync
                 .timed_sync(&w.file)
-                .map_err(|e| Error::io("fsync", &path, e))?;
-        }
+                .map_err(|e| Error::io("fsync", &path, e))
+        } else {
+            Ok(())
+        };
         let next = w.index + 1;
-        w.file = Arc::new(create_segment(&self.dir, next)?);
+        let created = synced.and_then(|()| create_segment(&self.dir, next));
+        let file = match created {
+            Ok(f) => f,
+            Err(e) => {
+                w.torn = true;
+                let _ = self.repair(w);
+                return Err(e);
+            }
+        };
+        w.written += segment::SEAL_LEN as u64;
+        w.file = Arc::new(file);
         w.index = next;
         w.size = segment::HEADER_LEN as u64;
         // Everything in the old segment is on disk now (or the policy says

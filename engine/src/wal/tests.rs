@@ -391,3 +391,40 @@ fn arbitrary_segment_bytes_never_panic() {
         let _ = Wal::replay(dir.path(), |_| Ok(()));
     }
 }
+
+thread_local! {
+    /// When set, the next WAL write on this thread writes only this many
+    /// bytes and then fails with ENOSPC (a disk filling mid-record).
+    pub(super) static FAIL_WRITE_AFTER: std::cell::Cell<Option<usize>> =
+        const { std::cell::Cell::new(None) };
+}
+
+#[test]
+fn failed_write_is_rolled_back_and_later_records_and_seal_line_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = Wal::open(dir.path(), opts(FsyncPolicy::Never)).unwrap();
+    wal.log(&[series(1), samples(1, 0, 10)]).unwrap();
+    // Half of the next batch reaches the file, then the disk is full.
+    FAIL_WRITE_AFTER.with(|c| c.set(Some(40)));
+    let err = wal.log(&[samples(1, 100, 10)]).unwrap_err();
+    assert!(err.to_string().contains("write"), "{err}");
+    wal.log(&[samples(1, 200, 10)]).unwrap();
+    // The seal written by the cut must name the true end of the records.
+    let closed = wal.cut_segment().unwrap();
+    wal.log(&[samples(1, 300, 10)]).unwrap();
+    wal.close().unwrap();
+
+    let (got, report) = replay_all(dir.path());
+    assert!(report.corruptions.is_empty(), "{:?}", report.corruptions);
+    assert!(report.torn_tail.is_none(), "{:?}", report.torn_tail);
+    assert_eq!(
+        got,
+        vec![
+            series(1),
+            samples(1, 0, 10),
+            samples(1, 200, 10),
+            samples(1, 300, 10)
+        ]
+    );
+    assert_eq!(report.last_segment, Some(closed + 1));
+}

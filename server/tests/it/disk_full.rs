@@ -49,7 +49,7 @@ const SMALL_FILLER_KIB: u64 = 256;
 
 /// A mounted small file system; unmounted on drop.
 #[derive(Debug)]
-struct Mount {
+pub(crate) struct Mount {
     path: PathBuf,
     kind: &'static str,
 }
@@ -81,7 +81,7 @@ fn run(cmd: &str, args: &[&str]) -> Result<(), String> {
 
 /// Mounts a `FS_MIB` file system at `at`: tmpfs, else a loop-mounted ext4
 /// image in `scratch`. The reasons both failed otherwise.
-fn mount_small_fs(at: &Path, scratch: &Path) -> Result<Mount, String> {
+pub(crate) fn mount_small_fs(at: &Path, scratch: &Path) -> Result<Mount, String> {
     std::fs::create_dir_all(at).unwrap();
     let target = at.to_str().unwrap();
     let size = format!("size={FS_MIB}m");
@@ -340,7 +340,7 @@ fn partial_blocks(data: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn make_filler(path: &Path, bytes: u64) {
+pub(crate) fn make_filler(path: &Path, bytes: u64) {
     let mut f = std::fs::File::create(path).unwrap();
     let chunk = vec![0x5au8; 64 << 10];
     let mut left = bytes;
