@@ -941,7 +941,7 @@ fn sigkill_during_deletes_and_compactions_brings_no_deleted_sample_back() {
 /// right then, with a deletion pending. After space is freed and the server
 /// restarted, every acknowledged sample is there and no deleted one is.
 /// Needs root to mount a 32 MiB tmpfs (see `disk_full.rs`); skips loudly
-/// otherwise, unless `STRATA_REQUIRE_DISK_FULL_TEST=1`.
+/// otherwise (a failure under `STRATA_REQUIRE_ALL=1`, as `.ci/run` sets).
 #[test]
 fn disk_full_during_snapshot_and_flush_then_sigkill_loses_nothing() {
     const NAME: &str = "crash_full";
@@ -952,11 +952,10 @@ fn disk_full_during_snapshot_and_flush_then_sigkill_loses_nothing() {
     let _mount = match crate::disk_full::mount_small_fs(&fs, dir.path()) {
         Ok(m) => m,
         Err(why) => {
-            let msg = format!("SKIPPED: needs root to mount a small file system: {why}");
-            if std::env::var("STRATA_REQUIRE_DISK_FULL_TEST").as_deref() == Ok("1") {
-                panic!("{msg} (STRATA_REQUIRE_DISK_FULL_TEST=1)");
-            }
-            eprintln!("\n!! {msg}\n");
+            strata_promql::promqltest::require::missing(
+                &format!("a small file system it can mount (crash_full: {why})"),
+                "run the tests as root (CAP_SYS_ADMIN)",
+            );
             return;
         }
     };
