@@ -20,7 +20,7 @@ use strata_server::body::MemoryBudget;
 use strata_server::decompress::{
     DecompressError, Encoding as BodyEncoding, decompress, snappy_len,
 };
-use strata_server::ingest::{exposition, jsonl, remote_write, remote_write_v2};
+use strata_server::ingest::{exposition, influx, jsonl, remote_write, remote_write_v2};
 
 /// A target's check: panics on a bug, returns otherwise.
 pub(crate) type Check = fn(&[u8]);
@@ -34,6 +34,7 @@ pub(crate) const TARGETS: &[(&str, Check)] = &[
     ("block_open", block_open),
     ("exposition_parse", exposition_parse),
     ("jsonl_parse", jsonl_parse),
+    ("influx_parse", influx_parse),
     ("remote_write_decode", remote_write_decode),
     ("remote_write_v2_decode", remote_write_v2_decode),
     ("remote_read_decode", remote_read_decode),
@@ -229,6 +230,46 @@ pub(crate) fn jsonl_parse(data: &[u8]) {
                 p.to_bits() == q.to_bits() || (p.is_nan() && q.is_nan()),
                 "{out:?}"
             );
+        }
+    }
+}
+
+/// Arbitrary bytes as an InfluxDB line protocol body: never a panic, and
+/// every line parsed writes back (`write_line`) to a line that parses the
+/// same (floats compared by bits, NaN equal to NaN).
+pub(crate) fn influx_parse(data: &[u8]) {
+    use influx::{Value, parse, parse_line, write_line};
+    if data.len() > 1 << 16 {
+        return;
+    }
+    for line in parse(data, LabelLimits::default()) {
+        let Ok((_, l)) = line else { continue };
+        if l.measurement.is_empty() && l.tags.is_empty() {
+            // `,=x f=1`: no measurement and only empty tags, which the
+            // writer cannot spell.
+            continue;
+        }
+        let mut out = String::new();
+        write_line(&mut out, &l);
+        let b = parse_line(
+            out.trim_end_matches('\n').as_bytes(),
+            &LabelLimits::default(),
+        )
+        .unwrap_or_else(|e| panic!("{out:?}: {e}"))
+        .unwrap_or_else(|| panic!("{out:?}: no point"));
+        assert_eq!(b.measurement, l.measurement, "{out:?}");
+        assert_eq!(b.tags, l.tags, "{out:?}");
+        assert_eq!(b.timestamp, l.timestamp, "{out:?}");
+        assert_eq!(b.fields.len(), l.fields.len(), "{out:?}");
+        for ((k1, v1), (k2, v2)) in b.fields.iter().zip(&l.fields) {
+            assert_eq!(k1, k2, "{out:?}");
+            match (v1, v2) {
+                (Value::Float(p), Value::Float(q)) => assert!(
+                    p.to_bits() == q.to_bits() || (p.is_nan() && q.is_nan()),
+                    "{out:?}"
+                ),
+                _ => assert_eq!(v1, v2, "{out:?}"),
+            }
         }
     }
 }

@@ -299,6 +299,23 @@ def text_formats():
         "escapes_and_exponents",
         '{"metric":{"__name__":"x","v":"\\u00e9\\"\\n"},"values":[1e308,-2.5E-3],"timestamps":[-5,0]}\n',
     )
+    put(
+        "influx_parse",
+        "telegraf",
+        "# telegraf\n"
+        "cpu,cpu=cpu-total,host=h1 usage_user=1.5,usage_idle=97i 1700000000000000000\n"
+        "mem,host=h1 available=8589934592u,swap=true,state=\"ok, \\\"fine\\\"\" 1700000000000000000\r\n"
+        "disk free=4\n",
+    )
+    put(
+        "influx_parse",
+        "escapes_and_errors",
+        "my\\ meas\\,x,t\\ k=v\\,1\\=2\\\\ f\\=x=-inf,g=NaN -5\n"
+        ",=x f=1\n"
+        "bad f=abc\n"
+        "bad\n"
+        "bad f=\"open\n",
+    )
 
 
 # ------------------------------------------------------------------- engine

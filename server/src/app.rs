@@ -38,6 +38,8 @@ pub struct AppState {
     pub maintenance: Arc<tokio::sync::Mutex<()>>,
     /// Decompression cap and the memory budget of request bodies.
     pub bodies: crate::body::BodyLimits,
+    /// How InfluxDB line protocol points become series.
+    pub influx: Arc<crate::ingest::influx_write::InfluxConfig>,
 }
 
 impl AppState {
@@ -53,6 +55,7 @@ impl AppState {
             limits: Default::default(),
             maintenance: Default::default(),
             bodies: Default::default(),
+            influx: Default::default(),
         }
     }
 
@@ -71,6 +74,12 @@ impl AppState {
     /// The same state with body limits `bodies`.
     pub fn with_body_limits(mut self, bodies: crate::body::BodyLimits) -> AppState {
         self.bodies = bodies;
+        self
+    }
+
+    /// The same state with line protocol mapping `influx`.
+    pub fn with_influx(mut self, influx: crate::ingest::influx_write::InfluxConfig) -> AppState {
+        self.influx = Arc::new(influx);
         self
     }
 
@@ -178,6 +187,9 @@ pub fn router(state: AppState) -> Router {
             post(ingest::import::prometheus),
         )
         .route("/api/v1/import", post(ingest::import::json_lines))
+        .route("/write", post(ingest::influx_write::write))
+        .route("/api/v2/write", post(ingest::influx_write::write))
+        .route("/influx/write", post(ingest::influx_write::write))
         .route(
             "/api/v1/export",
             get(api::export::export).post(api::export::export),

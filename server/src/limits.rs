@@ -72,7 +72,12 @@ enum Kind {
 fn kind(path: &str) -> Option<Kind> {
     match path {
         "/health" | "/-/healthy" | "/-/ready" | "/metrics" => None,
-        "/api/v1/write" | "/api/v1/import" | "/api/v1/import/prometheus" => Some(Kind::Write),
+        "/api/v1/write"
+        | "/api/v1/import"
+        | "/api/v1/import/prometheus"
+        | "/write"
+        | "/api/v2/write"
+        | "/influx/write" => Some(Kind::Write),
         _ => Some(Kind::Read),
     }
 }
@@ -141,6 +146,9 @@ mod tests {
             "/api/v1/write",
             "/api/v1/import",
             "/api/v1/import/prometheus",
+            "/write",
+            "/api/v2/write",
+            "/influx/write",
         ] {
             assert!(matches!(kind(p), Some(Kind::Write)), "{p}");
         }

@@ -125,6 +125,21 @@ struct ServeArgs {
     /// once; past it writes get 503 (clients retry) and remote_read 429.
     #[arg(long, env = "STRATA_MAX_INGEST_MEMORY_BYTES", default_value_t = strata_server::body::DEFAULT_MAX_INGEST_MEMORY_BYTES)]
     max_ingest_memory_bytes: usize,
+    /// Also take InfluxDB line protocol over TCP on this address (like
+    /// VictoriaMetrics' `-influxListenAddr`); off by default.
+    #[arg(long, env = "STRATA_INFLUX_LISTEN")]
+    influx_listen: Option<String>,
+    /// Name line protocol series `{measurement}` instead of
+    /// `{measurement}_{field}` when a line has a single field.
+    #[arg(long, env = "STRATA_INFLUX_SKIP_SINGLE_FIELD")]
+    influx_skip_single_field: bool,
+    /// Separator in `{measurement}{separator}{field}` line protocol names.
+    #[arg(
+        long,
+        env = "STRATA_INFLUX_MEASUREMENT_FIELD_SEPARATOR",
+        default_value = "_"
+    )]
+    influx_measurement_field_separator: String,
 }
 
 /// Reads a secret from a file, without its trailing newline.
@@ -170,6 +185,16 @@ fn auth_config(args: &ServeArgs) -> anyhow::Result<AuthConfig> {
     })
 }
 
+/// An address like `:8428` (all interfaces) or `127.0.0.1:8428`.
+fn socket_addr(flag: &str, s: &str) -> anyhow::Result<SocketAddr> {
+    if let Some(port) = s.strip_prefix(':') {
+        format!("0.0.0.0:{port}").parse()
+    } else {
+        s.parse()
+    }
+    .with_context(|| format!("--{flag}: {s:?} is not an address like :8428 or 127.0.0.1:8428"))
+}
+
 fn duration_ms(name: &str, s: &str) -> anyhow::Result<i64> {
     strata_promql::duration::parse_duration(s)
         .with_context(|| format!("--{name}: {s:?} is not a duration like 90d, 5m or 30s"))
@@ -209,17 +234,16 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ),
         ..EvalOptions::default()
     };
-    let addr: SocketAddr = if let Some(port) = args.listen.strip_prefix(':') {
-        format!("0.0.0.0:{port}").parse()
-    } else {
-        args.listen.parse()
-    }
-    .with_context(|| {
-        format!(
-            "--listen: {:?} is not an address like :8428 or 127.0.0.1:8428",
-            args.listen
-        )
-    })?;
+    let addr = socket_addr("listen", &args.listen)?;
+    let influx_addr = args
+        .influx_listen
+        .as_deref()
+        .map(|s| socket_addr("influx-listen", s))
+        .transpose()?;
+    let influx = strata_server::ingest::influx_write::InfluxConfig {
+        separator: args.influx_measurement_field_separator.clone(),
+        skip_single_field: args.influx_skip_single_field,
+    };
 
     let auth = auth_config(&args)?;
     let wait =
@@ -271,7 +295,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let state = AppState::opening(eval, args.max_request_bytes)
             .with_auth(auth)
             .with_limits(limits)
-            .with_body_limits(bodies);
+            .with_body_limits(bodies)
+            .with_influx(influx);
+        if let Some(a) = influx_addr {
+            let l = tokio::net::TcpListener::bind(a).await.with_context(|| format!("--influx-listen: listen on {a}"))?;
+            tracing::info!(addr = %a, "influx line protocol over tcp");
+            tokio::spawn(strata_server::ingest::influx_write::serve_tcp(l, state.clone()));
+        }
         let cell = state.storage.clone();
         let metrics = state.metrics.clone();
         let server = tokio::spawn(strata_server::serve::serve(listener, router(state), conn_limits, metrics, shutdown_signal()));

@@ -3,6 +3,8 @@
 pub mod exposition;
 pub mod handler;
 pub mod import;
+pub mod influx;
+pub mod influx_write;
 pub mod jsonl;
 pub mod remote_write;
 pub mod remote_write_v2;
