@@ -38,6 +38,8 @@ pub struct AppState {
     pub maintenance: Arc<tokio::sync::Mutex<()>>,
     /// Decompression cap and the memory budget of request bodies.
     pub bodies: crate::body::BodyLimits,
+    /// OTLP translation settings (`--otlp-promote-resource-attributes`).
+    pub otlp: Arc<crate::ingest::otlp::translate::Options>,
 }
 
 impl AppState {
@@ -53,6 +55,7 @@ impl AppState {
             limits: Default::default(),
             maintenance: Default::default(),
             bodies: Default::default(),
+            otlp: Default::default(),
         }
     }
 
@@ -65,6 +68,12 @@ impl AppState {
     /// The same state with `limits`.
     pub fn with_limits(mut self, limits: crate::limits::Limits) -> AppState {
         self.limits = limits;
+        self
+    }
+
+    /// The same state with OTLP translation settings.
+    pub fn with_otlp(mut self, otlp: crate::ingest::otlp::translate::Options) -> AppState {
+        self.otlp = Arc::new(otlp);
         self
     }
 
@@ -178,6 +187,14 @@ pub fn router(state: AppState) -> Router {
             post(ingest::import::prometheus),
         )
         .route("/api/v1/import", post(ingest::import::json_lines))
+        .route(
+            "/opentelemetry/v1/metrics",
+            post(ingest::otlp::handler::write),
+        )
+        .route(
+            "/api/v1/otlp/v1/metrics",
+            post(ingest::otlp::handler::write),
+        )
         .route(
             "/api/v1/export",
             get(api::export::export).post(api::export::export),

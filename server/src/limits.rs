@@ -72,7 +72,11 @@ enum Kind {
 fn kind(path: &str) -> Option<Kind> {
     match path {
         "/health" | "/-/healthy" | "/-/ready" | "/metrics" => None,
-        "/api/v1/write" | "/api/v1/import" | "/api/v1/import/prometheus" => Some(Kind::Write),
+        "/api/v1/write"
+        | "/api/v1/import"
+        | "/api/v1/import/prometheus"
+        | "/opentelemetry/v1/metrics"
+        | "/api/v1/otlp/v1/metrics" => Some(Kind::Write),
         _ => Some(Kind::Read),
     }
 }

@@ -125,6 +125,16 @@ struct ServeArgs {
     /// once; past it writes get 503 (clients retry) and remote_read 429.
     #[arg(long, env = "STRATA_MAX_INGEST_MEMORY_BYTES", default_value_t = strata_server::body::DEFAULT_MAX_INGEST_MEMORY_BYTES)]
     max_ingest_memory_bytes: usize,
+    /// OTLP resource attributes copied to labels of every series of their
+    /// resource (comma-separated OTLP names, e.g.
+    /// `deployment.environment,k8s.namespace.name`); all of them are in
+    /// `target_info` either way.
+    #[arg(
+        long,
+        env = "STRATA_OTLP_PROMOTE_RESOURCE_ATTRIBUTES",
+        value_delimiter = ','
+    )]
+    otlp_promote_resource_attributes: Vec<String>,
 }
 
 /// Reads a secret from a file, without its trailing newline.
@@ -271,7 +281,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let state = AppState::opening(eval, args.max_request_bytes)
             .with_auth(auth)
             .with_limits(limits)
-            .with_body_limits(bodies);
+            .with_body_limits(bodies)
+            .with_otlp(strata_server::ingest::otlp::translate::Options {
+                promote: args.otlp_promote_resource_attributes.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
+            });
         let cell = state.storage.clone();
         let metrics = state.metrics.clone();
         let server = tokio::spawn(strata_server::serve::serve(listener, router(state), conn_limits, metrics, shutdown_signal()));

@@ -4,6 +4,7 @@ pub mod exposition;
 pub mod handler;
 pub mod import;
 pub mod jsonl;
+pub mod otlp;
 pub mod remote_write;
 pub mod remote_write_v2;
 pub mod wire;
