@@ -11,6 +11,7 @@ mod deploy;
 mod disk_full;
 mod fuzz_regressions;
 mod hostile;
+mod otlp;
 mod overload;
 mod process;
 mod remote_read;
