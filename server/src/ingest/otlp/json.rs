@@ -184,7 +184,7 @@ struct Metric {
 struct Points<T> {
     #[serde(alias = "data_points")]
     data_points: Vec<T>,
-    #[serde(alias = "aggregation_temporality")]
+    #[serde(alias = "aggregation_temporality", deserialize_with = "temporality")]
     aggregation_temporality: i32,
     #[serde(alias = "is_monotonic")]
     is_monotonic: bool,
@@ -427,6 +427,23 @@ impl Num {
     }
 }
 
+/// An `AggregationTemporality`: its number (as OTLP/JSON writes enums) or
+/// its name (as the generic protobuf JSON mapping does).
+fn temporality<'de, D: Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
+    match Num::deserialize(d)? {
+        Num::S(s) => match s.as_str() {
+            "AGGREGATION_TEMPORALITY_UNSPECIFIED" => Ok(0),
+            "AGGREGATION_TEMPORALITY_DELTA" => Ok(p::DELTA),
+            "AGGREGATION_TEMPORALITY_CUMULATIVE" => Ok(p::CUMULATIVE),
+            _ => Err(de::Error::custom(format!(
+                "unknown aggregationTemporality {s:?}"
+            ))),
+        },
+        n => i32::try_from(n.i64::<D::Error>()?)
+            .map_err(|_| de::Error::custom("aggregationTemporality out of range")),
+    }
+}
+
 fn u64_any<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     Num::deserialize(d)?.u64()
 }
@@ -465,4 +482,262 @@ fn opt_base64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Err
                 .map_err(|e| de::Error::custom(format!("invalid base64 in bytesValue: {e}")))
         })
         .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use prost::Message as _;
+    use serde_json::{Value as J, json};
+
+    use super::*;
+
+    /// OTLP/JSON as the spec writes it (lowerCamelCase, 64-bit integers as
+    /// strings, or as numbers when `numbers`), written independently of
+    /// the decoder.
+    fn to_json(r: &p::ExportMetricsServiceRequest, numbers: bool) -> J {
+        let u = |v: u64| {
+            if numbers {
+                json!(v)
+            } else {
+                json!(v.to_string())
+            }
+        };
+        let i = |v: i64| {
+            if numbers {
+                json!(v)
+            } else {
+                json!(v.to_string())
+            }
+        };
+        let any = |a: &p::AnyValue| match &a.value {
+            Some(p::Value::String(s)) => json!({"stringValue": s}),
+            Some(p::Value::Bool(b)) => json!({"boolValue": b}),
+            Some(p::Value::Int(v)) => json!({"intValue": i(*v)}),
+            Some(p::Value::Double(d)) => json!({"doubleValue": d}),
+            Some(p::Value::Bytes(b)) => {
+                json!({"bytesValue": base64::engine::general_purpose::STANDARD.encode(b)})
+            }
+            _ => json!({}),
+        };
+        let kvs = |v: &[p::KeyValue]| -> J {
+            v.iter()
+                .map(|kv| json!({"key": kv.key, "value": kv.value.as_ref().map(any)}))
+                .collect()
+        };
+        let number = |d: &p::NumberDataPoint| {
+            let mut o = json!({"attributes": kvs(&d.attributes), "timeUnixNano": u(d.time_unix_nano),
+                "flags": d.flags, "exemplars": vec![json!({}); d.exemplars.len()]});
+            match d.value {
+                Some(p::NumberValue::Double(v)) => o["asDouble"] = json!(v),
+                Some(p::NumberValue::Int(v)) => o["asInt"] = i(v),
+                None => {}
+            }
+            o
+        };
+        let metric = |m: &p::Metric| {
+            let mut o = json!({"name": m.name, "unit": m.unit});
+            match &m.data {
+                Some(p::Data::Gauge(g)) => {
+                    o["gauge"] =
+                        json!({"dataPoints": g.data_points.iter().map(number).collect::<Vec<_>>()});
+                }
+                Some(p::Data::Sum(s)) => {
+                    o["sum"] = json!({"dataPoints": s.data_points.iter().map(number).collect::<Vec<_>>(),
+                        "aggregationTemporality": s.aggregation_temporality, "isMonotonic": s.is_monotonic});
+                }
+                Some(p::Data::Histogram(h)) => {
+                    let pts: Vec<J> = h.data_points.iter().map(|d| {
+                        let mut o = json!({"attributes": kvs(&d.attributes), "timeUnixNano": u(d.time_unix_nano),
+                            "count": u(d.count), "bucketCounts": d.bucket_counts.iter().map(|c| u(*c)).collect::<Vec<_>>(),
+                            "explicitBounds": d.explicit_bounds, "flags": d.flags,
+                            "exemplars": vec![json!({}); d.exemplars.len()]});
+                        if let Some(s) = d.sum {
+                            o["sum"] = json!(s);
+                        }
+                        o
+                    }).collect();
+                    o["histogram"] = json!({"dataPoints": pts, "aggregationTemporality": h.aggregation_temporality});
+                }
+                Some(p::Data::Summary(s)) => {
+                    let pts: Vec<J> = s.data_points.iter().map(|d| json!({"attributes": kvs(&d.attributes),
+                        "timeUnixNano": u(d.time_unix_nano), "count": u(d.count), "sum": d.sum, "flags": d.flags,
+                        "quantileValues": d.quantile_values.iter().map(|q| json!({"quantile": q.quantile, "value": q.value})).collect::<Vec<_>>()})).collect();
+                    o["summary"] = json!({"dataPoints": pts});
+                }
+                _ => {}
+            }
+            o
+        };
+        json!({"resourceMetrics": r.resource_metrics.iter().map(|rm| json!({
+            "resource": rm.resource.as_ref().map(|r| json!({"attributes": kvs(&r.attributes)})),
+            "scopeMetrics": rm.scope_metrics.iter().map(|sm| json!({
+                "scope": sm.scope.as_ref().map(|s| json!({"name": s.name, "version": s.version})),
+                "metrics": sm.metrics.iter().map(metric).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>()})
+    }
+
+    fn finite() -> impl Strategy<Value = f64> {
+        prop_oneof![-1e12f64..1e12, Just(0.5), Just(-0.0f64).prop_map(|_| 0.0)]
+    }
+
+    fn kv() -> impl Strategy<Value = p::KeyValue> {
+        let value = prop_oneof![
+            "[a-z./ ]{0,8}".prop_map(p::Value::String),
+            any::<bool>().prop_map(p::Value::Bool),
+            any::<i64>().prop_map(p::Value::Int),
+            finite().prop_map(p::Value::Double),
+            proptest::collection::vec(any::<u8>(), 0..6).prop_map(p::Value::Bytes),
+        ];
+        ("[a-z.]{1,8}", value).prop_map(|(key, v)| p::KeyValue {
+            key,
+            value: Some(p::AnyValue { value: Some(v) }),
+        })
+    }
+
+    fn attrs() -> impl Strategy<Value = Vec<p::KeyValue>> {
+        proptest::collection::vec(kv(), 0..3)
+    }
+
+    fn number() -> impl Strategy<Value = p::NumberDataPoint> {
+        let value = prop_oneof![
+            Just(None),
+            finite().prop_map(|v| Some(p::NumberValue::Double(v))),
+            any::<i64>().prop_map(|v| Some(p::NumberValue::Int(v))),
+        ];
+        (attrs(), any::<u64>(), value, 0usize..2, 0u32..2).prop_map(
+            |(attributes, t, value, ex, flags)| p::NumberDataPoint {
+                attributes,
+                time_unix_nano: t,
+                value,
+                exemplars: vec![p::Exemplar::default(); ex],
+                flags,
+            },
+        )
+    }
+
+    fn data() -> impl Strategy<Value = p::Data> {
+        let points = || proptest::collection::vec(number(), 0..3);
+        let hist = (
+            attrs(),
+            any::<u64>(),
+            any::<u64>(),
+            proptest::option::of(finite()),
+            proptest::collection::vec(any::<u64>(), 0..4),
+            proptest::collection::vec(finite(), 0..3),
+        )
+            .prop_map(
+                |(attributes, t, count, sum, bucket_counts, explicit_bounds)| {
+                    p::HistogramDataPoint {
+                        attributes,
+                        time_unix_nano: t,
+                        count,
+                        sum,
+                        bucket_counts,
+                        explicit_bounds,
+                        exemplars: vec![],
+                        flags: 0,
+                    }
+                },
+            );
+        let summary = (
+            attrs(),
+            any::<u64>(),
+            any::<u64>(),
+            finite(),
+            proptest::collection::vec((finite(), finite()), 0..3),
+        )
+            .prop_map(|(attributes, t, count, sum, q)| p::SummaryDataPoint {
+                attributes,
+                time_unix_nano: t,
+                count,
+                sum,
+                quantile_values: q
+                    .into_iter()
+                    .map(|(quantile, value)| p::ValueAtQuantile { quantile, value })
+                    .collect(),
+                flags: 0,
+            });
+        prop_oneof![
+            points().prop_map(|data_points| p::Data::Gauge(p::Gauge { data_points })),
+            (points(), 0i32..3, any::<bool>()).prop_map(|(data_points, t, m)| p::Data::Sum(
+                p::Sum {
+                    data_points,
+                    aggregation_temporality: t,
+                    is_monotonic: m,
+                }
+            )),
+            (proptest::collection::vec(hist, 0..3), 0i32..3).prop_map(|(data_points, t)| {
+                p::Data::Histogram(p::Histogram {
+                    data_points,
+                    aggregation_temporality: t,
+                })
+            }),
+            proptest::collection::vec(summary, 0..3)
+                .prop_map(|data_points| p::Data::Summary(p::Summary { data_points })),
+        ]
+    }
+
+    fn request() -> impl Strategy<Value = p::ExportMetricsServiceRequest> {
+        let metric = (
+            "[a-z._]{0,10}",
+            "[a-zA-Z/{}1]{0,4}",
+            proptest::option::of(data()),
+        )
+            .prop_map(|(name, unit, data)| p::Metric { name, unit, data });
+        let scope = (
+            proptest::option::of(
+                ("[a-z.]{0,6}", "[0-9.]{0,5}")
+                    .prop_map(|(name, version)| p::InstrumentationScope { name, version }),
+            ),
+            proptest::collection::vec(metric, 0..4),
+        )
+            .prop_map(|(scope, metrics)| p::ScopeMetrics { scope, metrics });
+        let rm = (
+            proptest::option::of(attrs().prop_map(|attributes| p::Resource { attributes })),
+            proptest::collection::vec(scope, 0..3),
+        )
+            .prop_map(|(resource, scope_metrics)| p::ResourceMetrics {
+                resource,
+                scope_metrics,
+            });
+        proptest::collection::vec(rm, 0..3)
+            .prop_map(|resource_metrics| p::ExportMetricsServiceRequest { resource_metrics })
+    }
+
+    proptest! {
+        /// A random request decodes the same from OTLP/JSON as from its
+        /// protobuf encoding through the prost types.
+        #[test]
+        fn json_decodes_as_protobuf(req in request(), numbers in any::<bool>()) {
+            let from_proto = p::decode(&req.encode_to_vec()).unwrap();
+            prop_assert_eq!(&from_proto, &req);
+            let text = to_json(&req, numbers).to_string();
+            let from_json = decode(text.as_bytes()).unwrap();
+            prop_assert_eq!(from_json, from_proto);
+        }
+    }
+
+    /// The seed written by Google's protobuf library (fuzz/corpus): its
+    /// binary and its JSON mapping decode to the same request.
+    #[test]
+    fn google_protobuf_encodings_agree() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/otlp_decode");
+        let pb = std::fs::read(dir.join("every_type.pb")).unwrap();
+        let js = std::fs::read(dir.join("every_type.json")).unwrap();
+        let a = p::decode(&pb).unwrap();
+        let b = decode(&js).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.resource_metrics[0].scope_metrics[0].metrics.len(), 5);
+    }
+
+    #[test]
+    fn response_shapes() {
+        assert_eq!(response(0, ""), b"{}");
+        let v: J = serde_json::from_slice(&response(3, "why")).unwrap();
+        assert_eq!(v["partialSuccess"]["rejectedDataPoints"], "3");
+        assert_eq!(v["partialSuccess"]["errorMessage"], "why");
+    }
 }
