@@ -20,7 +20,7 @@ use strata_server::body::MemoryBudget;
 use strata_server::decompress::{
     DecompressError, Encoding as BodyEncoding, decompress, snappy_len,
 };
-use strata_server::ingest::{exposition, influx, jsonl, remote_write, remote_write_v2};
+use strata_server::ingest::{exposition, influx, jsonl, otlp, remote_write, remote_write_v2};
 
 /// A target's check: panics on a bug, returns otherwise.
 pub(crate) type Check = fn(&[u8]);
@@ -39,6 +39,7 @@ pub(crate) const TARGETS: &[(&str, Check)] = &[
     ("remote_write_v2_decode", remote_write_v2_decode),
     ("remote_read_decode", remote_read_decode),
     ("decompress_bounded", decompress_bounded),
+    ("otlp_decode", otlp_decode),
 ];
 
 /// Arbitrary bytes as a PromQL query: never a panic, and whatever parses
@@ -472,5 +473,44 @@ pub(crate) fn decompress_bounded(data: &[u8]) {
         }
         drop(res);
         assert_eq!(budget.in_use(), 0, "{enc}: reservation not given back");
+    }
+}
+
+/// Arbitrary bytes as an OTLP metrics export, protobuf and JSON: never a
+/// panic; a decoded protobuf message re-encodes to bytes that decode to the
+/// same encoding; every translated series has valid label names, one
+/// `__name__`, and no empty value.
+pub(crate) fn otlp_decode(data: &[u8]) {
+    if data.len() > 1 << 16 {
+        return;
+    }
+    let check = |req: &otlp::proto::ExportMetricsServiceRequest| {
+        let opts = otlp::translate::Options::default();
+        otlp::translate::translate(
+            req,
+            &opts,
+            &mut |labels: &mut [(&str, &str)], _t: i64, _v: f64, _p: u64| {
+                let names = labels.iter().filter(|(n, _)| *n == "__name__").count();
+                assert_eq!(names, 1, "{labels:?}");
+                for (n, v) in labels.iter() {
+                    let ok = n
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                        && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                    assert!(ok, "invalid label name {n:?} in {labels:?}");
+                    assert!(!v.is_empty(), "empty value of {n:?} in {labels:?}");
+                }
+            },
+        );
+    };
+    if let Ok(req) = otlp::proto::decode(data) {
+        let once = req.encode_to_vec();
+        let again = otlp::proto::decode(&once).expect("re-encoded message decodes");
+        assert_eq!(again.encode_to_vec(), once);
+        check(&req);
+    }
+    if let Ok(req) = otlp::json::decode(data) {
+        check(&req);
     }
 }

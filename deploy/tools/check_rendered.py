@@ -238,14 +238,17 @@ def check_otel(name, configmaps, objs):
     pipelines = cfg.get("service", {}).get("pipelines", {})
 
     def exporters_of(kind, what):
-        return {e for e, c in exporters.items() if e.split("/")[0] == kind and what in str((c or {}).get("endpoint", ""))}
+        def url(c):
+            c = c or {}
+            return str(c.get("metrics_endpoint", "")) + " " + str(c.get("endpoint", ""))
+        return {e for e, c in exporters.items() if e.split("/")[0] == kind and what in url(c)}
 
     jaeger = exporters_of("otlp", "jaeger.observability.svc:4317")
     prom = exporters_of("prometheusremotewrite", "prometheus.observability.svc:9090/api/v1/write")
-    strata = exporters_of("prometheusremotewrite", "strata.observability.svc:8428/api/v1/write")
+    strata = exporters_of("otlphttp", "strata.observability.svc:8428/opentelemetry/v1/metrics")
     loki = exporters_of("otlphttp", "loki.observability.svc:3100/otlp")
     for label, found in (("OTLP exporter to Jaeger", jaeger), ("remote-write exporter to Prometheus", prom),
-                         ("remote-write exporter to Strata", strata), ("OTLP/HTTP exporter to Loki", loki)):
+                         ("OTLP/HTTP metrics exporter to Strata", strata), ("OTLP/HTTP exporter to Loki", loki)):
         if len(found) != 1:
             fail(where, f"expected one {label}, found {sorted(found)}")
 

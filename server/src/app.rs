@@ -40,6 +40,8 @@ pub struct AppState {
     pub bodies: crate::body::BodyLimits,
     /// How InfluxDB line protocol points become series.
     pub influx: Arc<crate::ingest::influx_write::InfluxConfig>,
+    /// OTLP translation settings (`--otlp-promote-resource-attributes`).
+    pub otlp: Arc<crate::ingest::otlp::translate::Options>,
 }
 
 impl AppState {
@@ -56,6 +58,7 @@ impl AppState {
             maintenance: Default::default(),
             bodies: Default::default(),
             influx: Default::default(),
+            otlp: Default::default(),
         }
     }
 
@@ -68,6 +71,12 @@ impl AppState {
     /// The same state with `limits`.
     pub fn with_limits(mut self, limits: crate::limits::Limits) -> AppState {
         self.limits = limits;
+        self
+    }
+
+    /// The same state with OTLP translation settings.
+    pub fn with_otlp(mut self, otlp: crate::ingest::otlp::translate::Options) -> AppState {
+        self.otlp = Arc::new(otlp);
         self
     }
 
@@ -190,6 +199,14 @@ pub fn router(state: AppState) -> Router {
         .route("/write", post(ingest::influx_write::write))
         .route("/api/v2/write", post(ingest::influx_write::write))
         .route("/influx/write", post(ingest::influx_write::write))
+        .route(
+            "/opentelemetry/v1/metrics",
+            post(ingest::otlp::handler::write),
+        )
+        .route(
+            "/api/v1/otlp/v1/metrics",
+            post(ingest::otlp::handler::write),
+        )
         .route(
             "/api/v1/export",
             get(api::export::export).post(api::export::export),

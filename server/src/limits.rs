@@ -77,7 +77,9 @@ fn kind(path: &str) -> Option<Kind> {
         | "/api/v1/import/prometheus"
         | "/write"
         | "/api/v2/write"
-        | "/influx/write" => Some(Kind::Write),
+        | "/influx/write"
+        | "/opentelemetry/v1/metrics"
+        | "/api/v1/otlp/v1/metrics" => Some(Kind::Write),
         _ => Some(Kind::Read),
     }
 }

@@ -140,6 +140,16 @@ struct ServeArgs {
         default_value = "_"
     )]
     influx_measurement_field_separator: String,
+    /// OTLP resource attributes copied to labels of every series of their
+    /// resource (comma-separated OTLP names, e.g.
+    /// `deployment.environment,k8s.namespace.name`); all of them are in
+    /// `target_info` either way.
+    #[arg(
+        long,
+        env = "STRATA_OTLP_PROMOTE_RESOURCE_ATTRIBUTES",
+        value_delimiter = ','
+    )]
+    otlp_promote_resource_attributes: Vec<String>,
 }
 
 /// Reads a secret from a file, without its trailing newline.
@@ -296,7 +306,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .with_auth(auth)
             .with_limits(limits)
             .with_body_limits(bodies)
-            .with_influx(influx);
+            .with_influx(influx)
+            .with_otlp(strata_server::ingest::otlp::translate::Options {
+                promote: args.otlp_promote_resource_attributes.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
+            });
         if let Some(a) = influx_addr {
             let l = tokio::net::TcpListener::bind(a).await.with_context(|| format!("--influx-listen: listen on {a}"))?;
             tracing::info!(addr = %a, "influx line protocol over tcp");

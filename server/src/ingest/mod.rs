@@ -6,6 +6,7 @@ pub mod import;
 pub mod influx;
 pub mod influx_write;
 pub mod jsonl;
+pub mod otlp;
 pub mod remote_write;
 pub mod remote_write_v2;
 pub mod wire;

@@ -12,6 +12,7 @@ mod disk_full;
 mod fuzz_regressions;
 mod hostile;
 mod influx;
+mod otlp;
 mod overload;
 mod process;
 mod remote_read;
