@@ -1,5 +1,5 @@
-//! The repository's own `.test` scripts (`promql/tests/scripts/`), in the
-//! format of Prometheus' test scripts: lookback, staleness, rate/increase
+//! The repository's own scripts (`promql/tests/semantics/*.promql`), written
+//! for Strata in the format of Prometheus' test scripts: lookback, staleness, rate/increase
 //! extrapolation, vector matching, aggregation, subqueries, `@`/offset and
 //! NaN/Inf. Unlike the upstream corpus (outside the repository), they always
 //! run, and every statement must pass: nothing here is excused.
@@ -10,11 +10,11 @@ use strata_promql::promqltest::{Outcome, run_script};
 
 #[test]
 fn in_repo_scripts_pass() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/scripts");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/semantics");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "test"))
+        .filter(|p| p.extension().is_some_and(|e| e == "promql"))
         .collect();
     files.sort();
     let names: Vec<String> = files
@@ -22,14 +22,14 @@ fn in_repo_scripts_pass() {
         .filter_map(|f| f.file_stem().map(|s| s.to_string_lossy().into_owned()))
         .collect();
     for want in [
-        "aggregation",
-        "lookback_staleness",
-        "matching",
-        "nan_inf",
-        "rate",
-        "subquery_at_offset",
+        "aggregation_and_nan",
+        "lookback_and_staleness",
+        "vector_matching",
+        "nan_and_inf",
+        "rate_extrapolation",
+        "subqueries_at_and_offset",
     ] {
-        assert!(names.iter().any(|n| n == want), "missing {want}.test");
+        assert!(names.iter().any(|n| n == want), "missing {want}.promql");
     }
     let mut failures = Vec::new();
     let mut total = 0;
