@@ -241,4 +241,11 @@ pub enum LabelError {
         /// The limit.
         limit: usize,
     },
+    /// More labels than allowed, found while a parser reads the set (its
+    /// full size is not known then): [`crate::LabelLimits::check_one`].
+    #[error("more than {limit} labels (limit {limit}, __name__ included)")]
+    MoreThan {
+        /// The limit.
+        limit: usize,
+    },
 }

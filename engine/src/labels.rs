@@ -70,6 +70,42 @@ impl LabelLimits {
         }
         Ok(())
     }
+
+    /// Checks one label as a parser reads it, before the rest of its set is
+    /// known: the `count`-th label (1-based, `__name__` included) named
+    /// `name` with a value of `value_len` bytes. Parsers call it per label,
+    /// so a line with 100,000 labels stops at the first one over the limit.
+    ///
+    /// # Errors
+    /// [`LabelError::MoreThan`], [`LabelError::NameTooLong`] or
+    /// [`LabelError::ValueTooLong`] for the first limit exceeded.
+    pub fn check_one(
+        &self,
+        count: usize,
+        name: &str,
+        value_len: usize,
+    ) -> std::result::Result<(), LabelError> {
+        if count > self.max_labels {
+            return Err(LabelError::MoreThan {
+                limit: self.max_labels,
+            });
+        }
+        if name.len() > self.max_name_len {
+            return Err(LabelError::NameTooLong {
+                name: truncated(name),
+                len: name.len(),
+                limit: self.max_name_len,
+            });
+        }
+        if value_len > self.max_value_len {
+            return Err(LabelError::ValueTooLong {
+                name: truncated(name),
+                len: value_len,
+                limit: self.max_value_len,
+            });
+        }
+        Ok(())
+    }
 }
 
 impl Default for LabelLimits {

@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use strata_engine::LabelLimits;
+use strata_engine::{LabelError, LabelLimits};
 
 /// A metric type from a `# TYPE` line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,72 +185,7 @@ pub enum ErrorKind {
     /// The labels break the storage's limits (found while parsing, so a
     /// line with 100,000 labels stops at the first one over the limit).
     #[error(transparent)]
-    Limit(#[from] LimitError),
-}
-
-/// A label set over one of the storage's [`LabelLimits`], found while
-/// parsing (shared by the text and JSON lines parsers).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LimitError {
-    /// More labels than `max_labels` (`__name__` included).
-    #[error("more than {limit} labels (limit {limit}, __name__ included)")]
-    TooManyLabels {
-        /// The limit.
-        limit: usize,
-    },
-    /// A label name longer than `max_name_len`.
-    #[error("label name {name:?} is {len} bytes long, over the limit of {limit}")]
-    NameTooLong {
-        /// The name, cut to 64 characters.
-        name: String,
-        /// Its length in bytes.
-        len: usize,
-        /// The limit.
-        limit: usize,
-    },
-    /// A label value (or the metric name) longer than `max_value_len`.
-    #[error("value of label {name:?} is {len} bytes long, over the limit of {limit}")]
-    ValueTooLong {
-        /// The label's name, cut to 64 characters.
-        name: String,
-        /// The value's length in bytes.
-        len: usize,
-        /// The limit.
-        limit: usize,
-    },
-}
-
-/// Checks the `count`-th label (1-based, `__name__` included) of a set
-/// against `limits`, as soon as it is read.
-///
-/// # Errors
-/// The first limit it breaks.
-pub fn check_label(
-    limits: &LabelLimits,
-    count: usize,
-    name: &str,
-    value_len: usize,
-) -> Result<(), LimitError> {
-    if count > limits.max_labels {
-        return Err(LimitError::TooManyLabels {
-            limit: limits.max_labels,
-        });
-    }
-    if name.len() > limits.max_name_len {
-        return Err(LimitError::NameTooLong {
-            name: clip(name),
-            len: name.len(),
-            limit: limits.max_name_len,
-        });
-    }
-    if value_len > limits.max_value_len {
-        return Err(LimitError::ValueTooLong {
-            name: clip(name),
-            len: value_len,
-            limit: limits.max_value_len,
-        });
-    }
-    Ok(())
+    Limit(#[from] LabelError),
 }
 
 /// The entries of `input`, each with its 1-based line number; blank and
@@ -467,7 +402,7 @@ fn sample<'a>(mut c: Cursor<'a>, limits: &LabelLimits) -> Result<Sample<'a>, Err
     if name.is_empty() {
         return Err(ErrorKind::ExpectedMetricName { found: c.found() });
     }
-    check_label(limits, 1, "__name__", name.len())?;
+    limits.check_one(1, "__name__", name.len())?;
     let mut labels = Vec::new();
     match c.peek() {
         Some('{') => {
@@ -612,7 +547,7 @@ fn label_pairs<'a>(
             return Err(ErrorKind::ReservedLabel);
         }
         // `__name__` is the first label of the set.
-        check_label(limits, labels.len() + 2, name, value.len())?;
+        limits.check_one(labels.len() + 2, name, value.len())?;
         labels.push((name, value));
         c.skip_blanks();
         if c.eat(',') {
@@ -1138,10 +1073,7 @@ mod tests {
         let e = entries(&text).unwrap_err();
         assert!(started.elapsed() < std::time::Duration::from_millis(500));
         assert_eq!(e.line, 2);
-        assert_eq!(
-            e.kind,
-            ErrorKind::Limit(LimitError::TooManyLabels { limit: 40 })
-        );
+        assert_eq!(e.kind, ErrorKind::Limit(LabelError::MoreThan { limit: 40 }));
         assert_eq!(
             e.to_string(),
             "line 2: more than 40 labels (limit 40, __name__ included)"
@@ -1154,7 +1086,7 @@ mod tests {
         let e = entries(&huge).unwrap_err();
         assert_eq!(
             e.kind,
-            ErrorKind::Limit(LimitError::ValueTooLong {
+            ErrorKind::Limit(LabelError::ValueTooLong {
                 name: "a".into(),
                 len: 1 << 20,
                 limit: 4096
@@ -1163,7 +1095,7 @@ mod tests {
         let long_name = format!("m{{{}=\"v\"}} 1", "n".repeat(300));
         assert!(matches!(
             entries(&long_name).unwrap_err().kind,
-            ErrorKind::Limit(LimitError::NameTooLong {
+            ErrorKind::Limit(LabelError::NameTooLong {
                 len: 300,
                 limit: 256,
                 ..
@@ -1172,7 +1104,7 @@ mod tests {
         let long_metric = format!("{} 1", "m".repeat(5000));
         assert!(matches!(
             entries(&long_metric).unwrap_err().kind,
-            ErrorKind::Limit(LimitError::ValueTooLong { len: 5000, .. })
+            ErrorKind::Limit(LabelError::ValueTooLong { len: 5000, .. })
         ));
     }
 

@@ -38,10 +38,7 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use strata_engine::LabelLimits;
-
-pub use super::exposition::LimitError;
-use super::exposition::check_label;
+use strata_engine::{LabelError, LabelLimits};
 
 /// A field's value as it was written.
 #[derive(Debug, Clone, PartialEq)]
@@ -132,7 +129,7 @@ pub enum ErrorKind {
     InvalidTimestamp(String),
     /// The labels break the storage's limits.
     #[error(transparent)]
-    Limit(#[from] LimitError),
+    Limit(#[from] LabelError),
 }
 
 /// The lines of `input`, each with its 1-based line number; blank and
@@ -205,7 +202,7 @@ pub fn parse_line<'a>(line: &'a [u8], limits: &LabelLimits) -> Result<Option<Lin
     // Measurement.
     let end = scan(b, pos, |c| c == b',' || c == b' ');
     let measurement = unescape(slice(s, pos, end));
-    check_label(limits, 1, "__name__", measurement.len())?;
+    limits.check_one(1, "__name__", measurement.len())?;
     pos = end;
     // Tags; `__name__` and `db` count against the label limit.
     let mut tags = Vec::new();
@@ -223,7 +220,7 @@ pub fn parse_line<'a>(line: &'a [u8], limits: &LabelLimits) -> Result<Option<Lin
         if key.is_empty() || value.is_empty() {
             continue;
         }
-        check_label(limits, tags.len() + 3, &key, value.len())?;
+        limits.check_one(tags.len() + 3, &key, value.len())?;
         tags.push((key, value));
     }
     if b.get(pos) != Some(&b' ') {
@@ -242,8 +239,7 @@ pub fn parse_line<'a>(line: &'a [u8], limits: &LabelLimits) -> Result<Option<Lin
             return Err(ErrorKind::EmptyFieldKey);
         }
         // The metric name is `{measurement}_{field}` (or either alone).
-        check_label(
-            limits,
+        limits.check_one(
             tags.len() + 2,
             "__name__",
             measurement.len() + 1 + key.len(),
@@ -563,7 +559,7 @@ mod tests {
         assert!(parse_line(b"m,a=1 f=1", &limits).is_ok());
         let e = parse_line(b"m,a=1,b=2 f=1", &limits).unwrap_err();
         assert!(
-            matches!(e, ErrorKind::Limit(LimitError::TooManyLabels { .. })),
+            matches!(e, ErrorKind::Limit(LabelError::MoreThan { .. })),
             "{e}"
         );
         let long = format!(
@@ -572,7 +568,7 @@ mod tests {
         );
         assert!(matches!(
             parse_line(long.as_bytes(), &LabelLimits::default()),
-            Err(ErrorKind::Limit(LimitError::ValueTooLong { .. }))
+            Err(ErrorKind::Limit(LabelError::ValueTooLong { .. }))
         ));
     }
 

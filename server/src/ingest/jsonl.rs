@@ -15,7 +15,9 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use strata_engine::{Label, LabelLimits, METRIC_NAME, Sample};
 
-use super::exposition::{LimitError, check_label, parse_float};
+use strata_engine::LabelError;
+
+use super::exposition::parse_float;
 
 /// One parsed line: a series and its samples.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,7 +62,7 @@ pub enum ErrorKind {
     /// The labels break the storage's limits (found while parsing: the
     /// rest of the line is not read).
     #[error(transparent)]
-    Limit(#[from] LimitError),
+    Limit(#[from] LabelError),
 }
 
 /// The lines of `input` with their 1-based line numbers (blank lines
@@ -132,7 +134,7 @@ struct RawLine {
 struct LineSeed<'s> {
     limits: &'s LabelLimits,
     /// The limit broken, when that stopped the parse.
-    over: &'s RefCell<Option<LimitError>>,
+    over: &'s RefCell<Option<LabelError>>,
 }
 
 impl<'de> DeserializeSeed<'de> for LineSeed<'_> {
@@ -185,7 +187,7 @@ impl<'de> Visitor<'de> for LineSeed<'_> {
 /// as soon as it is read.
 struct LabelsSeed<'s> {
     limits: &'s LabelLimits,
-    over: &'s RefCell<Option<LimitError>>,
+    over: &'s RefCell<Option<LabelError>>,
 }
 
 impl<'de> DeserializeSeed<'de> for LabelsSeed<'_> {
@@ -206,7 +208,7 @@ impl<'de> Visitor<'de> for LabelsSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::new();
         while let Some((name, value)) = m.next_entry::<String, String>()? {
-            if let Err(e) = check_label(self.limits, out.len() + 1, &name, value.len()) {
+            if let Err(e) = self.limits.check_one(out.len() + 1, &name, value.len()) {
                 let message = e.to_string();
                 *self.over.borrow_mut() = Some(e);
                 return Err(de::Error::custom(message));
@@ -352,10 +354,7 @@ mod tests {
             .unwrap();
         assert!(started.elapsed() < std::time::Duration::from_millis(500));
         assert_eq!(e.line, 2);
-        assert_eq!(
-            e.kind,
-            ErrorKind::Limit(LimitError::TooManyLabels { limit: 40 })
-        );
+        assert_eq!(e.kind, ErrorKind::Limit(LabelError::MoreThan { limit: 40 }));
         assert!(
             e.to_string().starts_with("line 2: more than 40 labels"),
             "{e}"
@@ -367,7 +366,7 @@ mod tests {
         );
         assert_eq!(
             parse_line(huge.as_bytes(), &LabelLimits::default()).unwrap_err(),
-            ErrorKind::Limit(LimitError::ValueTooLong {
+            ErrorKind::Limit(LabelError::ValueTooLong {
                 name: "a".into(),
                 len: 1 << 20,
                 limit: 4096
