@@ -135,55 +135,16 @@ pub enum ErrorKind {
 /// The lines of `input`, each with its 1-based line number; blank and
 /// comment lines are skipped. A bad line is an `Err` and parsing goes on
 /// with the next one. Never panics; time linear in the input.
-pub fn parse(input: &[u8], limits: LabelLimits) -> Lines<'_> {
-    Lines {
-        rest: Some(input),
-        line: 0,
-        limits,
-    }
-}
-
-/// The iterator [`parse`] returns.
-#[derive(Debug, Clone)]
-pub struct Lines<'a> {
-    rest: Option<&'a [u8]>,
-    line: usize,
+pub fn parse(
+    input: &[u8],
     limits: LabelLimits,
-}
-
-impl<'a> Iterator for Lines<'a> {
-    type Item = Result<(usize, Line<'a>), ParseError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            let rest = self.rest?;
-            let line = match memchr(b'\n', rest) {
-                Some(i) => {
-                    self.rest = rest.get(i + 1..);
-                    rest.get(..i).unwrap_or_default()
-                }
-                None => {
-                    self.rest = None;
-                    rest
-                }
-            };
-            self.line += 1;
-            match parse_line(line, &self.limits) {
-                Ok(None) => continue,
-                Ok(Some(l)) => return Some(Ok((self.line, l))),
-                Err(kind) => {
-                    return Some(Err(ParseError {
-                        line: self.line,
-                        kind,
-                    }));
-                }
-            }
-        }
-    }
-}
-
-fn memchr(b: u8, s: &[u8]) -> Option<usize> {
-    s.iter().position(|c| *c == b)
+) -> impl Iterator<Item = Result<(usize, Line<'_>), ParseError>> + '_ {
+    super::numbered_lines(input).filter_map(move |(n, line)| {
+        parse_line(line, &limits)
+            .map(|parsed| parsed.map(|e| (n, e)))
+            .map_err(|kind| ParseError { line: n, kind })
+            .transpose()
+    })
 }
 
 /// One line (without its `\n`): `None` for blank lines and comments.

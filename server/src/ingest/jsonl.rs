@@ -72,20 +72,17 @@ pub fn parse(
     input: &[u8],
     limits: LabelLimits,
 ) -> impl Iterator<Item = Result<(usize, Line), ParseError>> + '_ {
-    input
-        .split(|b| *b == b'\n')
-        .enumerate()
-        .filter_map(move |(i, line)| {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.iter().all(u8::is_ascii_whitespace) {
-                return None;
-            }
-            Some(
-                parse_line(line, &limits)
-                    .map(|l| (i + 1, l))
-                    .map_err(|kind| ParseError { line: i + 1, kind }),
-            )
-        })
+    super::numbered_lines(input).filter_map(move |(n, line)| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return None;
+        }
+        Some(
+            parse_line(line, &limits)
+                .map(|l| (n, l))
+                .map_err(|kind| ParseError { line: n, kind }),
+        )
+    })
 }
 
 /// One line (without its `\n`); labels are checked against `limits` as
