@@ -16,7 +16,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode, header};
 
 use crate::app::AppState;
-use crate::decompress::DecompressError;
+use crate::decompress::{DecompressError, Encoding, decompress};
 use crate::error::{ApiError, ErrorType};
 
 /// Default `--max-decompressed-bytes`: 64 MiB.
@@ -277,6 +277,43 @@ pub async fn read(
     drop(parts);
     res.release(total);
     Ok((Bytes::from(buf), res))
+}
+
+/// Reads an encoded write body (`Content-Encoding` gzip, zstd, snappy or
+/// identity) under the budget, then, on a blocking thread, decompresses it
+/// and hands the plain bytes to `f`. The reservation is held until `f`
+/// returns (what `f` builds from the body is at least as large); the
+/// compressed bytes are dropped once decompressed.
+///
+/// # Errors
+/// 415 for an unsupported encoding (before reading), as [`read`], 413 over
+/// `--max-decompressed-bytes`, 400 for a body that does not decode; and
+/// whatever `f` returns.
+pub async fn with_decoded<T: Send + 'static>(
+    st: AppState,
+    headers: &HeaderMap,
+    body: Body,
+    f: impl FnOnce(&AppState, &[u8]) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let encoding =
+        Encoding::from_headers(headers).map_err(|e| refused(&st, Direction::Write, e))?;
+    let (bytes, mut res) = read(&st, headers, body, Direction::Write).await?;
+    tokio::task::spawn_blocking(move || {
+        let raw = if encoding == Encoding::Identity {
+            bytes
+        } else {
+            let out = decompress(encoding, &bytes, st.bodies.max_decompressed, &mut res)
+                .map_err(|e| refused(&st, Direction::Write, e))?;
+            drop(bytes);
+            Bytes::from(out)
+        };
+        let done = f(&st, &raw);
+        drop(raw);
+        drop(res);
+        done
+    })
+    .await
+    .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?
 }
 
 fn unreadable(e: axum::Error) -> ApiError {

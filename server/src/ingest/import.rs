@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -26,8 +26,7 @@ use super::exposition::{self, Entry};
 use super::jsonl;
 use crate::api::params::{Params, parse_time};
 use crate::app::AppState;
-use crate::body::{self, Direction, Reservation};
-use crate::decompress::{self as dec, Encoding};
+use crate::body;
 use crate::error::{ApiError, ErrorType};
 
 /// The samples of one series from one input line.
@@ -61,8 +60,7 @@ pub async fn prometheus(
             ))
         })?,
     };
-    let body = read_body(&st, &headers, body).await?;
-    blocking(st, body, move |st, body| {
+    body::with_decoded(st, &headers, body, move |st, body| {
         let limits = st.storage()?.options().label_limits;
         let (batch, metadata, exemplars) = parse_text(body, default_t, &extra, limits)?;
         record_metadata(st, metadata);
@@ -70,7 +68,7 @@ pub async fn prometheus(
             // Dropped, not refused: the samples they annotate are stored.
             st.metrics.reject("exemplar", exemplars);
         }
-        Ok(batch)
+        store(st, batch)
     })
     .await
 }
@@ -86,43 +84,11 @@ pub async fn json_lines(
 ) -> Result<Response, ApiError> {
     let p = Params::parse(q.as_deref(), None)?;
     let extra = extra_labels(&p)?;
-    let body = read_body(&st, &headers, body).await?;
-    blocking(st, body, move |st, body| {
-        parse_json_lines(body, &extra, st.storage()?.options().label_limits)
+    body::with_decoded(st, &headers, body, move |st, body| {
+        let batch = parse_json_lines(body, &extra, st.storage()?.options().label_limits)?;
+        store(st, batch)
     })
     .await
-}
-
-/// A body as read, not yet decompressed, with the memory it holds.
-struct Received {
-    encoding: Encoding,
-    bytes: Bytes,
-    res: Reservation,
-}
-
-/// Reads the body under the memory budget: 415 for an unsupported
-/// `Content-Encoding` (before reading), 413 over `--max-request-bytes`, 503
-/// when the budget is used up.
-async fn read_body(st: &AppState, headers: &HeaderMap, body: Body) -> Result<Received, ApiError> {
-    let encoding =
-        Encoding::from_headers(headers).map_err(|e| body::refused(st, Direction::Write, e))?;
-    let (bytes, res) = body::read(st, headers, body, Direction::Write).await?;
-    Ok(Received {
-        encoding,
-        bytes,
-        res,
-    })
-}
-
-/// The body decompressed (413 over `--max-decompressed-bytes`, 400 when it
-/// does not decode), its output reserved from the budget as it grows.
-fn decompressed(st: &AppState, r: &mut Received) -> Result<Bytes, ApiError> {
-    if r.encoding == Encoding::Identity {
-        return Ok(r.bytes.clone());
-    }
-    dec::decompress(r.encoding, &r.bytes, st.bodies.max_decompressed, &mut r.res)
-        .map(Bytes::from)
-        .map_err(|e| body::refused(st, Direction::Write, e))
 }
 
 /// The `extra_label=name=value` parameters.
@@ -242,29 +208,6 @@ fn record_metadata(st: &AppState, metadata: TextMetadata) {
             m.unit = u;
         }
     }
-}
-
-/// Decompresses `body`, parses it with `parse` and stores the result, off
-/// the async threads; the body's memory stays reserved until then.
-async fn blocking(
-    st: AppState,
-    mut body: Received,
-    parse: impl FnOnce(&AppState, &[u8]) -> Result<Vec<Pending>, ApiError> + Send + 'static,
-) -> Result<Response, ApiError> {
-    tokio::task::spawn_blocking(move || {
-        let raw = decompressed(&st, &mut body)?;
-        // The compressed bytes are no longer needed.
-        body.bytes = Bytes::new();
-        let batch = parse(&st, &raw)?;
-        drop(raw);
-        // The reservation (`body.res`) is held while the batch is stored:
-        // the parsed batch is at least as large as the body was.
-        let stored = store(&st, batch);
-        drop(body);
-        stored
-    })
-    .await
-    .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?
 }
 
 /// Appends and commits `batch`: 204, or 400 naming the first refused series

@@ -20,7 +20,7 @@
 //! storage refuses (invalid label names, out of bounds) are counted by
 //! reason and reported the same way.
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -29,8 +29,7 @@ use strata_engine::{Clock, LabelLimits, METRIC_NAME, SystemClock};
 use super::influx::{self, Line};
 use crate::api::params::Params;
 use crate::app::AppState;
-use crate::body::{self, Direction};
-use crate::decompress::{self as dec, Encoding};
+use crate::body;
 use crate::error::{ApiError, ErrorType};
 
 /// How line protocol points become series.
@@ -164,27 +163,13 @@ pub async fn write(
         precision: Precision::parse(p.get("precision"))?,
         now_ms: SystemClock.now_ms(),
     };
-    let encoding =
-        Encoding::from_headers(&headers).map_err(|e| body::refused(&st, Direction::Write, e))?;
-    let (bytes, mut res) = body::read(&st, &headers, body, Direction::Write).await?;
-    tokio::task::spawn_blocking(move || {
-        let raw = if encoding == Encoding::Identity {
-            bytes
-        } else {
-            let out = dec::decompress(encoding, &bytes, st.bodies.max_decompressed, &mut res)
-                .map_err(|e| body::refused(&st, Direction::Write, e))?;
-            drop(bytes);
-            Bytes::from(out)
-        };
-        let outcome = store(&st, &raw, &batch)?;
-        drop(res);
-        match outcome.error() {
+    body::with_decoded(st, &headers, body, move |st, raw| {
+        match store(st, raw, &batch)?.error() {
             Some(e) => Err(e),
             None => Ok(StatusCode::NO_CONTENT.into_response()),
         }
     })
     .await
-    .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?
 }
 
 /// Parses `body` and stores its good lines, counting what is refused.

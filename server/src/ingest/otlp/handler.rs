@@ -19,7 +19,7 @@
 
 use std::collections::HashSet;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -29,8 +29,7 @@ use super::proto::{ExportMetricsPartialSuccess, ExportMetricsServiceResponse};
 use super::translate::{Outcome, translate};
 use super::{json, proto};
 use crate::app::AppState;
-use crate::body::{self, Direction};
-use crate::decompress::{self as dec, Encoding};
+use crate::body;
 use crate::error::{ApiError, ErrorType};
 
 /// The encoding of a request (and of its answer).
@@ -83,24 +82,7 @@ async fn receive(st: AppState, headers: &HeaderMap, body: Body) -> Result<Respon
         e.status = Some(StatusCode::UNSUPPORTED_MEDIA_TYPE);
         e
     })?;
-    let encoding =
-        Encoding::from_headers(headers).map_err(|e| body::refused(&st, Direction::Write, e))?;
-    let (bytes, mut res) = body::read(&st, headers, body, Direction::Write).await?;
-    tokio::task::spawn_blocking(move || {
-        let raw = if encoding == Encoding::Identity {
-            bytes
-        } else {
-            let out = dec::decompress(encoding, &bytes, st.bodies.max_decompressed, &mut res)
-                .map_err(|e| body::refused(&st, Direction::Write, e))?;
-            drop(bytes);
-            Bytes::from(out)
-        };
-        let answer = store(&st, format, &raw);
-        drop(res);
-        answer
-    })
-    .await
-    .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?
+    body::with_decoded(st, headers, body, move |st, raw| store(st, format, raw)).await
 }
 
 /// Decodes, translates and stores a decompressed body.
