@@ -20,38 +20,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use strata_benches::node_series;
+use strata_benches::{
+    node_series, remote_write_ingest, remote_write_request, sample_time, sample_value,
+};
 use strata_engine::{FsyncPolicy, LabelLimits, Options, Storage};
 use strata_server::AppState;
 use strata_server::ingest::influx;
 use strata_server::ingest::influx_write::{self, Batch, InfluxConfig, Precision};
-use strata_server::ingest::remote_write::{self, Label, Sample, TimeSeries, WriteRequest};
-use strata_server::ingest::wire::for_each_series_raw;
+use strata_server::ingest::remote_write;
 
 const SERIES: usize = 2_000;
-const MAX_DECOMPRESSED: usize = 256 << 20;
-
-fn value(i: usize) -> f64 {
-    (i * 7919 % 100_000) as f64 * 0.25
-}
-
-fn request(t: i64) -> WriteRequest {
-    WriteRequest {
-        timeseries: (0..SERIES)
-            .map(|i| TimeSeries {
-                labels: node_series(i)
-                    .into_iter()
-                    .map(|(name, value)| Label { name, value })
-                    .collect(),
-                samples: vec![Sample {
-                    value: value(i),
-                    timestamp: t + (i % 13) as i64,
-                }],
-            })
-            .collect(),
-        metadata: Vec::new(),
-    }
-}
 
 /// The same series and samples as line protocol, millisecond precision.
 fn lines(t: i64) -> Vec<u8> {
@@ -69,7 +47,7 @@ fn lines(t: i64) -> Vec<u8> {
                 let _ = write!(out, ",{n}={}", v.replace(' ', "\\ ").replace(',', "\\,"));
             }
         }
-        let _ = writeln!(out, " value={:?} {}", value(i), t + (i % 13) as i64);
+        let _ = writeln!(out, " value={:?} {}", sample_value(i), sample_time(t, i));
     }
     out.into_bytes()
 }
@@ -142,30 +120,23 @@ fn bench(c: &mut Criterion) {
     let storage = storage(dir.path());
     let mut buf = Vec::new();
     let mut t = now - 3_600_000;
-    rw_ingest(&storage, &mut buf, &remote_write::encode(&request(t)));
+    remote_write_ingest(
+        &storage,
+        &mut buf,
+        &remote_write::encode(&remote_write_request(SERIES, t)),
+        SERIES,
+    );
     g.bench_function("remote_write_ingest_existing", |b| {
         b.iter_batched(
             || {
                 t += 15_000;
-                remote_write::encode(&request(t))
+                remote_write::encode(&remote_write_request(SERIES, t))
             },
-            |body| rw_ingest(&storage, &mut buf, &body),
+            |body| remote_write_ingest(&storage, &mut buf, &body, SERIES),
             BatchSize::SmallInput,
         )
     });
     g.finish();
-}
-
-fn rw_ingest(storage: &Storage, buf: &mut Vec<u8>, body: &[u8]) {
-    let n = remote_write::decompress_into(body, MAX_DECOMPRESSED, buf).unwrap();
-    let mut app = storage.appender();
-    for_each_series_raw(&buf[..n], |labels, samples| {
-        app.append_raw(labels, samples).unwrap();
-        Ok(())
-    })
-    .unwrap();
-    assert_eq!(app.len(), SERIES);
-    app.commit().unwrap();
 }
 
 criterion_group! {

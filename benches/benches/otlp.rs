@@ -19,23 +19,15 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use prost::Message as _;
-use strata_benches::node_series;
+use strata_benches::{
+    node_series, remote_write_ingest, remote_write_request, sample_time, sample_value,
+};
 use strata_engine::{FsyncPolicy, Options, Storage};
 use strata_server::ingest::otlp::proto as p;
 use strata_server::ingest::otlp::translate::{Options as Translate, translate};
-use strata_server::ingest::remote_write::{self, Label, Sample, TimeSeries, WriteRequest};
-use strata_server::ingest::wire::for_each_series_raw;
+use strata_server::ingest::remote_write;
 
 const SERIES: usize = 2_000;
-const MAX_DECOMPRESSED: usize = 256 << 20;
-
-fn value(i: usize) -> f64 {
-    (i * 7919 % 100_000) as f64 * 0.25
-}
-
-fn ts(t: i64, i: usize) -> i64 {
-    t + (i % 13) as i64
-}
 
 fn kv(k: &str, v: &str) -> p::KeyValue {
     p::KeyValue {
@@ -67,8 +59,8 @@ fn otlp_request(t: i64) -> p::ExportMetricsServiceRequest {
             .or_default()
             .push(p::NumberDataPoint {
                 attributes,
-                time_unix_nano: ts(t, i) as u64 * 1_000_000,
-                value: Some(p::NumberValue::Double(value(i))),
+                time_unix_nano: sample_time(t, i) as u64 * 1_000_000,
+                value: Some(p::NumberValue::Double(sample_value(i))),
                 ..Default::default()
             });
     }
@@ -98,24 +90,6 @@ fn otlp_request(t: i64) -> p::ExportMetricsServiceRequest {
     }
 }
 
-fn rw_request(t: i64) -> WriteRequest {
-    WriteRequest {
-        timeseries: (0..SERIES)
-            .map(|i| TimeSeries {
-                labels: node_series(i)
-                    .into_iter()
-                    .map(|(name, value)| Label { name, value })
-                    .collect(),
-                samples: vec![Sample {
-                    value: value(i),
-                    timestamp: ts(t, i),
-                }],
-            })
-            .collect(),
-        metadata: Vec::new(),
-    }
-}
-
 fn otlp_ingest(storage: &Storage, body: &[u8], opts: &Translate) {
     let req = p::decode(body).unwrap();
     let mut app = storage.appender();
@@ -125,21 +99,6 @@ fn otlp_ingest(storage: &Storage, body: &[u8], opts: &Translate) {
                                 _p: u64| {
         app.append_pairs(l, &[(t, v)]).unwrap();
     });
-    assert_eq!(app.len(), SERIES);
-    app.commit().unwrap();
-}
-
-fn rw_ingest(storage: &Storage, buf: &mut Vec<u8>, body: &[u8]) {
-    let n = remote_write::decompress_into(body, MAX_DECOMPRESSED, buf).unwrap();
-    let mut app = storage.appender();
-    for_each_series_raw(
-        &buf[..n],
-        |labels: &mut Vec<(&[u8], &[u8])>, samples: &[(i64, f64)]| {
-            app.append_raw(labels, samples).unwrap();
-            Ok(())
-        },
-    )
-    .unwrap();
     assert_eq!(app.len(), SERIES);
     app.commit().unwrap();
 }
@@ -183,14 +142,14 @@ fn bench(c: &mut Criterion) {
             if otlp {
                 otlp_request(t).encode_to_vec()
             } else {
-                remote_write::encode(&rw_request(t))
+                remote_write::encode(&remote_write_request(SERIES, t))
             }
         };
         let mut run = |body: &[u8]| {
             if otlp {
                 otlp_ingest(&storage, body, &opts);
             } else {
-                rw_ingest(&storage, &mut buf, body);
+                remote_write_ingest(&storage, &mut buf, body, SERIES);
             }
         };
         let mut t = now - 3_600_000;

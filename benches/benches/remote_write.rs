@@ -26,33 +26,15 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use strata_benches::node_series;
+use strata_benches::remote_write_request;
 use strata_engine::{FsyncPolicy, Options, Storage};
-use strata_server::ingest::remote_write::{self, Label, Sample, TimeSeries, WriteRequest};
+use strata_server::ingest::remote_write::{self, WriteRequest};
 use strata_server::ingest::remote_write_v2;
 use strata_server::ingest::wire::{for_each_series, for_each_series_raw};
 
 const SERIES: usize = 2_000;
 /// The server's default limit: 8 x the 32 MiB body limit.
 const MAX_DECOMPRESSED: usize = 256 << 20;
-
-fn request(t: i64) -> WriteRequest {
-    WriteRequest {
-        timeseries: (0..SERIES)
-            .map(|i| TimeSeries {
-                labels: node_series(i)
-                    .into_iter()
-                    .map(|(name, value)| Label { name, value })
-                    .collect(),
-                samples: vec![Sample {
-                    value: (i * 7919 % 100_000) as f64 * 0.25,
-                    timestamp: t + (i % 13) as i64,
-                }],
-            })
-            .collect(),
-        metadata: Vec::new(),
-    }
-}
 
 fn varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
@@ -115,7 +97,7 @@ fn snappy(raw: &[u8]) -> Vec<u8> {
 
 fn bench_decode(c: &mut Criterion) {
     let now = strata_engine::Clock::now_ms(&strata_engine::SystemClock);
-    let body = remote_write::encode(&request(now));
+    let body = remote_write::encode(&remote_write_request(SERIES, now));
     let raw = remote_write::decompress(&body, MAX_DECOMPRESSED).unwrap();
     eprintln!(
         "remote_write bench request: {SERIES} series, {} bytes snappy, {} bytes protobuf",
@@ -177,7 +159,7 @@ fn bench_decode(c: &mut Criterion) {
         })
     });
 
-    let body_v2 = snappy(&request_v2(&request(now)));
+    let body_v2 = snappy(&request_v2(&remote_write_request(SERIES, now)));
     let raw_v2 = remote_write::decompress(&body_v2, MAX_DECOMPRESSED).unwrap();
     eprintln!(
         "remote_write 2.0 bench request: the same {SERIES} series, {} bytes snappy, {} bytes protobuf",
@@ -227,9 +209,9 @@ fn bench_decode(c: &mut Criterion) {
         // A new scrape each time (encoding not timed).
         let body = |t: i64| {
             if v2 {
-                snappy(&request_v2(&request(t)))
+                snappy(&request_v2(&remote_write_request(SERIES, t)))
             } else {
-                remote_write::encode(&request(t))
+                remote_write::encode(&remote_write_request(SERIES, t))
             }
         };
         let mut t = now - 3_600_000;

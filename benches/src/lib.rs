@@ -90,3 +90,67 @@ pub fn node_labels(i: usize) -> strata_engine::Labels {
     strata_engine::Labels::from_pairs(&as_pairs(&node_series(i)))
         .expect("node_series labels are valid")
 }
+
+/// The value of series `i` in the ingest benches' requests (remote_write
+/// 1.0 and 2.0, OTLP, line protocol: the same samples in every format).
+pub fn sample_value(i: usize) -> f64 {
+    (i * 7919 % 100_000) as f64 * 0.25
+}
+
+/// The timestamp of series `i`'s sample in a request sent at `t` (ms).
+pub fn sample_time(t: i64, i: usize) -> i64 {
+    t + (i % 13) as i64
+}
+
+/// A remote_write 1.0 request: one sample ([`sample_value`] at
+/// [`sample_time`]) for each of the first `series` [`node_series`].
+pub fn remote_write_request(
+    series: usize,
+    t: i64,
+) -> strata_server::ingest::remote_write::WriteRequest {
+    use strata_server::ingest::remote_write::{Label, Sample, TimeSeries, WriteRequest};
+    WriteRequest {
+        timeseries: (0..series)
+            .map(|i| TimeSeries {
+                labels: node_series(i)
+                    .into_iter()
+                    .map(|(name, value)| Label { name, value })
+                    .collect(),
+                samples: vec![Sample {
+                    value: sample_value(i),
+                    timestamp: sample_time(t, i),
+                }],
+            })
+            .collect(),
+        metadata: Vec::new(),
+    }
+}
+
+/// What the remote_write 1.0 handler does with a body (decompress into a
+/// reused buffer, walk, `Appender::append_raw`, commit), asserting that
+/// `series` samples were stored: the baseline the other ingest benches
+/// compare with.
+///
+/// # Panics
+/// When the body does not decode or the storage refuses it.
+pub fn remote_write_ingest(
+    storage: &strata_engine::Storage,
+    buf: &mut Vec<u8>,
+    body: &[u8],
+    series: usize,
+) {
+    use strata_server::ingest::remote_write;
+    use strata_server::ingest::wire::for_each_series_raw;
+    let n = remote_write::decompress_into(body, 256 << 20, buf).expect("a snappy body");
+    let mut app = storage.appender();
+    for_each_series_raw(
+        buf.get(..n).unwrap_or_default(),
+        |labels: &mut Vec<(&[u8], &[u8])>, samples: &[(i64, f64)]| {
+            app.append_raw(labels, samples).expect("stored");
+            Ok(())
+        },
+    )
+    .expect("a valid request");
+    assert_eq!(app.len(), series);
+    app.commit().expect("committed");
+}
