@@ -8,6 +8,7 @@
 mod aggregate;
 mod annotation;
 mod binary;
+#[path = "../functions/histogram.rs"]
 mod call;
 mod error;
 mod kahan;
