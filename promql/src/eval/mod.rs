@@ -13,6 +13,7 @@ mod call;
 mod error;
 mod kahan;
 mod selector;
+#[path = "../functions/sliding.rs"]
 mod sliding;
 mod value;
 
