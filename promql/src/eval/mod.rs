@@ -5,16 +5,12 @@
 //! vector is a set of series with a value (or none) per step, and range
 //! functions slide a window over each series' samples across all steps.
 
-mod aggregate;
-mod annotation;
+pub(crate) mod aggregate;
+pub(crate) mod annotation;
 mod binary;
-#[path = "../functions/histogram.rs"]
-mod call;
 mod error;
-mod kahan;
-mod selector;
-#[path = "../functions/sliding.rs"]
-mod sliding;
+pub(crate) mod kahan;
+pub(crate) mod selector;
 mod value;
 
 use std::time::{Duration, Instant};
@@ -450,7 +446,7 @@ impl<'a> Evaluator<'a> {
             }
             Expr::Binary(b) => self.binary(b, grid),
             Expr::Aggregate(a) => self.aggregate(a, grid),
-            Expr::Call(c) => self.call(c, grid),
+            Expr::Call(c) => crate::functions::call(self, c, grid),
         }
     }
 }

@@ -1,10 +1,49 @@
-//! Every PromQL function: argument types, arity and result type, in one
-//! table shared by the type checker and (later) the evaluator.
+//! The one registry of PromQL functions: each function's name, signature
+//! (argument types, arity, result type, whether it is experimental) and
+//! implementation sit in one row of [`FUNCTIONS`]. The type checker
+//! ([`lookup`]) and the evaluator read the same row, and a row cannot be
+//! written without an implementation, so every function the parser accepts
+//! can be evaluated.
+//!
+//! Implementations live by family, one file each:
+//!
+//! | file | functions |
+//! | --- | --- |
+//! | `rate.rs` | `rate`, `increase`, `delta`, `irate`, `idelta`, `deriv`, `predict_linear` |
+//! | `over_time.rs` | `*_over_time`, `changes`, `resets`, `double_exponential_smoothing` |
+//! | `math.rs` | `abs`, `ceil`, `exp`, `ln`, trigonometry, `clamp*`, `round`, `sgn`, `pi`, `min_of`, `max_of` |
+//! | `time.rs` | `time`, `timestamp`, the date functions, `start`, `end`, `range`, `step` |
+//! | `label.rs` | `label_replace`, `label_join`, `sort*`, `sort_by_label*` |
+//! | `histogram.rs` | `histogram_quantile(s)`, `histogram_fraction`, the native-only `histogram_*` |
+//! | `misc.rs` | `vector`, `scalar`, `absent`, `info`, `start_timestamp` |
+//!
+//! Shared machinery: `apply.rs` (argument evaluation, per-window and
+//! per-value application), `sliding.rs` (one-pass windows for
+//! `min`/`max_over_time`, `changes`, `resets`), `buckets.rs` (classic
+//! histogram bucket math).
 
-use crate::ast::ValueType;
+mod apply;
+mod buckets;
+mod histogram;
+mod label;
+mod math;
+mod misc;
+mod over_time;
+mod rate;
+mod sliding;
+mod time;
 
-/// A function's signature.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+use std::fmt;
+
+use crate::ast::{Call, ValueType};
+use crate::eval::{EvalError, Evaluator, Grid, Value};
+
+/// How a function is evaluated: its call (arguments unevaluated) at every
+/// step of `Grid`. One pointer call per evaluated call node, never per sample.
+pub(crate) type Eval = fn(&mut Evaluator<'_>, &Call, &Grid) -> Result<Value, EvalError>;
+
+/// A function: its signature and its implementation.
+#[derive(Clone, Copy)]
 pub struct Function {
     /// The name, as written (function names are case-sensitive).
     pub name: &'static str,
@@ -18,6 +57,8 @@ pub struct Function {
     pub returns: ValueType,
     /// Behind Prometheus' experimental-functions flag (always on here).
     pub experimental: bool,
+    /// The implementation (not optional: a row without one does not compile).
+    pub(crate) eval: Eval,
 }
 
 impl Function {
@@ -31,730 +72,390 @@ impl Function {
     }
 }
 
+impl fmt::Debug for Function {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Function")
+            .field("name", &self.name)
+            .field("args", &self.args)
+            .field("min_args", &self.min_args)
+            .field("max_args", &self.max_args)
+            .field("returns", &self.returns)
+            .field("experimental", &self.experimental)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Equal signatures (names are unique in [`FUNCTIONS`], so this is equality
+/// of rows; the implementation pointer is not compared).
+impl PartialEq for Function {
+    fn eq(&self, other: &Self) -> bool {
+        (
+            self.name,
+            self.args,
+            self.min_args,
+            self.max_args,
+            self.returns,
+            self.experimental,
+        ) == (
+            other.name,
+            other.args,
+            other.min_args,
+            other.max_args,
+            other.returns,
+            other.experimental,
+        )
+    }
+}
+
+impl Eq for Function {}
+
+/// A row of [`FUNCTIONS`] for a stable function.
+const fn stable(
+    name: &'static str,
+    args: &'static [ValueType],
+    min_args: usize,
+    max_args: Option<usize>,
+    returns: ValueType,
+    eval: Eval,
+) -> Function {
+    Function {
+        name,
+        args,
+        min_args,
+        max_args,
+        returns,
+        experimental: false,
+        eval,
+    }
+}
+
+/// A row of [`FUNCTIONS`] for a function behind Prometheus' experimental flag.
+const fn experimental(
+    name: &'static str,
+    args: &'static [ValueType],
+    min_args: usize,
+    max_args: Option<usize>,
+    returns: ValueType,
+    eval: Eval,
+) -> Function {
+    Function {
+        experimental: true,
+        ..stable(name, args, min_args, max_args, returns, eval)
+    }
+}
+
 use ValueType::{Matrix as M, Scalar as S, String as Str, Vector as V};
 
-/// All functions, sorted by name.
+/// All functions, sorted by name:
+/// `(name, argument types, fewest args, most args, result, implementation)`.
 pub static FUNCTIONS: &[Function] = &[
-    Function {
-        name: "abs",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "absent",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "absent_over_time",
-        args: &[M],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "acos",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "acosh",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "asin",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "asinh",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "atan",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "atanh",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "avg_over_time",
-        args: &[M],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "ceil",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "changes",
-        args: &[M],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "clamp",
-        args: &[V, S, S],
-        min_args: 3,
-        max_args: Some(3),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "clamp_max",
-        args: &[V, S],
-        min_args: 2,
-        max_args: Some(2),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "clamp_min",
-        args: &[V, S],
-        min_args: 2,
-        max_args: Some(2),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "cos",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "cosh",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "count_over_time",
-        args: &[M],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "day_of_month",
-        args: &[V],
-        min_args: 0,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "day_of_week",
-        args: &[V],
-        min_args: 0,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "day_of_year",
-        args: &[V],
-        min_args: 0,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "days_in_month",
-        args: &[V],
-        min_args: 0,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "deg",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "delta",
-        args: &[M],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "deriv",
-        args: &[M],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "double_exponential_smoothing",
-        args: &[M, S, S],
-        min_args: 3,
-        max_args: Some(3),
-        returns: V,
-        experimental: true,
-    },
-    Function {
-        name: "end",
-        args: &[],
-        min_args: 0,
-        max_args: Some(0),
-        returns: S,
-        experimental: true,
-    },
-    Function {
-        name: "exp",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "first_over_time",
-        args: &[M],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "floor",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "histogram_avg",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "histogram_count",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "histogram_fraction",
-        args: &[S, S, V],
-        min_args: 3,
-        max_args: Some(3),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "histogram_quantile",
-        args: &[S, V],
-        min_args: 2,
-        max_args: Some(2),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "histogram_quantiles",
-        args: &[V, Str, S],
-        min_args: 3,
-        max_args: Some(12),
-        returns: V,
-        experimental: true,
-    },
-    Function {
-        name: "histogram_stddev",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "histogram_stdvar",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "histogram_sum",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "hour",
-        args: &[V],
-        min_args: 0,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "idelta",
-        args: &[M],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "increase",
-        args: &[M],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "info",
-        args: &[V, V],
-        min_args: 1,
-        max_args: Some(2),
-        returns: V,
-        experimental: true,
-    },
-    Function {
-        name: "irate",
-        args: &[M],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "label_join",
-        args: &[V, Str, Str, Str],
-        min_args: 3,
-        max_args: None,
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "label_replace",
-        args: &[V, Str, Str, Str, Str],
-        min_args: 5,
-        max_args: Some(5),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "last_over_time",
-        args: &[M],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "ln",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "log10",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "log2",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "mad_over_time",
-        args: &[M],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: true,
-    },
-    Function {
-        name: "max_of",
-        args: &[S, S],
-        min_args: 2,
-        max_args: Some(2),
-        returns: S,
-        experimental: true,
-    },
-    Function {
-        name: "max_over_time",
-        args: &[M],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "min_of",
-        args: &[S, S],
-        min_args: 2,
-        max_args: Some(2),
-        returns: S,
-        experimental: true,
-    },
-    Function {
-        name: "min_over_time",
-        args: &[M],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "minute",
-        args: &[V],
-        min_args: 0,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "month",
-        args: &[V],
-        min_args: 0,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "pi",
-        args: &[],
-        min_args: 0,
-        max_args: Some(0),
-        returns: S,
-        experimental: false,
-    },
-    Function {
-        name: "predict_linear",
-        args: &[M, S],
-        min_args: 2,
-        max_args: Some(2),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "present_over_time",
-        args: &[M],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "quantile_over_time",
-        args: &[S, M],
-        min_args: 2,
-        max_args: Some(2),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "rad",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "range",
-        args: &[],
-        min_args: 0,
-        max_args: Some(0),
-        returns: S,
-        experimental: true,
-    },
-    Function {
-        name: "rate",
-        args: &[M],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "resets",
-        args: &[M],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "round",
-        args: &[V, S],
-        min_args: 1,
-        max_args: Some(2),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "scalar",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: S,
-        experimental: false,
-    },
-    Function {
-        name: "sgn",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "sin",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "sinh",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "sort",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "sort_by_label",
-        args: &[V, Str],
-        min_args: 1,
-        max_args: None,
-        returns: V,
-        experimental: true,
-    },
-    Function {
-        name: "sort_by_label_desc",
-        args: &[V, Str],
-        min_args: 1,
-        max_args: None,
-        returns: V,
-        experimental: true,
-    },
-    Function {
-        name: "sort_desc",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "sqrt",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "start",
-        args: &[],
-        min_args: 0,
-        max_args: Some(0),
-        returns: S,
-        experimental: true,
-    },
-    Function {
-        name: "start_timestamp",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: true,
-    },
-    Function {
-        name: "stddev_over_time",
-        args: &[M],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "stdvar_over_time",
-        args: &[M],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "step",
-        args: &[],
-        min_args: 0,
-        max_args: Some(0),
-        returns: S,
-        experimental: true,
-    },
-    Function {
-        name: "sum_over_time",
-        args: &[M],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "tan",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "tanh",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "time",
-        args: &[],
-        min_args: 0,
-        max_args: Some(0),
-        returns: S,
-        experimental: false,
-    },
-    Function {
-        name: "timestamp",
-        args: &[V],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "ts_of_first_over_time",
-        args: &[M],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: true,
-    },
-    Function {
-        name: "ts_of_last_over_time",
-        args: &[M],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: true,
-    },
-    Function {
-        name: "ts_of_max_over_time",
-        args: &[M],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: true,
-    },
-    Function {
-        name: "ts_of_min_over_time",
-        args: &[M],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: true,
-    },
-    Function {
-        name: "vector",
-        args: &[S],
-        min_args: 1,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
-    Function {
-        name: "year",
-        args: &[V],
-        min_args: 0,
-        max_args: Some(1),
-        returns: V,
-        experimental: false,
-    },
+    stable("abs", &[V], 1, Some(1), V, math::abs),
+    stable("absent", &[V], 1, Some(1), V, misc::absent),
+    stable(
+        "absent_over_time",
+        &[M],
+        1,
+        Some(1),
+        V,
+        over_time::absent_over_time,
+    ),
+    stable("acos", &[V], 1, Some(1), V, math::acos),
+    stable("acosh", &[V], 1, Some(1), V, math::acosh),
+    stable("asin", &[V], 1, Some(1), V, math::asin),
+    stable("asinh", &[V], 1, Some(1), V, math::asinh),
+    stable("atan", &[V], 1, Some(1), V, math::atan),
+    stable("atanh", &[V], 1, Some(1), V, math::atanh),
+    stable(
+        "avg_over_time",
+        &[M],
+        1,
+        Some(1),
+        V,
+        over_time::avg_over_time,
+    ),
+    stable("ceil", &[V], 1, Some(1), V, math::ceil),
+    stable("changes", &[M], 1, Some(1), V, over_time::changes),
+    stable("clamp", &[V, S, S], 3, Some(3), V, math::clamp),
+    stable("clamp_max", &[V, S], 2, Some(2), V, math::clamp_max),
+    stable("clamp_min", &[V, S], 2, Some(2), V, math::clamp_min),
+    stable("cos", &[V], 1, Some(1), V, math::cos),
+    stable("cosh", &[V], 1, Some(1), V, math::cosh),
+    stable(
+        "count_over_time",
+        &[M],
+        1,
+        Some(1),
+        V,
+        over_time::count_over_time,
+    ),
+    stable("day_of_month", &[V], 0, Some(1), V, time::day_of_month),
+    stable("day_of_week", &[V], 0, Some(1), V, time::day_of_week),
+    stable("day_of_year", &[V], 0, Some(1), V, time::day_of_year),
+    stable("days_in_month", &[V], 0, Some(1), V, time::days_in_month),
+    stable("deg", &[V], 1, Some(1), V, math::deg),
+    stable("delta", &[M], 1, Some(1), V, rate::delta),
+    stable("deriv", &[M], 1, Some(1), V, rate::deriv),
+    experimental(
+        "double_exponential_smoothing",
+        &[M, S, S],
+        3,
+        Some(3),
+        V,
+        over_time::double_exponential_smoothing,
+    ),
+    experimental("end", &[], 0, Some(0), S, time::end),
+    stable("exp", &[V], 1, Some(1), V, math::exp),
+    stable(
+        "first_over_time",
+        &[M],
+        1,
+        Some(1),
+        V,
+        over_time::first_over_time,
+    ),
+    stable("floor", &[V], 1, Some(1), V, math::floor),
+    stable(
+        "histogram_avg",
+        &[V],
+        1,
+        Some(1),
+        V,
+        histogram::histogram_avg,
+    ),
+    stable(
+        "histogram_count",
+        &[V],
+        1,
+        Some(1),
+        V,
+        histogram::histogram_count,
+    ),
+    stable(
+        "histogram_fraction",
+        &[S, S, V],
+        3,
+        Some(3),
+        V,
+        histogram::histogram_fraction,
+    ),
+    stable(
+        "histogram_quantile",
+        &[S, V],
+        2,
+        Some(2),
+        V,
+        histogram::histogram_quantile,
+    ),
+    experimental(
+        "histogram_quantiles",
+        &[V, Str, S],
+        3,
+        Some(12),
+        V,
+        histogram::histogram_quantiles,
+    ),
+    stable(
+        "histogram_stddev",
+        &[V],
+        1,
+        Some(1),
+        V,
+        histogram::histogram_stddev,
+    ),
+    stable(
+        "histogram_stdvar",
+        &[V],
+        1,
+        Some(1),
+        V,
+        histogram::histogram_stdvar,
+    ),
+    stable(
+        "histogram_sum",
+        &[V],
+        1,
+        Some(1),
+        V,
+        histogram::histogram_sum,
+    ),
+    stable("hour", &[V], 0, Some(1), V, time::hour),
+    stable("idelta", &[M], 1, Some(1), V, rate::idelta),
+    stable("increase", &[M], 1, Some(1), V, rate::increase),
+    experimental("info", &[V, V], 1, Some(2), V, misc::info),
+    stable("irate", &[M], 1, Some(1), V, rate::irate),
+    stable(
+        "label_join",
+        &[V, Str, Str, Str],
+        3,
+        None,
+        V,
+        label::label_join,
+    ),
+    stable(
+        "label_replace",
+        &[V, Str, Str, Str, Str],
+        5,
+        Some(5),
+        V,
+        label::label_replace,
+    ),
+    stable(
+        "last_over_time",
+        &[M],
+        1,
+        Some(1),
+        V,
+        over_time::last_over_time,
+    ),
+    stable("ln", &[V], 1, Some(1), V, math::ln),
+    stable("log10", &[V], 1, Some(1), V, math::log10),
+    stable("log2", &[V], 1, Some(1), V, math::log2),
+    experimental(
+        "mad_over_time",
+        &[M],
+        1,
+        Some(1),
+        V,
+        over_time::mad_over_time,
+    ),
+    experimental("max_of", &[S, S], 2, Some(2), S, math::max_of),
+    stable(
+        "max_over_time",
+        &[M],
+        1,
+        Some(1),
+        V,
+        over_time::max_over_time,
+    ),
+    experimental("min_of", &[S, S], 2, Some(2), S, math::min_of),
+    stable(
+        "min_over_time",
+        &[M],
+        1,
+        Some(1),
+        V,
+        over_time::min_over_time,
+    ),
+    stable("minute", &[V], 0, Some(1), V, time::minute),
+    stable("month", &[V], 0, Some(1), V, time::month),
+    stable("pi", &[], 0, Some(0), S, math::pi),
+    stable(
+        "predict_linear",
+        &[M, S],
+        2,
+        Some(2),
+        V,
+        rate::predict_linear,
+    ),
+    stable(
+        "present_over_time",
+        &[M],
+        1,
+        Some(1),
+        V,
+        over_time::present_over_time,
+    ),
+    stable(
+        "quantile_over_time",
+        &[S, M],
+        2,
+        Some(2),
+        V,
+        over_time::quantile_over_time,
+    ),
+    stable("rad", &[V], 1, Some(1), V, math::rad),
+    experimental("range", &[], 0, Some(0), S, time::range),
+    stable("rate", &[M], 1, Some(1), V, rate::rate),
+    stable("resets", &[M], 1, Some(1), V, over_time::resets),
+    stable("round", &[V, S], 1, Some(2), V, math::round),
+    stable("scalar", &[V], 1, Some(1), S, misc::scalar),
+    stable("sgn", &[V], 1, Some(1), V, math::sgn),
+    stable("sin", &[V], 1, Some(1), V, math::sin),
+    stable("sinh", &[V], 1, Some(1), V, math::sinh),
+    stable("sort", &[V], 1, Some(1), V, label::sort),
+    experimental("sort_by_label", &[V, Str], 1, None, V, label::sort_by_label),
+    experimental(
+        "sort_by_label_desc",
+        &[V, Str],
+        1,
+        None,
+        V,
+        label::sort_by_label_desc,
+    ),
+    stable("sort_desc", &[V], 1, Some(1), V, label::sort_desc),
+    stable("sqrt", &[V], 1, Some(1), V, math::sqrt),
+    experimental("start", &[], 0, Some(0), S, time::start),
+    experimental(
+        "start_timestamp",
+        &[V],
+        1,
+        Some(1),
+        V,
+        misc::start_timestamp,
+    ),
+    stable(
+        "stddev_over_time",
+        &[M],
+        1,
+        Some(1),
+        V,
+        over_time::stddev_over_time,
+    ),
+    stable(
+        "stdvar_over_time",
+        &[M],
+        1,
+        Some(1),
+        V,
+        over_time::stdvar_over_time,
+    ),
+    experimental("step", &[], 0, Some(0), S, time::step),
+    stable(
+        "sum_over_time",
+        &[M],
+        1,
+        Some(1),
+        V,
+        over_time::sum_over_time,
+    ),
+    stable("tan", &[V], 1, Some(1), V, math::tan),
+    stable("tanh", &[V], 1, Some(1), V, math::tanh),
+    stable("time", &[], 0, Some(0), S, time::time),
+    stable("timestamp", &[V], 1, Some(1), V, time::timestamp),
+    experimental(
+        "ts_of_first_over_time",
+        &[M],
+        1,
+        Some(1),
+        V,
+        over_time::ts_of_first_over_time,
+    ),
+    experimental(
+        "ts_of_last_over_time",
+        &[M],
+        1,
+        Some(1),
+        V,
+        over_time::ts_of_last_over_time,
+    ),
+    experimental(
+        "ts_of_max_over_time",
+        &[M],
+        1,
+        Some(1),
+        V,
+        over_time::ts_of_max_over_time,
+    ),
+    experimental(
+        "ts_of_min_over_time",
+        &[M],
+        1,
+        Some(1),
+        V,
+        over_time::ts_of_min_over_time,
+    ),
+    stable("vector", &[S], 1, Some(1), V, misc::vector),
+    stable("year", &[V], 0, Some(1), V, time::year),
 ];
 
 /// The function named exactly `name`.
@@ -763,6 +464,17 @@ pub fn lookup(name: &str) -> Option<&'static Function> {
         .binary_search_by(|f| f.name.cmp(name))
         .ok()
         .and_then(|i| FUNCTIONS.get(i))
+}
+
+/// Evaluates a call with its registry row's implementation.
+///
+/// # Errors
+/// The function's own errors; an execution error for a name the registry
+/// does not know (only a hand-built tree can hold one: the parser rejects it).
+pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, grid: &Grid) -> Result<Value, EvalError> {
+    let f = lookup(c.func)
+        .ok_or_else(|| EvalError::Execution(format!("unknown function with name {:?}", c.func)))?;
+    (f.eval)(ev, c, grid)
 }
 
 #[cfg(test)]

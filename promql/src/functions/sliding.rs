@@ -8,14 +8,56 @@ use std::collections::VecDeque;
 
 use strata_engine::Sample;
 
-/// `min_over_time` (or `max_over_time` with `max`) at every window, as
-/// folding `m = v if m is NaN or v beats m` would give: the first extreme
-/// among the non-NaN values, or the last value when all are NaN. `None`
-/// when the windows do not slide forward (callers then fold each window).
-pub(crate) fn extreme(
+/// Which extreme of a window is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Extreme {
+    /// The smallest value (`min_over_time`, `ts_of_min_over_time`).
+    Min,
+    /// The largest value (`max_over_time`, `ts_of_max_over_time`).
+    Max,
+}
+
+impl Extreme {
+    /// Whether `a` is strictly more extreme than `b`.
+    fn beats(self, a: f64, b: f64) -> bool {
+        match self {
+            Extreme::Min => a < b,
+            Extreme::Max => a > b,
+        }
+    }
+
+    /// Whether `a` is at least as extreme as `b`.
+    pub(super) fn beats_or_ties(self, a: f64, b: f64) -> bool {
+        match self {
+            Extreme::Min => a <= b,
+            Extreme::Max => a >= b,
+        }
+    }
+}
+
+/// One window's extreme by folding `m = v if m is NaN or v beats m`;
+/// `None` for an empty window.
+pub(super) fn fold_extreme(window: &[Sample], which: Extreme) -> Option<f64> {
+    if window.is_empty() {
+        return None;
+    }
+    Some(window.iter().fold(f64::NAN, |m, s| {
+        if m.is_nan() || which.beats(s.v, m) {
+            s.v
+        } else {
+            m
+        }
+    }))
+}
+
+/// `min_over_time` or `max_over_time` at every window, as [`fold_extreme`]
+/// would give: the first extreme among the non-NaN values, or the last
+/// value when all are NaN. `None` when the windows do not slide forward
+/// (callers then fold each window).
+pub(super) fn extreme(
     samples: &[Sample],
     windows: &[(usize, usize)],
-    max: bool,
+    which: Extreme,
 ) -> Option<Vec<Option<f64>>> {
     if windows
         .windows(2)
@@ -23,7 +65,7 @@ pub(crate) fn extreme(
     {
         return None;
     }
-    let beats = |a: f64, b: f64| if max { a > b } else { a < b };
+    let beats = |a: f64, b: f64| which.beats(a, b);
     // Indices of non-NaN samples whose values strictly improve from back to
     // front; equal values stay, so the front is the earliest extreme.
     let mut queue: VecDeque<usize> = VecDeque::new();
@@ -61,7 +103,7 @@ pub(crate) fn extreme(
 
 /// The number of adjacent pairs inside each window for which `pair`
 /// holds (`changes`, `resets`); `None` for an empty window.
-pub(crate) fn pair_counts(
+pub(super) fn pair_counts(
     samples: &[Sample],
     windows: &[(usize, usize)],
     pair: impl Fn(f64, f64) -> bool,
@@ -90,16 +132,17 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn fold_extreme(w: &[Sample], max: bool) -> Option<u64> {
+    /// The oracle: a plain fold, written out again independently.
+    fn oracle_extreme(w: &[Sample], which: Extreme) -> Option<u64> {
         if w.is_empty() {
             return None;
         }
         let m = w.iter().map(|s| s.v).fold(f64::NAN, |m, v| {
-            if m.is_nan() || (if max { v > m } else { v < m }) {
-                v
-            } else {
-                m
-            }
+            let beats = match which {
+                Extreme::Max => v > m,
+                Extreme::Min => v < m,
+            };
+            if m.is_nan() || beats { v } else { m }
         });
         Some(m.to_bits())
     }
@@ -136,17 +179,22 @@ mod tests {
         ) {
             let samples: Vec<Sample> =
                 vals.iter().enumerate().map(|(i, &v)| Sample::new(i as i64, v)).collect();
-            for max in [false, true] {
-                let got: Vec<Option<u64>> = extreme(&samples, &windows, max)
+            for which in [Extreme::Min, Extreme::Max] {
+                let got: Vec<Option<u64>> = extreme(&samples, &windows, which)
                     .unwrap()
                     .into_iter()
                     .map(|v| v.map(f64::to_bits))
                     .collect();
                 let want: Vec<Option<u64>> = windows
                     .iter()
-                    .map(|&(lo, hi)| fold_extreme(&samples[lo..hi], max))
+                    .map(|&(lo, hi)| oracle_extreme(&samples[lo..hi], which))
                     .collect();
-                prop_assert_eq!(got, want);
+                prop_assert_eq!(&got, &want);
+                let folded: Vec<Option<u64>> = windows
+                    .iter()
+                    .map(|&(lo, hi)| fold_extreme(&samples[lo..hi], which).map(f64::to_bits))
+                    .collect();
+                prop_assert_eq!(folded, want);
             }
             let changes = pair_counts(&samples, &windows, |a, b| a != b && !(a.is_nan() && b.is_nan()));
             let want: Vec<Option<f64>> = windows
