@@ -1,5 +1,20 @@
 //! PromQL for Strata: a parser with Prometheus' grammar, type checks and
-//! error messages, producing an [`Expr`] whose `Display` is canonical PromQL.
+//! error messages, producing an [`Expr`] whose `Display` is canonical PromQL,
+//! and an evaluator over the engine's `Querier`.
+//!
+//! A tour:
+//!
+//! - [`parse`] (module `parser`): lexer and parser to an [`Expr`]
+//!   ([`ast`]); errors carry positions ([`ParseError`]).
+//! - [`functions`]: the one registry of functions. Each row of
+//!   [`functions::FUNCTIONS`] holds a function's name, signature and
+//!   implementation, so the type checker ([`functions::lookup`]) and the
+//!   evaluator read the same row; implementations live by family
+//!   (`rate`, `over_time`, `math`, `time`, `label`, `histogram`, `misc`).
+//! - [`eval`]: instant and range evaluation ([`eval::eval_instant`],
+//!   [`eval::eval_range`]): selectors, aggregations, binary operators; a
+//!   call goes to its registry row.
+//! - [`promqltest`]: a runner for Prometheus' `.test` scripts.
 //!
 //! ```
 //! use strata_promql::{Expr, ValueType, parse};

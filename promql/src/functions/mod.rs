@@ -148,314 +148,98 @@ use ValueType::{Matrix as M, Scalar as S, String as Str, Vector as V};
 
 /// All functions, sorted by name:
 /// `(name, argument types, fewest args, most args, result, implementation)`.
+#[rustfmt::skip]
 pub static FUNCTIONS: &[Function] = &[
-    stable("abs", &[V], 1, Some(1), V, math::abs),
-    stable("absent", &[V], 1, Some(1), V, misc::absent),
-    stable(
-        "absent_over_time",
-        &[M],
-        1,
-        Some(1),
-        V,
-        over_time::absent_over_time,
-    ),
-    stable("acos", &[V], 1, Some(1), V, math::acos),
-    stable("acosh", &[V], 1, Some(1), V, math::acosh),
-    stable("asin", &[V], 1, Some(1), V, math::asin),
-    stable("asinh", &[V], 1, Some(1), V, math::asinh),
-    stable("atan", &[V], 1, Some(1), V, math::atan),
-    stable("atanh", &[V], 1, Some(1), V, math::atanh),
-    stable(
-        "avg_over_time",
-        &[M],
-        1,
-        Some(1),
-        V,
-        over_time::avg_over_time,
-    ),
-    stable("ceil", &[V], 1, Some(1), V, math::ceil),
-    stable("changes", &[M], 1, Some(1), V, over_time::changes),
-    stable("clamp", &[V, S, S], 3, Some(3), V, math::clamp),
-    stable("clamp_max", &[V, S], 2, Some(2), V, math::clamp_max),
-    stable("clamp_min", &[V, S], 2, Some(2), V, math::clamp_min),
-    stable("cos", &[V], 1, Some(1), V, math::cos),
-    stable("cosh", &[V], 1, Some(1), V, math::cosh),
-    stable(
-        "count_over_time",
-        &[M],
-        1,
-        Some(1),
-        V,
-        over_time::count_over_time,
-    ),
-    stable("day_of_month", &[V], 0, Some(1), V, time::day_of_month),
-    stable("day_of_week", &[V], 0, Some(1), V, time::day_of_week),
-    stable("day_of_year", &[V], 0, Some(1), V, time::day_of_year),
-    stable("days_in_month", &[V], 0, Some(1), V, time::days_in_month),
-    stable("deg", &[V], 1, Some(1), V, math::deg),
-    stable("delta", &[M], 1, Some(1), V, rate::delta),
-    stable("deriv", &[M], 1, Some(1), V, rate::deriv),
-    experimental(
-        "double_exponential_smoothing",
-        &[M, S, S],
-        3,
-        Some(3),
-        V,
-        over_time::double_exponential_smoothing,
-    ),
-    experimental("end", &[], 0, Some(0), S, time::end),
-    stable("exp", &[V], 1, Some(1), V, math::exp),
-    stable(
-        "first_over_time",
-        &[M],
-        1,
-        Some(1),
-        V,
-        over_time::first_over_time,
-    ),
-    stable("floor", &[V], 1, Some(1), V, math::floor),
-    stable(
-        "histogram_avg",
-        &[V],
-        1,
-        Some(1),
-        V,
-        histogram::histogram_avg,
-    ),
-    stable(
-        "histogram_count",
-        &[V],
-        1,
-        Some(1),
-        V,
-        histogram::histogram_count,
-    ),
-    stable(
-        "histogram_fraction",
-        &[S, S, V],
-        3,
-        Some(3),
-        V,
-        histogram::histogram_fraction,
-    ),
-    stable(
-        "histogram_quantile",
-        &[S, V],
-        2,
-        Some(2),
-        V,
-        histogram::histogram_quantile,
-    ),
-    experimental(
-        "histogram_quantiles",
-        &[V, Str, S],
-        3,
-        Some(12),
-        V,
-        histogram::histogram_quantiles,
-    ),
-    stable(
-        "histogram_stddev",
-        &[V],
-        1,
-        Some(1),
-        V,
-        histogram::histogram_stddev,
-    ),
-    stable(
-        "histogram_stdvar",
-        &[V],
-        1,
-        Some(1),
-        V,
-        histogram::histogram_stdvar,
-    ),
-    stable(
-        "histogram_sum",
-        &[V],
-        1,
-        Some(1),
-        V,
-        histogram::histogram_sum,
-    ),
-    stable("hour", &[V], 0, Some(1), V, time::hour),
-    stable("idelta", &[M], 1, Some(1), V, rate::idelta),
-    stable("increase", &[M], 1, Some(1), V, rate::increase),
-    experimental("info", &[V, V], 1, Some(2), V, misc::info),
-    stable("irate", &[M], 1, Some(1), V, rate::irate),
-    stable(
-        "label_join",
-        &[V, Str, Str, Str],
-        3,
-        None,
-        V,
-        label::label_join,
-    ),
-    stable(
-        "label_replace",
-        &[V, Str, Str, Str, Str],
-        5,
-        Some(5),
-        V,
-        label::label_replace,
-    ),
-    stable(
-        "last_over_time",
-        &[M],
-        1,
-        Some(1),
-        V,
-        over_time::last_over_time,
-    ),
-    stable("ln", &[V], 1, Some(1), V, math::ln),
-    stable("log10", &[V], 1, Some(1), V, math::log10),
-    stable("log2", &[V], 1, Some(1), V, math::log2),
-    experimental(
-        "mad_over_time",
-        &[M],
-        1,
-        Some(1),
-        V,
-        over_time::mad_over_time,
-    ),
-    experimental("max_of", &[S, S], 2, Some(2), S, math::max_of),
-    stable(
-        "max_over_time",
-        &[M],
-        1,
-        Some(1),
-        V,
-        over_time::max_over_time,
-    ),
-    experimental("min_of", &[S, S], 2, Some(2), S, math::min_of),
-    stable(
-        "min_over_time",
-        &[M],
-        1,
-        Some(1),
-        V,
-        over_time::min_over_time,
-    ),
-    stable("minute", &[V], 0, Some(1), V, time::minute),
-    stable("month", &[V], 0, Some(1), V, time::month),
-    stable("pi", &[], 0, Some(0), S, math::pi),
-    stable(
-        "predict_linear",
-        &[M, S],
-        2,
-        Some(2),
-        V,
-        rate::predict_linear,
-    ),
-    stable(
-        "present_over_time",
-        &[M],
-        1,
-        Some(1),
-        V,
-        over_time::present_over_time,
-    ),
-    stable(
-        "quantile_over_time",
-        &[S, M],
-        2,
-        Some(2),
-        V,
-        over_time::quantile_over_time,
-    ),
-    stable("rad", &[V], 1, Some(1), V, math::rad),
-    experimental("range", &[], 0, Some(0), S, time::range),
-    stable("rate", &[M], 1, Some(1), V, rate::rate),
-    stable("resets", &[M], 1, Some(1), V, over_time::resets),
-    stable("round", &[V, S], 1, Some(2), V, math::round),
-    stable("scalar", &[V], 1, Some(1), S, misc::scalar),
-    stable("sgn", &[V], 1, Some(1), V, math::sgn),
-    stable("sin", &[V], 1, Some(1), V, math::sin),
-    stable("sinh", &[V], 1, Some(1), V, math::sinh),
-    stable("sort", &[V], 1, Some(1), V, label::sort),
-    experimental("sort_by_label", &[V, Str], 1, None, V, label::sort_by_label),
-    experimental(
-        "sort_by_label_desc",
-        &[V, Str],
-        1,
-        None,
-        V,
-        label::sort_by_label_desc,
-    ),
-    stable("sort_desc", &[V], 1, Some(1), V, label::sort_desc),
-    stable("sqrt", &[V], 1, Some(1), V, math::sqrt),
-    experimental("start", &[], 0, Some(0), S, time::start),
-    experimental(
-        "start_timestamp",
-        &[V],
-        1,
-        Some(1),
-        V,
-        misc::start_timestamp,
-    ),
-    stable(
-        "stddev_over_time",
-        &[M],
-        1,
-        Some(1),
-        V,
-        over_time::stddev_over_time,
-    ),
-    stable(
-        "stdvar_over_time",
-        &[M],
-        1,
-        Some(1),
-        V,
-        over_time::stdvar_over_time,
-    ),
-    experimental("step", &[], 0, Some(0), S, time::step),
-    stable(
-        "sum_over_time",
-        &[M],
-        1,
-        Some(1),
-        V,
-        over_time::sum_over_time,
-    ),
-    stable("tan", &[V], 1, Some(1), V, math::tan),
-    stable("tanh", &[V], 1, Some(1), V, math::tanh),
-    stable("time", &[], 0, Some(0), S, time::time),
-    stable("timestamp", &[V], 1, Some(1), V, time::timestamp),
-    experimental(
-        "ts_of_first_over_time",
-        &[M],
-        1,
-        Some(1),
-        V,
-        over_time::ts_of_first_over_time,
-    ),
-    experimental(
-        "ts_of_last_over_time",
-        &[M],
-        1,
-        Some(1),
-        V,
-        over_time::ts_of_last_over_time,
-    ),
-    experimental(
-        "ts_of_max_over_time",
-        &[M],
-        1,
-        Some(1),
-        V,
-        over_time::ts_of_max_over_time,
-    ),
-    experimental(
-        "ts_of_min_over_time",
-        &[M],
-        1,
-        Some(1),
-        V,
-        over_time::ts_of_min_over_time,
-    ),
-    stable("vector", &[S], 1, Some(1), V, misc::vector),
-    stable("year", &[V], 0, Some(1), V, time::year),
+    stable(      "abs",                          &[V],                    1, Some(1), V,   math::abs),
+    stable(      "absent",                       &[V],                    1, Some(1), V,   misc::absent),
+    stable(      "absent_over_time",             &[M],                    1, Some(1), V,   over_time::absent_over_time),
+    stable(      "acos",                         &[V],                    1, Some(1), V,   math::acos),
+    stable(      "acosh",                        &[V],                    1, Some(1), V,   math::acosh),
+    stable(      "asin",                         &[V],                    1, Some(1), V,   math::asin),
+    stable(      "asinh",                        &[V],                    1, Some(1), V,   math::asinh),
+    stable(      "atan",                         &[V],                    1, Some(1), V,   math::atan),
+    stable(      "atanh",                        &[V],                    1, Some(1), V,   math::atanh),
+    stable(      "avg_over_time",                &[M],                    1, Some(1), V,   over_time::avg_over_time),
+    stable(      "ceil",                         &[V],                    1, Some(1), V,   math::ceil),
+    stable(      "changes",                      &[M],                    1, Some(1), V,   over_time::changes),
+    stable(      "clamp",                        &[V, S, S],              3, Some(3), V,   math::clamp),
+    stable(      "clamp_max",                    &[V, S],                 2, Some(2), V,   math::clamp_max),
+    stable(      "clamp_min",                    &[V, S],                 2, Some(2), V,   math::clamp_min),
+    stable(      "cos",                          &[V],                    1, Some(1), V,   math::cos),
+    stable(      "cosh",                         &[V],                    1, Some(1), V,   math::cosh),
+    stable(      "count_over_time",              &[M],                    1, Some(1), V,   over_time::count_over_time),
+    stable(      "day_of_month",                 &[V],                    0, Some(1), V,   time::day_of_month),
+    stable(      "day_of_week",                  &[V],                    0, Some(1), V,   time::day_of_week),
+    stable(      "day_of_year",                  &[V],                    0, Some(1), V,   time::day_of_year),
+    stable(      "days_in_month",                &[V],                    0, Some(1), V,   time::days_in_month),
+    stable(      "deg",                          &[V],                    1, Some(1), V,   math::deg),
+    stable(      "delta",                        &[M],                    1, Some(1), V,   rate::delta),
+    stable(      "deriv",                        &[M],                    1, Some(1), V,   rate::deriv),
+    experimental("double_exponential_smoothing", &[M, S, S],              3, Some(3), V,   over_time::double_exponential_smoothing),
+    experimental("end",                          &[],                     0, Some(0), S,   time::end),
+    stable(      "exp",                          &[V],                    1, Some(1), V,   math::exp),
+    stable(      "first_over_time",              &[M],                    1, Some(1), V,   over_time::first_over_time),
+    stable(      "floor",                        &[V],                    1, Some(1), V,   math::floor),
+    stable(      "histogram_avg",                &[V],                    1, Some(1), V,   histogram::histogram_avg),
+    stable(      "histogram_count",              &[V],                    1, Some(1), V,   histogram::histogram_count),
+    stable(      "histogram_fraction",           &[S, S, V],              3, Some(3), V,   histogram::histogram_fraction),
+    stable(      "histogram_quantile",           &[S, V],                 2, Some(2), V,   histogram::histogram_quantile),
+    experimental("histogram_quantiles",          &[V, Str, S],            3, Some(12),V,   histogram::histogram_quantiles),
+    stable(      "histogram_stddev",             &[V],                    1, Some(1), V,   histogram::histogram_stddev),
+    stable(      "histogram_stdvar",             &[V],                    1, Some(1), V,   histogram::histogram_stdvar),
+    stable(      "histogram_sum",                &[V],                    1, Some(1), V,   histogram::histogram_sum),
+    stable(      "hour",                         &[V],                    0, Some(1), V,   time::hour),
+    stable(      "idelta",                       &[M],                    1, Some(1), V,   rate::idelta),
+    stable(      "increase",                     &[M],                    1, Some(1), V,   rate::increase),
+    experimental("info",                         &[V, V],                 1, Some(2), V,   misc::info),
+    stable(      "irate",                        &[M],                    1, Some(1), V,   rate::irate),
+    stable(      "label_join",                   &[V, Str, Str, Str],     3, None,    V,   label::label_join),
+    stable(      "label_replace",                &[V, Str, Str, Str, Str],5, Some(5), V,   label::label_replace),
+    stable(      "last_over_time",               &[M],                    1, Some(1), V,   over_time::last_over_time),
+    stable(      "ln",                           &[V],                    1, Some(1), V,   math::ln),
+    stable(      "log10",                        &[V],                    1, Some(1), V,   math::log10),
+    stable(      "log2",                         &[V],                    1, Some(1), V,   math::log2),
+    experimental("mad_over_time",                &[M],                    1, Some(1), V,   over_time::mad_over_time),
+    experimental("max_of",                       &[S, S],                 2, Some(2), S,   math::max_of),
+    stable(      "max_over_time",                &[M],                    1, Some(1), V,   over_time::max_over_time),
+    experimental("min_of",                       &[S, S],                 2, Some(2), S,   math::min_of),
+    stable(      "min_over_time",                &[M],                    1, Some(1), V,   over_time::min_over_time),
+    stable(      "minute",                       &[V],                    0, Some(1), V,   time::minute),
+    stable(      "month",                        &[V],                    0, Some(1), V,   time::month),
+    stable(      "pi",                           &[],                     0, Some(0), S,   math::pi),
+    stable(      "predict_linear",               &[M, S],                 2, Some(2), V,   rate::predict_linear),
+    stable(      "present_over_time",            &[M],                    1, Some(1), V,   over_time::present_over_time),
+    stable(      "quantile_over_time",           &[S, M],                 2, Some(2), V,   over_time::quantile_over_time),
+    stable(      "rad",                          &[V],                    1, Some(1), V,   math::rad),
+    experimental("range",                        &[],                     0, Some(0), S,   time::range),
+    stable(      "rate",                         &[M],                    1, Some(1), V,   rate::rate),
+    stable(      "resets",                       &[M],                    1, Some(1), V,   over_time::resets),
+    stable(      "round",                        &[V, S],                 1, Some(2), V,   math::round),
+    stable(      "scalar",                       &[V],                    1, Some(1), S,   misc::scalar),
+    stable(      "sgn",                          &[V],                    1, Some(1), V,   math::sgn),
+    stable(      "sin",                          &[V],                    1, Some(1), V,   math::sin),
+    stable(      "sinh",                         &[V],                    1, Some(1), V,   math::sinh),
+    stable(      "sort",                         &[V],                    1, Some(1), V,   label::sort),
+    experimental("sort_by_label",                &[V, Str],               1, None,    V,   label::sort_by_label),
+    experimental("sort_by_label_desc",           &[V, Str],               1, None,    V,   label::sort_by_label_desc),
+    stable(      "sort_desc",                    &[V],                    1, Some(1), V,   label::sort_desc),
+    stable(      "sqrt",                         &[V],                    1, Some(1), V,   math::sqrt),
+    experimental("start",                        &[],                     0, Some(0), S,   time::start),
+    experimental("start_timestamp",              &[V],                    1, Some(1), V,   misc::start_timestamp),
+    stable(      "stddev_over_time",             &[M],                    1, Some(1), V,   over_time::stddev_over_time),
+    stable(      "stdvar_over_time",             &[M],                    1, Some(1), V,   over_time::stdvar_over_time),
+    experimental("step",                         &[],                     0, Some(0), S,   time::step),
+    stable(      "sum_over_time",                &[M],                    1, Some(1), V,   over_time::sum_over_time),
+    stable(      "tan",                          &[V],                    1, Some(1), V,   math::tan),
+    stable(      "tanh",                         &[V],                    1, Some(1), V,   math::tanh),
+    stable(      "time",                         &[],                     0, Some(0), S,   time::time),
+    stable(      "timestamp",                    &[V],                    1, Some(1), V,   time::timestamp),
+    experimental("ts_of_first_over_time",        &[M],                    1, Some(1), V,   over_time::ts_of_first_over_time),
+    experimental("ts_of_last_over_time",         &[M],                    1, Some(1), V,   over_time::ts_of_last_over_time),
+    experimental("ts_of_max_over_time",          &[M],                    1, Some(1), V,   over_time::ts_of_max_over_time),
+    experimental("ts_of_min_over_time",          &[M],                    1, Some(1), V,   over_time::ts_of_min_over_time),
+    stable(      "vector",                       &[S],                    1, Some(1), V,   misc::vector),
+    stable(      "year",                         &[V],                    0, Some(1), V,   time::year),
 ];
 
 /// The function named exactly `name`.
@@ -496,6 +280,68 @@ mod tests {
             lookup("Rate").is_none(),
             "function names are case-sensitive"
         );
+    }
+
+    /// Every row evaluates through its own implementation: a call with the
+    /// fewest arguments gives a value of the row's result type, and only
+    /// `info` (unsupported) fails, with its documented message.
+    #[test]
+    fn every_function_evaluates_through_its_row() {
+        use crate::eval::{EvalOptions, eval_instant};
+        use strata_engine::{Labels, Sample};
+
+        let mut q = crate::promqltest::MemQuerier::default();
+        let labels = Labels::from_pairs(&[("__name__", "x"), ("le", "1")]).unwrap();
+        let samples: Vec<Sample> = (0..10).map(|k| Sample::new(k * 10_000, k as f64)).collect();
+        q.add(labels, &samples);
+        for f in FUNCTIONS {
+            let args: Vec<&str> = (0..f.min_args)
+                .map(|i| match f.arg_type(i) {
+                    V => "x",
+                    M => "x[1m]",
+                    S => "0.5",
+                    Str => "\"a\"",
+                })
+                .collect();
+            let text = format!("{}({})", f.name, args.join(", "));
+            let expr = crate::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let got = eval_instant(&q, &expr, 90_000, &EvalOptions::default());
+            match (f.name, got) {
+                ("info", Err(e)) => assert_eq!(e.to_string(), "info() is not supported yet"),
+                (_, Ok(Value::Scalar(_))) => assert_eq!(f.returns, S, "{text}"),
+                (_, Ok(Value::Vector(_))) => assert_eq!(f.returns, V, "{text}"),
+                (_, other) => panic!("{text}: {other:?}"),
+            }
+        }
+    }
+
+    /// A tree built by hand with a name the registry does not know gets an
+    /// execution error, not a panic.
+    #[test]
+    fn unknown_function_is_an_execution_error() {
+        use crate::ast::{Call, Expr, Spans};
+        use crate::eval::{EvalOptions, eval_instant};
+
+        let expr = Expr::Call(Call {
+            func: "no_such_function",
+            args: Vec::new(),
+            positions: Spans::default(),
+        });
+        let q = crate::promqltest::MemQuerier::default();
+        let err = eval_instant(&q, &expr, 0, &EvalOptions::default()).unwrap_err();
+        assert_eq!(
+            err,
+            EvalError::Execution("unknown function with name \"no_such_function\"".into())
+        );
+    }
+
+    /// The functions the evaluator treats as depending on the evaluation
+    /// time are all registered (a typo there would silently cache a step).
+    #[test]
+    fn eval_time_functions_are_registered() {
+        for name in crate::eval::EVAL_TIME_FUNCTIONS {
+            assert!(lookup(name).is_some(), "{name}");
+        }
     }
 
     /// The table agrees with the fact table in ../shared/promql-tests/FUNCTIONS.md.
