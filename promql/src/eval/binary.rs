@@ -7,7 +7,7 @@ use strata_engine::{Label, Labels};
 
 use crate::ast::{Binary, BinaryOp, GroupSide, VectorMatching};
 
-use super::{EvalError, Evaluator, Grid, StepSeries, Value, labels_from};
+use super::{EvalError, Evaluator, Grid, MetricName, StepSeries, Value, labels_from};
 
 /// `l op r` for floats: the value, and whether a comparison keeps it.
 pub(crate) fn apply(op: BinaryOp, l: f64, r: f64) -> (f64, bool) {
@@ -34,9 +34,23 @@ pub(crate) fn apply(op: BinaryOp, l: f64, r: f64) -> (f64, bool) {
     }
 }
 
-/// Whether the result no longer is the metric the name says.
-fn changes_schema(op: BinaryOp, return_bool: bool) -> bool {
-    !op.is_set() && (!op.is_comparison() || return_bool)
+/// Whether the result keeps the metric name: not when it no longer is the
+/// metric the name says (arithmetic, or a comparison with `bool`).
+fn metric_name_after(op: BinaryOp, return_bool: bool) -> MetricName {
+    if !op.is_set() && (!op.is_comparison() || return_bool) {
+        MetricName::Drop
+    } else {
+        MetricName::Keep
+    }
+}
+
+/// Which operand of a vector/scalar operation is the scalar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ScalarSide {
+    /// `1 - x`.
+    Left,
+    /// `x - 1`.
+    Right,
 }
 
 /// The matching key of a series: its label pairs that take part, borrowed.
@@ -99,7 +113,7 @@ impl Evaluator<'_> {
     pub(crate) fn binary(&mut self, b: &Binary, grid: &Grid) -> Result<Value, EvalError> {
         let lhs = self.eval(&b.lhs, grid)?;
         let rhs = self.eval(&b.rhs, grid)?;
-        let drop = changes_schema(b.op, b.return_bool);
+        let name = metric_name_after(b.op, b.return_bool);
         match (lhs, rhs) {
             (Value::Scalar(l), Value::Scalar(r)) => Ok(Value::Scalar(
                 l.iter()
@@ -114,17 +128,25 @@ impl Evaluator<'_> {
                     })
                     .collect(),
             )),
-            (Value::Vector(v), Value::Scalar(s)) => {
-                Ok(Value::Vector(self.vector_scalar(b, v, &s, false, drop)))
-            }
-            (Value::Scalar(s), Value::Vector(v)) => {
-                Ok(Value::Vector(self.vector_scalar(b, v, &s, true, drop)))
-            }
+            (Value::Vector(v), Value::Scalar(s)) => Ok(Value::Vector(self.vector_scalar(
+                b,
+                v,
+                &s,
+                ScalarSide::Right,
+                name,
+            ))),
+            (Value::Scalar(s), Value::Vector(v)) => Ok(Value::Vector(self.vector_scalar(
+                b,
+                v,
+                &s,
+                ScalarSide::Left,
+                name,
+            ))),
             (Value::Vector(l), Value::Vector(r)) => {
                 if b.op.is_set() {
                     Ok(Value::Vector(set_op(b, l, r, grid.len())))
                 } else {
-                    self.vector_vector(b, l, r, grid.len(), drop)
+                    self.vector_vector(b, l, r, grid.len(), name)
                         .map(Value::Vector)
                 }
             }
@@ -139,9 +161,10 @@ impl Evaluator<'_> {
         b: &Binary,
         series: Vec<StepSeries>,
         s: &[f64],
-        scalar_left: bool,
-        drop: bool,
+        scalar: ScalarSide,
+        name: MetricName,
     ) -> Vec<StepSeries> {
+        let scalar_left = scalar == ScalarSide::Left;
         series
             .into_iter()
             .filter_map(|mut ser| {
@@ -161,7 +184,7 @@ impl Evaluator<'_> {
                         };
                     }
                 }
-                ser.drop_name |= drop;
+                ser.drop_name |= name == MetricName::Drop;
                 ser.points.iter().any(Option::is_some).then_some(ser)
             })
             .collect()
@@ -173,8 +196,9 @@ impl Evaluator<'_> {
         lhs: Vec<StepSeries>,
         rhs: Vec<StepSeries>,
         steps: usize,
-        drop: bool,
+        name: MetricName,
     ) -> Result<Vec<StepSeries>, EvalError> {
+        let drop = name == MetricName::Drop;
         let m = b.matching.as_ref();
         let one_to_many = m
             .and_then(|m| m.group.as_ref())

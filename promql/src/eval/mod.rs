@@ -234,6 +234,16 @@ fn dedup_check(series: Vec<StepSeries>) -> Result<Vec<StepSeries>, EvalError> {
     Ok(out)
 }
 
+/// What an operation or function does to the metric name of its input series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MetricName {
+    /// Left as it is (`first_over_time`, `last_over_time`, set operators,
+    /// comparisons without `bool`): the value still is that metric's.
+    Keep,
+    /// Marked for Prometheus' delayed name removal at the end of evaluation.
+    Drop,
+}
+
 /// The times a node is evaluated at.
 #[derive(Debug, Clone)]
 pub(crate) struct Grid {

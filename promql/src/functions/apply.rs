@@ -5,6 +5,7 @@
 
 use crate::Position;
 use crate::ast::{Call, Expr};
+pub(super) use crate::eval::MetricName;
 use crate::eval::selector::Windows;
 use crate::eval::{EvalError, Evaluator, Grid, StepSeries, Value};
 
@@ -21,15 +22,6 @@ pub(super) fn arg(c: &Call, i: usize) -> R<&Expr> {
 /// Where argument `i` starts in the query text (for annotations).
 pub(super) fn arg_at(c: &Call, i: usize) -> Option<Position> {
     c.positions.get(i + 1)
-}
-
-/// What happens to the metric name of a function's input series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum MetricName {
-    /// Kept (`first_over_time`, `last_over_time`): the value is a sample's.
-    Keep,
-    /// Dropped at the end of evaluation (Prometheus' delayed name removal).
-    Drop,
 }
 
 impl Evaluator<'_> {
