@@ -21,7 +21,7 @@ use crate::ast::{AtModifier, Expr, UnaryOp};
 use crate::duration::{DurationExpr, MAX_DURATION_MS, MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS};
 
 pub use annotation::{Annotation, AnnotationKind};
-pub use error::EvalError;
+pub use error::{EvalError, StorageError, StorageErrorKind};
 pub use value::{RangeSeries, StepSeries, Value};
 
 /// Engine settings; the defaults are Prometheus'.

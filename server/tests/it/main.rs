@@ -18,4 +18,5 @@ mod process;
 mod remote_read;
 mod secrets;
 mod snapshot;
+mod storage_errors;
 mod unstorable;
