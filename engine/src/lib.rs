@@ -75,6 +75,7 @@ pub use labels::{
 pub use options::{DAY_MS, HOUR_MS, Options};
 pub use querier::{LabelSetVisitor, Querier, Series, SeriesIter};
 pub use sample::{STALE_NAN, STALE_NAN_BITS, Sample, is_stale_nan};
+pub use snapshot::SnapshotScope;
 pub use stats::{StorageStats, TsdbStats};
 pub use storage::{Appender, Damage, OpenReport, Storage, StorageQuerier};
 pub use wal::FsyncPolicy;

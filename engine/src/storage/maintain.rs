@@ -78,6 +78,16 @@ fn crash_point(_at: CrashPoint) -> Result<()> {
     Ok(())
 }
 
+/// Which windows of the larger compaction ranges a compaction may fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Windows {
+    /// Only windows wholly in the past (background compaction).
+    CompleteOnly,
+    /// Incomplete windows too ([`super::Storage::compact`], VictoriaMetrics'
+    /// `force_merge`).
+    AlsoIncomplete,
+}
+
 impl Inner {
     pub(super) fn delete(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<u64> {
         let _m = self.maintenance.lock();
@@ -137,14 +147,14 @@ impl Inner {
                 self.cut_head(cut)?;
             }
         }
-        while self.compact_once(false)? {}
+        while self.compact_once(Windows::CompleteOnly)? {}
         self.apply_retention()
     }
     /// Runs one compaction if the planner finds one. Caller holds the
     /// maintenance lock.
-    /// One compaction step. With `force`, windows of the larger ranges are
+    /// One compaction step. With [`Windows::AlsoIncomplete`], windows of the larger ranges are
     /// merged even while incomplete (more blocks may still land in them).
-    pub(super) fn compact_once(&self, force: bool) -> Result<bool> {
+    pub(super) fn compact_once(&self, windows: Windows) -> Result<bool> {
         let blocks = self.blocks.read().clone();
         let metas: Vec<_> = blocks.iter().map(|b| b.meta().clone()).collect();
         let tombstones = self.tombstones.read().clone();
@@ -153,7 +163,7 @@ impl Inner {
             .map(|m| m.id)
             .filter(|&id| tombstones.has_block(id))
             .collect();
-        let head_min = if force {
+        let head_min = if windows == Windows::AlsoIncomplete {
             Some(i64::MAX)
         } else {
             self.head.time_range().map(|(lo, _)| lo)

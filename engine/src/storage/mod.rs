@@ -42,6 +42,7 @@ use crate::error::{Error, Result};
 use crate::head::Head;
 use crate::labels::Matcher;
 use crate::options::Options;
+use crate::snapshot::SnapshotScope;
 use crate::stats::{StorageStats, TsdbStats};
 use crate::tombstones::Tombstones;
 use crate::wal::Wal;
@@ -187,19 +188,19 @@ impl Storage {
     /// An I/O error.
     pub fn compact(&self) -> Result<()> {
         let _m = self.inner.maintenance.lock();
-        while self.inner.compact_once(true)? {}
+        while self.inner.compact_once(Windows::AlsoIncomplete)? {}
         Ok(())
     }
 
     /// Writes a snapshot into `dest` (which must not exist yet): the
-    /// published blocks as hard links, and the tombstones. With `with_head`
-    /// the head is first written to blocks, so the snapshot holds every
-    /// sample committed before the call. `dest` can be opened as a data
-    /// directory of its own.
+    /// published blocks as hard links, and the tombstones. With
+    /// [`SnapshotScope::WithHead`] the head is first written to blocks, so
+    /// the snapshot holds every sample committed before the call. `dest`
+    /// can be opened as a data directory of its own.
     ///
     /// # Errors
     /// [`Error::InvalidOption`] when `dest` exists, or an I/O error.
-    pub fn snapshot(&self, dest: &Path, with_head: bool) -> Result<()> {
+    pub fn snapshot(&self, dest: &Path, scope: SnapshotScope) -> Result<()> {
         if dest.exists() {
             return Err(Error::InvalidOption {
                 name: "snapshot destination",
@@ -207,7 +208,9 @@ impl Storage {
             });
         }
         let _m = self.inner.maintenance.lock();
-        if with_head && let Some((_, max)) = self.inner.head.time_range() {
+        if scope == SnapshotScope::WithHead
+            && let Some((_, max)) = self.inner.head.time_range()
+        {
             self.inner.cut_head(max.saturating_add(1))?;
         }
         // Holding the maintenance lock, no compaction or retention run can
@@ -329,9 +332,9 @@ mod open;
 mod query;
 
 use cut::Frozen;
-use maintain::spawn_maintenance;
 #[cfg(test)]
 use maintain::{CRASH_AT, CrashPoint};
+use maintain::{Windows, spawn_maintenance};
 
 pub use append::Appender;
 pub use open::{Damage, OpenReport};
