@@ -9,13 +9,12 @@ use std::sync::atomic::Ordering;
 use super::Inner;
 use crate::block::{Block, BlockWriter, chunks_of, to_write};
 use crate::error::{Error, Result};
-use crate::head::{Head, MemSeries, SeriesSnapshot};
+use crate::head::Head;
+use crate::reader::FrozenSet;
 use crate::wal::{Record, Wal};
 
-/// Data being written out by a head cut, in label order: still visible to
-/// queries. Series are held by their head handles (labels as one key
-/// buffer each), not as [`Labels`], to keep a cut of many series small.
-pub(super) type Frozen = Arc<Vec<(Arc<MemSeries>, SeriesSnapshot)>>;
+/// The frozen set of a head cut in progress, shared with queries.
+pub(super) type Frozen = Arc<FrozenSet>;
 
 impl Inner {
     /// Moves everything older than `cut` from the head into blocks.
@@ -31,7 +30,7 @@ impl Inner {
             aliases = self.head.aliases();
             let mut taken = self.head.take_before(cut);
             taken.sort_by(|a, b| a.0.cmp_labels(&b.0));
-            let frozen = Arc::new(taken);
+            let frozen = Arc::new(FrozenSet { series: taken });
             *self.frozen.write() = Some(frozen.clone());
             (segment, frozen)
         };
@@ -70,7 +69,7 @@ impl Inner {
     fn restore_frozen(&self, frozen: &Frozen, aliases: &[(u64, u64)]) {
         let _gate = self.gate.read();
         let mut now_under: BTreeMap<u64, u64> = BTreeMap::new();
-        for (old, snap) in frozen.iter() {
+        for (old, snap) in frozen.series.iter() {
             let s = self.head.create_with_ref(old.series_ref, &old.labels());
             now_under.insert(old.series_ref, s.series_ref);
             for sample in snap.merged_samples() {
@@ -95,7 +94,7 @@ impl Inner {
         // follow time order as they did. A window only spanned by a chunk
         // may end up without data; its writer is then dropped.
         let mut windows = std::collections::BTreeSet::new();
-        for (_, snap) in frozen.iter() {
+        for (_, snap) in frozen.series.iter() {
             for c in &snap.chunks {
                 windows.extend(c.min_t.div_euclid(range)..=c.max_t.div_euclid(range));
             }
@@ -106,7 +105,7 @@ impl Inner {
             let id = self.next_block_id();
             writers.insert(w, (id, BlockWriter::create(&self.blocks_dir(), id)?));
         }
-        for (s, snap) in frozen.iter() {
+        for (s, snap) in frozen.series.iter() {
             // Head chunks are Gorilla, cut at 120 samples: re-encode them for
             // the block (cold encodings, larger chunks).
             let samples = snap.merged_samples();

@@ -4,12 +4,11 @@
 use std::sync::Arc;
 
 use super::Inner;
-use crate::block::Block;
 use crate::error::Result;
-use crate::head::SeriesSnapshot;
-use crate::index::postings_for_matchers;
 use crate::labels::{Labels, Matcher, cmp_keys};
-use crate::querier::{LabelSetVisitor, Querier, Series, Source};
+use crate::querier::{LabelSetVisitor, Querier, Series};
+use crate::reader::{BlockReader, Reader, SourceSink};
+use crate::source::Source;
 
 /// Reads the storage. Each call sees the data as it is at that moment
 /// (head, data being flushed, blocks), consistently: data moving between
@@ -19,88 +18,60 @@ pub struct StorageQuerier {
     inner: Arc<Inner>,
 }
 
-/// Blocks overlapping `[mint, maxt]`, newest first (the newest source wins
-/// at equal timestamps).
-fn overlapping_blocks(
-    blocks: &[Arc<Block>],
-    mint: i64,
-    maxt: i64,
-) -> impl Iterator<Item = &Arc<Block>> {
-    blocks
-        .iter()
-        .rev()
-        .filter(move |b| b.meta().max_t >= mint && b.meta().min_t <= maxt)
-}
-
 impl StorageQuerier {
     /// A querier over `inner`.
     pub(super) fn new(inner: Arc<Inner>) -> StorageQuerier {
         StorageQuerier { inner }
     }
 
-    /// Every source of the series matching `matchers` with data in
-    /// `[mint, maxt]`, sorted by series, newest source first within one.
-    fn find(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Found> {
+    /// Calls `f` with every reader that may hold data in `[mint, maxt]`,
+    /// newest first (the newest source wins at equal timestamps): the
+    /// head, the frozen set of a head cut in progress, then the blocks,
+    /// newest first. The view lock is held meanwhile, so no data moves
+    /// between readers during the call. The one place readers are listed.
+    fn for_each_reader(
+        &self,
+        mint: i64,
+        maxt: i64,
+        mut f: impl FnMut(&dyn Reader) -> Result<()>,
+    ) -> Result<()> {
         let _view = self.inner.view.read();
-        // Every source found, newest first, as (start, end) of its series'
-        // key in `keys` and the source; sorted by key below. Keys rather
-        // than `Labels` so that a series in several blocks (or in the head
-        // and a block) has its labels built once, not once per source.
-        let mut keys: Vec<u8> = Vec::new();
-        let mut found: Vec<(usize, usize, Source)> = Vec::new();
-        for s in self.inner.head.select(matchers)? {
-            let snap = self.inner.head.snapshot(&s, mint, maxt);
-            push_snapshot(&mut keys, &mut found, s.key(), snap);
-        }
         let frozen = self.inner.frozen.read().clone();
         let tombstones = self.inner.tombstones.read().clone();
         let blocks = self.inner.blocks.read().clone();
+        let mut visit = |r: &dyn Reader| {
+            if r.overlaps(mint, maxt) { f(r) } else { Ok(()) }
+        };
+        visit(&self.inner.head)?;
         if let Some(frozen) = &frozen {
-            for (s, snap) in frozen.iter() {
-                if s.matches_all(matchers) {
-                    push_snapshot(&mut keys, &mut found, s.key(), snap.clone());
-                }
-            }
+            visit(&**frozen)?;
         }
-        let no_deletions: Arc<[(i64, i64)]> = Arc::from(Vec::new());
-        let mut chunks = Vec::new();
-        for b in overlapping_blocks(&blocks, mint, maxt) {
-            let has_deletions = tombstones.has_block(b.meta().id);
-            let ids = postings_for_matchers(&**b, matchers)?;
-            // Room for this block's keys at once, at the mean key length so
-            // far: a large selection grows its buffers once, not by doubling.
-            let mean_key = keys.len().checked_div(found.len()).unwrap_or(128);
-            keys.reserve(ids.len() * (mean_key + 8));
-            found.reserve(ids.len());
-            for id in ids {
-                let start = keys.len();
-                b.series_key_into(id, &mut keys, &mut chunks)?;
-                chunks.retain(|c| c.max_t >= mint && c.min_t <= maxt);
-                if chunks.is_empty() {
-                    keys.truncate(start);
-                    continue;
-                }
-                let deleted = if has_deletions {
-                    let labels = Labels::from_key(&keys[start..]);
-                    tombstones.intervals(b.meta().id, &labels).into()
-                } else {
-                    no_deletions.clone()
-                };
-                let source = Source::Block {
-                    block: b.clone(),
-                    chunks: std::mem::take(&mut chunks),
-                    deleted,
-                };
-                found.push((start, keys.len(), source));
-            }
+        for block in blocks.iter().rev() {
+            visit(&BlockReader {
+                block,
+                tombstones: &tombstones,
+            })?;
         }
+        Ok(())
+    }
+
+    /// Every source of the series matching `matchers` with data in
+    /// `[mint, maxt]`, sorted by series, newest source first within one.
+    fn find(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Found> {
+        let mut sink = SourceSink::new();
+        self.for_each_reader(mint, maxt, |r| {
+            r.select_into(matchers, mint, maxt, &mut sink)
+        })?;
+        let SourceSink {
+            keys, mut sources, ..
+        } = sink;
         // Stable: a series' sources stay newest first. Each source's list is
         // mostly sorted already (blocks list series in label order), and
         // the sort merges such runs in linear time.
-        found.sort_by(|a, b| cmp_keys(&keys[a.0..a.1], &keys[b.0..b.1]));
+        sources.sort_by(|a, b| cmp_keys(&keys[a.0..a.1], &keys[b.0..b.1]));
         Ok(Found {
             keys,
-            sources: found,
+            sources,
             mint,
             maxt,
         })
@@ -137,9 +108,7 @@ impl Found {
             }
             // Only series with pending deletions need this look (reading
             // samples needs no labels).
-            let has_deletions = list
-                .iter()
-                .any(|s| matches!(s, Source::Block { deleted, .. } if !deleted.is_empty()));
+            let has_deletions = list.iter().any(Source::has_deletions);
             if has_deletions
                 && Series::new(Labels::default(), list.clone(), mint, maxt)
                     .iter()
@@ -175,17 +144,8 @@ impl Querier for StorageQuerier {
     }
 
     fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>> {
-        let mut names = self.inner.head.label_names(matchers)?;
-        let blocks = self.inner.blocks.read().clone();
-        for b in overlapping_blocks(&blocks, mint, maxt) {
-            if matchers.is_empty() {
-                names.extend(b.label_names()?);
-            } else {
-                for id in postings_for_matchers(&**b, matchers)? {
-                    names.extend(b.series(id)?.0.iter().map(|l| l.name.clone()));
-                }
-            }
-        }
+        let mut names = Vec::new();
+        self.for_each_reader(mint, maxt, |r| r.label_names_into(matchers, &mut names))?;
         names.sort();
         names.dedup();
         Ok(names)
@@ -198,41 +158,12 @@ impl Querier for StorageQuerier {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<String>> {
-        let mut values = self.inner.head.label_values(name, matchers)?;
-        let blocks = self.inner.blocks.read().clone();
-        for b in overlapping_blocks(&blocks, mint, maxt) {
-            if matchers.is_empty() {
-                values.extend(crate::index::PostingsSource::label_values(&**b, name)?);
-            } else {
-                for id in postings_for_matchers(&**b, matchers)? {
-                    values.extend(b.series(id)?.0.get(name).map(str::to_owned));
-                }
-            }
-        }
+        let mut values = Vec::new();
+        self.for_each_reader(mint, maxt, |r| {
+            r.label_values_into(name, matchers, &mut values)
+        })?;
         values.sort();
         values.dedup();
         Ok(values)
-    }
-}
-
-/// Adds a head series' sources (out-of-order samples, then chunks) with
-/// its key, stored once for both.
-fn push_snapshot(
-    keys: &mut Vec<u8>,
-    found: &mut Vec<(usize, usize, Source)>,
-    key: &[u8],
-    snap: SeriesSnapshot,
-) {
-    if snap.is_empty() {
-        return;
-    }
-    let start = keys.len();
-    keys.extend_from_slice(key);
-    let end = keys.len();
-    if !snap.ooo.is_empty() {
-        found.push((start, end, Source::Samples(snap.ooo.into())));
-    }
-    if !snap.chunks.is_empty() {
-        found.push((start, end, Source::HeadChunks(snap.chunks)));
     }
 }
