@@ -74,3 +74,59 @@ impl Reader for FrozenSet {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::head::Head;
+    use crate::labels::Labels;
+    use crate::source::Source;
+
+    /// A frozen set cut from a head holding `{a="1"}` and `{a="2", b="x"}`.
+    fn frozen() -> FrozenSet {
+        let head = Head::new(1_000_000);
+        let wanted = [
+            Labels::from_pairs(&[("a", "1")]).unwrap(),
+            Labels::from_pairs(&[("a", "2"), ("b", "x")]).unwrap(),
+        ];
+        let series = head.get_or_create(&wanted, |_| Ok(())).unwrap();
+        for (i, s) in series.iter().enumerate() {
+            head.append(s, 10, i as f64);
+            head.append(s, 20, i as f64);
+        }
+        let mut taken = head.take_before(100);
+        taken.sort_by(|a, b| a.0.cmp_labels(&b.0));
+        FrozenSet { series: taken }
+    }
+
+    #[test]
+    fn selects_only_matching_series_with_their_chunks() {
+        let frozen = frozen();
+        let mut sink = SourceSink::new();
+        frozen
+            .select_into(&[Matcher::equal("b", "x")], 0, 100, &mut sink)
+            .unwrap();
+        assert_eq!(sink.sources.len(), 1);
+        let (start, end, source) = &sink.sources[0];
+        assert_eq!(
+            Labels::from_key(&sink.keys[*start..*end]),
+            Labels::from_pairs(&[("a", "2"), ("b", "x")]).unwrap()
+        );
+        assert!(matches!(source, Source::HeadChunks(c) if c.len() == 1));
+    }
+
+    #[test]
+    fn lists_label_names_and_values_of_matching_series() {
+        let frozen = frozen();
+        let mut names = Vec::new();
+        frozen.label_names_into(&[], &mut names).unwrap();
+        names.sort();
+        names.dedup();
+        assert_eq!(names, ["a", "b"]);
+        let mut values = Vec::new();
+        frozen
+            .label_values_into("a", &[Matcher::equal("b", "x")], &mut values)
+            .unwrap();
+        assert_eq!(values, ["2"]);
+    }
+}
