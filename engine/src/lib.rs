@@ -73,6 +73,7 @@ mod querier;
 mod reader;
 mod retention;
 mod sample;
+mod series_ref;
 mod snapshot;
 mod source;
 mod stats;
@@ -93,6 +94,7 @@ pub use labels::{
 pub use options::{DAY_MS, HOUR_MS, Options};
 pub use querier::{LabelSetVisitor, Querier, Series, SeriesIter};
 pub use sample::{STALE_NAN, STALE_NAN_BITS, Sample, is_stale_nan};
+pub use series_ref::SeriesRef;
 pub use snapshot::SnapshotScope;
 pub use stats::{StorageStats, TsdbStats};
 pub use storage::{Appender, Damage, OpenReport, Storage, StorageQuerier};

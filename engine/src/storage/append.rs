@@ -8,6 +8,7 @@ use super::Inner;
 use crate::error::{Error, LabelError, Result};
 use crate::head::MemSeries;
 use crate::labels::{Label, Labels};
+use crate::series_ref::SeriesRef;
 use crate::wal::{Record, RefSample, SeriesRecord};
 
 /// A batch of samples to store; see [`Storage::appender`].
@@ -250,7 +251,7 @@ fn check_limits(labels: &Labels, limits: &crate::LabelLimits) -> Result<()> {
 }
 
 impl Inner {
-    pub(super) fn log_new_series(&self, new: &[(u64, &Labels)]) -> Result<()> {
+    pub(super) fn log_new_series(&self, new: &[(SeriesRef, &Labels)]) -> Result<()> {
         let records = new
             .iter()
             .map(|&(series_ref, labels)| SeriesRecord {

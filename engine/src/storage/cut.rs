@@ -11,6 +11,7 @@ use crate::block::{Block, BlockWriter, chunks_of, to_write};
 use crate::error::{Error, Result};
 use crate::head::Head;
 use crate::reader::FrozenSet;
+use crate::series_ref::SeriesRef;
 use crate::wal::{Record, Wal};
 
 /// The frozen set of a head cut in progress, shared with queries.
@@ -66,9 +67,9 @@ impl Inner {
     /// records stay live, and the next checkpoint (which keeps only
     /// records of refs the head knows) keeps them. Nothing is written: a
     /// failed cut is often a full disk.
-    fn restore_frozen(&self, frozen: &Frozen, aliases: &[(u64, u64)]) {
+    fn restore_frozen(&self, frozen: &Frozen, aliases: &[(SeriesRef, SeriesRef)]) {
         let _gate = self.gate.read();
-        let mut now_under: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut now_under: BTreeMap<SeriesRef, SeriesRef> = BTreeMap::new();
         for (old, snap) in frozen.series.iter() {
             let s = self.head.create_with_ref(old.series_ref, &old.labels());
             now_under.insert(old.series_ref, s.series_ref);
@@ -140,7 +141,7 @@ impl Inner {
 
 /// WAL checkpoint filter after a head cut at `cut`.
 fn keep_after_cut(head: &Head, record: Record, cut: i64) -> Option<Record> {
-    let alive = |r: u64| head.get_by_ref(r).is_some();
+    let alive = |r: SeriesRef| head.get_by_ref(r).is_some();
     let kept = match record {
         Record::Series(list) => Record::Series(
             list.into_iter()
