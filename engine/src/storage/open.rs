@@ -140,8 +140,6 @@ fn damage_of(e: &Error, action: &str) -> Damage {
     }
 }
 
-/// Opens every block; damaged ones move to `quarantine/`, expired ones are
-/// deleted; any other failure to open a block fails the whole open.
 /// The highest block id found in `quarantine/` (names `<id>` or `<id>.<n>`).
 fn highest_quarantined_id(qdir: &Path) -> u64 {
     let Ok(entries) = fs::read_dir(qdir) else {
@@ -172,6 +170,7 @@ fn quarantine_target(qdir: &Path, id: BlockId) -> PathBuf {
 
 /// Opens the blocks (quarantining damaged ones, deleting expired ones) and
 /// returns them with the highest block id ever seen in the directory.
+/// Any failure to open a block other than damage fails the whole open.
 fn load_blocks(
     dir: &Path,
     opts: &Options,
