@@ -1,6 +1,7 @@
 //! WAL append throughput: samples records of 1000 samples, no fsync.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use strata_engine::SeriesRef;
 use strata_engine::wal::{FsyncPolicy, Record, RefSample, Wal, WalOptions};
 
 fn bench(c: &mut Criterion) {
@@ -21,7 +22,7 @@ fn bench(c: &mut Criterion) {
             t += 15_000;
             let samples = (0..1000u64)
                 .map(|r| RefSample {
-                    series_ref: r,
+                    series_ref: SeriesRef(r),
                     t,
                     v: r as f64 * 1.5,
                 })

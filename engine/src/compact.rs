@@ -11,10 +11,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::block::{Block, BlockId, BlockMeta, BlockWriter};
+use crate::block::{chunks_of, to_write};
 use crate::error::Result;
 use crate::labels::Labels;
-use crate::querier::{Series, Source};
-use crate::storage::{chunks_of, to_write};
+use crate::querier::Series;
+use crate::source::Source;
 use crate::tombstones::Tombstones;
 
 /// The blocks to compact next, if any.

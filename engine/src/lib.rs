@@ -17,6 +17,22 @@
 //!   merges blocks, [`Storage::delete`] removes data; a background thread
 //!   does cuts, compaction and retention on its own.
 //!
+//! - [`Storage::snapshot`] links the blocks into a directory of their own;
+//!   [`SnapshotScope`] says whether the head is written out first.
+//!
+//! Inside, `storage/` is split by when things happen: `mod.rs` is the
+//! facade (and the durability protocol), `open.rs` recovery (lock, blocks,
+//! quarantine, WAL replay), `append.rs` the [`Appender`], `cut.rs` head
+//! cuts (head -> frozen set -> blocks), `maintain.rs` the background
+//! thread, compaction, retention and deletion, `query.rs` the
+//! [`StorageQuerier`]. Reads go through one internal `Reader` trait
+//! (`reader/`), implemented by the head, the frozen set of a cut in
+//! progress and each block: postings for matchers, each series' key with
+//! its chunk sources, label names and values. `StorageQuerier` merges the
+//! readers, newest first, in one place; `source.rs` holds the kinds of
+//! source a series' samples are decoded from, and `querier.rs` merges them
+//! per series.
+//!
 //! The low-level modules ([`chunk`], [`wal`], [`block`], [`index`],
 //! [`encoding`]) are public for tools and fuzzing; their formats are
 //! described byte by byte in `FORMAT.md`.
@@ -54,9 +70,12 @@ mod head;
 mod labels;
 mod options;
 mod querier;
+mod reader;
 mod retention;
 mod sample;
+mod series_ref;
 mod snapshot;
+mod source;
 mod stats;
 mod storage;
 mod tombstones;
@@ -75,6 +94,8 @@ pub use labels::{
 pub use options::{DAY_MS, HOUR_MS, Options};
 pub use querier::{LabelSetVisitor, Querier, Series, SeriesIter};
 pub use sample::{STALE_NAN, STALE_NAN_BITS, Sample, is_stale_nan};
+pub use series_ref::SeriesRef;
+pub use snapshot::SnapshotScope;
 pub use stats::{StorageStats, TsdbStats};
 pub use storage::{Appender, Damage, OpenReport, Storage, StorageQuerier};
 pub use wal::FsyncPolicy;

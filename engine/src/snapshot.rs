@@ -7,6 +7,17 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
+/// What [`crate::Storage::snapshot`] copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotScope {
+    /// Only the published blocks (and tombstones): what the head holds is
+    /// left out (Prometheus' `skip_head=true`).
+    BlocksOnly,
+    /// The head is written to blocks first, so the snapshot holds every
+    /// sample committed before the call.
+    WithHead,
+}
+
 /// Hard-links every file of `src` into the new directory `dst` (copying when
 /// the two are on different file systems), one level deep: blocks hold
 /// files only, apart from their `chunks/` directory, which recurses.

@@ -1,6 +1,7 @@
 //! Immutable on-disk blocks: a directory with a `meta` file, an `index` and
 //! chunk segment files, read through memory maps. Layouts in `FORMAT.md`.
 
+mod build;
 mod chunks;
 mod meta;
 mod mmap;
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+pub(crate) use build::{chunks_of, to_write};
 pub use chunks::ChunkBytes;
 pub(crate) use chunks::file_offset as chunk_file_offset;
 pub use meta::{BlockId, BlockMeta, BlockStats};

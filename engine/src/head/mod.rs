@@ -19,6 +19,7 @@ use crate::Result;
 use crate::hash::xxh64;
 use crate::index::{PostingsSource, postings_for_matchers};
 use crate::labels::{Labels, Matcher, key_pairs, with_key};
+use crate::series_ref::SeriesRef;
 
 use postings::MemPostings;
 use series::SeriesData;
@@ -29,7 +30,7 @@ const SHARDS: usize = 64;
 /// One series of the head.
 #[derive(Debug)]
 pub(crate) struct MemSeries {
-    pub(crate) series_ref: u64,
+    pub(crate) series_ref: SeriesRef,
     /// [`Labels::stable_hash`] of the labels: the key in the head's table.
     hash: u64,
     /// The labels as `name 0xff value 0xff ...` (see `labels::with_key`):
@@ -103,7 +104,7 @@ impl std::hash::Hasher for U64Hasher {
     }
 }
 
-type U64Map<V> = HashMap<u64, V, std::hash::BuildHasherDefault<U64Hasher>>;
+type RefMap<V> = HashMap<SeriesRef, V, std::hash::BuildHasherDefault<U64Hasher>>;
 /// Series by label hash (each series holds its hash): one pointer per
 /// series, so a lookup touches the table slot and then the series itself.
 type HashShard = hashbrown::HashTable<Arc<MemSeries>>;
@@ -116,7 +117,7 @@ fn table_hash(hash: u64) -> u64 {
     h.finish()
 }
 /// Series ref -> series.
-type RefShard = U64Map<Arc<MemSeries>>;
+type RefShard = RefMap<Arc<MemSeries>>;
 
 /// The head.
 #[derive(Debug)]
@@ -129,7 +130,7 @@ pub(crate) struct Head {
     creation: Mutex<()>,
     /// Extra refs of series, met in WAL replay (see `create_with_ref`):
     /// alias -> the series' own ref.
-    aliases: RwLock<HashMap<u64, u64>>,
+    aliases: RwLock<HashMap<SeriesRef, SeriesRef>>,
     next_ref: AtomicU64,
     /// Block range in ms: head chunks are cut at its multiples.
     range: i64,
@@ -188,12 +189,12 @@ impl Head {
     }
 
     /// The series with ref `series_ref`, if it exists.
-    pub(crate) fn get_by_ref(&self, series_ref: u64) -> Option<Arc<MemSeries>> {
-        if let Some(s) = self.by_ref[shard_of(series_ref)].read().get(&series_ref) {
+    pub(crate) fn get_by_ref(&self, series_ref: SeriesRef) -> Option<Arc<MemSeries>> {
+        if let Some(s) = self.by_ref[shard_of(series_ref.0)].read().get(&series_ref) {
             return Some(s.clone());
         }
         let canonical = *self.aliases.read().get(&series_ref)?;
-        self.by_ref[shard_of(canonical)]
+        self.by_ref[shard_of(canonical.0)]
             .read()
             .get(&canonical)
             .cloned()
@@ -205,16 +206,16 @@ impl Head {
     pub(crate) fn get_or_create(
         &self,
         wanted: &[Labels],
-        log: impl FnOnce(&[(u64, &Labels)]) -> Result<()>,
+        log: impl FnOnce(&[(SeriesRef, &Labels)]) -> Result<()>,
     ) -> Result<Vec<Arc<MemSeries>>> {
         let _guard = self.creation.lock();
         let mut found: Vec<Option<Arc<MemSeries>>> = wanted.iter().map(|l| self.get(l)).collect();
         // Assign refs to the missing ones (a batch may name a series twice).
-        let mut new: Vec<(u64, &Labels)> = Vec::new();
-        let mut new_index: HashMap<&Labels, u64> = HashMap::new();
+        let mut new: Vec<(SeriesRef, &Labels)> = Vec::new();
+        let mut new_index: HashMap<&Labels, SeriesRef> = HashMap::new();
         for (i, l) in wanted.iter().enumerate() {
             if found[i].is_none() && !new_index.contains_key(l) {
-                let r = self.next_ref.fetch_add(1, Ordering::Relaxed);
+                let r = SeriesRef(self.next_ref.fetch_add(1, Ordering::Relaxed));
                 new.push((r, l));
                 new_index.insert(l, r);
             }
@@ -241,10 +242,10 @@ impl Head {
     /// checkpoint. The second ref then becomes an alias of the first, so
     /// the samples logged under either reach the series; and refs are never
     /// handed out again, even when only an alias used them.
-    pub(crate) fn create_with_ref(&self, series_ref: u64, labels: &Labels) -> Arc<MemSeries> {
+    pub(crate) fn create_with_ref(&self, series_ref: SeriesRef, labels: &Labels) -> Arc<MemSeries> {
         let _guard = self.creation.lock();
         self.next_ref
-            .fetch_max(series_ref.saturating_add(1), Ordering::Relaxed);
+            .fetch_max(series_ref.0.saturating_add(1), Ordering::Relaxed);
         if let Some(s) = self.get(labels) {
             if s.series_ref != series_ref {
                 self.aliases.write().insert(series_ref, s.series_ref);
@@ -255,7 +256,7 @@ impl Head {
         self.insert_series(series_ref, labels)
     }
 
-    fn insert_series(&self, series_ref: u64, labels: &Labels) -> Arc<MemSeries> {
+    fn insert_series(&self, series_ref: SeriesRef, labels: &Labels) -> Arc<MemSeries> {
         let key: Box<[u8]> = with_key(labels.byte_pairs(), |k: &[u8]| Box::<[u8]>::from(k));
         let hash = xxh64(&key, 0);
         let series = Arc::new(MemSeries {
@@ -265,8 +266,8 @@ impl Head {
             data: Mutex::new(SeriesData::default()),
             dropped: std::sync::atomic::AtomicBool::new(false),
         });
-        self.postings.write().add(series_ref, series.pairs());
-        self.by_ref[shard_of(series_ref)]
+        self.postings.write().add(series_ref.0, series.pairs());
+        self.by_ref[shard_of(series_ref.0)]
             .write()
             .insert(series_ref, series.clone());
         self.by_hash[shard_of(hash)]
@@ -352,7 +353,7 @@ impl Head {
         let refs = postings_for_matchers(self, matchers)?;
         Ok(refs
             .into_iter()
-            .filter_map(|r| self.get_by_ref(r))
+            .filter_map(|r| self.get_by_ref(SeriesRef(r)))
             .collect())
     }
 
@@ -405,15 +406,15 @@ impl Head {
 
     /// The ref aliases (`alias -> canonical ref`): WAL refs of series
     /// records that met a series already known under another ref.
-    pub(crate) fn aliases(&self) -> Vec<(u64, u64)> {
+    pub(crate) fn aliases(&self) -> Vec<(SeriesRef, SeriesRef)> {
         self.aliases.read().iter().map(|(&a, &c)| (a, c)).collect()
     }
 
     /// Makes `alias` name the series `canonical` again (unless `alias` is
     /// a series' own ref).
-    pub(crate) fn add_alias(&self, alias: u64, canonical: u64) {
+    pub(crate) fn add_alias(&self, alias: SeriesRef, canonical: SeriesRef) {
         let _guard = self.creation.lock();
-        if alias != canonical && !self.by_ref[shard_of(alias)].read().contains_key(&alias) {
+        if alias != canonical && !self.by_ref[shard_of(alias.0)].read().contains_key(&alias) {
             self.aliases.write().insert(alias, canonical);
         }
     }
@@ -423,18 +424,18 @@ impl Head {
         if gone.is_empty() {
             return;
         }
-        let mut refs: Vec<u64> = gone.iter().map(|s| s.series_ref).collect();
+        let mut refs: Vec<u64> = gone.iter().map(|s| s.series_ref.0).collect();
         refs.sort_unstable();
         {
             let mut aliases = self.aliases.write();
             if !aliases.is_empty() {
-                aliases.retain(|_, canonical| refs.binary_search(canonical).is_err());
+                aliases.retain(|_, canonical| refs.binary_search(&canonical.0).is_err());
             }
         }
         for series in gone {
             series.dropped.store(true, Ordering::Release);
             let r = series.series_ref;
-            self.by_ref[shard_of(r)].write().remove(&r);
+            self.by_ref[shard_of(r.0)].write().remove(&r);
             let hash = series.hash;
             if let Ok(entry) = self.by_hash[shard_of(hash)]
                 .write()
@@ -460,7 +461,7 @@ impl Head {
             // A few series: remove them where they are; many: one sweep.
             if gone.len() < 64 {
                 for series in gone {
-                    postings.remove(series.series_ref, series.pairs());
+                    postings.remove(series.series_ref.0, series.pairs());
                 }
             } else {
                 postings.remove_all(&refs);

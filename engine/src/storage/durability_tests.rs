@@ -2,10 +2,14 @@
 //! protocol"): the on-disk state each step leaves is opened as a restarted
 //! process would, and must serve every live sample once and no deleted one.
 
+use std::fs;
 use std::sync::Arc;
 
 use super::*;
+use crate::block;
 use crate::clock::ManualClock;
+use crate::labels::Labels;
+use crate::querier::Querier;
 
 const NOW: i64 = 1_800_000_000_000;
 const T0: i64 = NOW - 3_600_000;

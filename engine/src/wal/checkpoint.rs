@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::encoding::Encbuf;
 use crate::error::{Error, Result};
 
-use super::segment::{self, encode_record, list_segments, read_segment};
+use super::segment::{self, SegmentAge, encode_record, list_segments, read_segment};
 use super::{Record, ReplayReport};
 
 const PREFIX: &str = "checkpoint.";
@@ -85,7 +85,7 @@ pub(crate) fn write(
     let previous = all(dir)?;
     if let Some((n, cdir)) = previous.last() {
         for (_, path) in list_segments(cdir)? {
-            read_segment(&path, false, &mut emit, &mut report)?;
+            read_segment(&path, SegmentAge::Older, &mut emit, &mut report)?;
         }
         report.checkpoint = Some(*n);
     }
@@ -94,7 +94,7 @@ pub(crate) fn write(
         .filter(|s| s.0 <= upto)
         .collect();
     for (_, path) in &old_segments {
-        read_segment(path, false, &mut emit, &mut report)?;
+        read_segment(path, SegmentAge::Older, &mut emit, &mut report)?;
     }
     report.last_segment = old_segments.last().map(|s| s.0);
 

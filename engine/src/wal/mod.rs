@@ -25,6 +25,8 @@ use parking_lot::{Condvar, Mutex};
 use crate::encoding::Encbuf;
 use crate::error::{Error, Result};
 
+use segment::SegmentAge;
+
 pub use record::{DeleteRecord, Record, RefSample, SeriesRecord};
 
 /// When the WAL calls fsync.
@@ -286,7 +288,7 @@ impl Wal {
         let mut after = 0u64;
         if let Some((n, cdir)) = checkpoint::latest(dir)? {
             for (_, path) in segment::list_segments(&cdir)? {
-                segment::read_segment(&path, false, &mut f, &mut report)?;
+                segment::read_segment(&path, SegmentAge::Older, &mut f, &mut report)?;
             }
             report.checkpoint = Some(n);
             after = n;
@@ -307,7 +309,12 @@ impl Wal {
                     reason: format!("segments {e} to {} are missing", index - 1),
                 });
             }
-            segment::read_segment(&path, i + 1 == count, &mut f, &mut report)?;
+            let age = if i + 1 == count {
+                SegmentAge::Newest
+            } else {
+                SegmentAge::Older
+            };
+            segment::read_segment(&path, age, &mut f, &mut report)?;
             report.last_segment = Some(index);
             expected = Some(index + 1);
         }

@@ -2,12 +2,13 @@
 
 use crate::encoding::{Decbuf, DecodeError, Encbuf};
 use crate::labels::{Label, Labels};
+use crate::series_ref::SeriesRef;
 
 /// A new series and the ref its samples use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeriesRecord {
     /// The ref samples of this series carry.
-    pub series_ref: u64,
+    pub series_ref: SeriesRef,
     /// The series' labels.
     pub labels: Labels,
 }
@@ -16,7 +17,7 @@ pub struct SeriesRecord {
 #[derive(Debug, Clone, Copy)]
 pub struct RefSample {
     /// The series' ref.
-    pub series_ref: u64,
+    pub series_ref: SeriesRef,
     /// Timestamp, ms.
     pub t: i64,
     /// Value (stored bit-exact).
@@ -33,7 +34,7 @@ impl PartialEq for RefSample {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeleteRecord {
     /// The series' ref.
-    pub series_ref: u64,
+    pub series_ref: SeriesRef,
     /// First deleted timestamp.
     pub mint: i64,
     /// Last deleted timestamp.
@@ -90,7 +91,7 @@ impl Record {
             Record::Series(list) => {
                 e.put_uvarint(list.len() as u64);
                 for s in list {
-                    e.put_uvarint(s.series_ref);
+                    e.put_uvarint(s.series_ref.0);
                     e.put_uvarint(s.labels.len() as u64);
                     for l in &s.labels {
                         e.put_uvarint_str(&l.name);
@@ -102,17 +103,17 @@ impl Record {
                 e.put_uvarint(list.len() as u64);
                 let (mut prev_ref, mut prev_t) = (0u64, 0i64);
                 for s in list {
-                    e.put_varint(s.series_ref.wrapping_sub(prev_ref) as i64);
+                    e.put_varint(s.series_ref.0.wrapping_sub(prev_ref) as i64);
                     e.put_varint(s.t.wrapping_sub(prev_t));
                     e.put_f64(s.v);
-                    prev_ref = s.series_ref;
+                    prev_ref = s.series_ref.0;
                     prev_t = s.t;
                 }
             }
             Record::Deletes(list) => {
                 e.put_uvarint(list.len() as u64);
                 for d in list {
-                    e.put_uvarint(d.series_ref);
+                    e.put_uvarint(d.series_ref.0);
                     e.put_varint(d.mint);
                     e.put_varint(d.maxt);
                 }
@@ -132,7 +133,7 @@ impl Record {
             TYPE_SERIES => {
                 let mut list = Vec::with_capacity(n as usize);
                 for _ in 0..n {
-                    let series_ref = d.uvarint()?;
+                    let series_ref = SeriesRef(d.uvarint()?);
                     let at = d.offset();
                     let nl = d.uvarint()?;
                     if nl > d.remaining() as u64 {
@@ -165,7 +166,7 @@ impl Record {
                     t = t.wrapping_add(d.varint()?);
                     let v = d.f64()?;
                     list.push(RefSample {
-                        series_ref: r,
+                        series_ref: SeriesRef(r),
                         t,
                         v,
                     });
@@ -176,7 +177,7 @@ impl Record {
                 let mut list = Vec::with_capacity(n as usize);
                 for _ in 0..n {
                     list.push(DeleteRecord {
-                        series_ref: d.uvarint()?,
+                        series_ref: SeriesRef(d.uvarint()?),
                         mint: d.varint()?,
                         maxt: d.varint()?,
                     });
@@ -208,7 +209,7 @@ mod tests {
                 |v| Record::Samples(
                     v.into_iter()
                         .map(|(r, t, b)| RefSample {
-                            series_ref: r,
+                            series_ref: SeriesRef(r),
                             t,
                             v: f64::from_bits(b)
                         })
@@ -219,7 +220,7 @@ mod tests {
                 |v| Record::Deletes(
                     v.into_iter()
                         .map(|(r, a, b)| DeleteRecord {
-                            series_ref: r,
+                            series_ref: SeriesRef(r),
                             mint: a,
                             maxt: b
                         })
@@ -230,7 +231,7 @@ mod tests {
                 |v| Record::Series(
                     v.into_iter()
                         .map(|(r, n, val)| SeriesRecord {
-                            series_ref: r,
+                            series_ref: SeriesRef(r),
                             labels: Labels::new(vec![Label::new(n, val)]).unwrap(),
                         })
                         .collect()

@@ -137,15 +137,26 @@ fn resync(data: &[u8], from: usize) -> Option<usize> {
         .find(|&p| data.get(p) == Some(&SYNC) && matches!(frame_at(data, p), Frame::Good { .. }))
 }
 
+/// Where a segment stands among the WAL's segments, which decides what an
+/// incomplete tail means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SegmentAge {
+    /// The newest segment: an incomplete tail is a torn write, cut off.
+    Newest,
+    /// Any older segment (or a checkpoint): an incomplete tail is damage.
+    Older,
+}
+
 /// Reads every record of one segment file, calling `f` for each.
-/// `last` marks the newest segment, whose incomplete tail is a torn write
-/// (cut off) rather than damage.
+/// `age` says whether an incomplete tail is a torn write (cut off) or
+/// damage.
 pub(crate) fn read_segment(
     path: &Path,
-    last: bool,
+    age: SegmentAge,
     f: &mut dyn FnMut(Record) -> Result<()>,
     report: &mut ReplayReport,
 ) -> Result<()> {
+    let last = age == SegmentAge::Newest;
     let data = fs::read(path).map_err(|e| Error::io("read", path, e))?;
     let damage = |offset: usize, reason: String| Corruption {
         file: path.to_path_buf(),

@@ -1,11 +1,12 @@
 use super::*;
 use crate::labels::Labels;
+use crate::series_ref::SeriesRef;
 
 fn samples(r: u64, from: i64, n: i64) -> Record {
     Record::Samples(
         (0..n)
             .map(|i| RefSample {
-                series_ref: r,
+                series_ref: SeriesRef(r),
                 t: from + i,
                 v: (from + i) as f64,
             })
@@ -15,7 +16,7 @@ fn samples(r: u64, from: i64, n: i64) -> Record {
 
 fn series(r: u64) -> Record {
     Record::Series(vec![SeriesRecord {
-        series_ref: r,
+        series_ref: SeriesRef(r),
         labels: Labels::from_pairs(&[("__name__", "m"), ("r", &r.to_string())]).unwrap(),
     }])
 }
@@ -50,7 +51,7 @@ fn records_round_trip_across_threads_in_order() {
                     wal.log(&[samples(th, k * 10, 10)]).unwrap();
                 }
                 wal.log(&[Record::Deletes(vec![DeleteRecord {
-                    series_ref: th,
+                    series_ref: SeriesRef(th),
                     mint: 0,
                     maxt: 5,
                 }])])
@@ -69,9 +70,9 @@ fn records_round_trip_across_threads_in_order() {
         let mine: Vec<&Record> = got
             .iter()
             .filter(|r| match r {
-                Record::Series(v) => v[0].series_ref == th,
-                Record::Samples(v) => v[0].series_ref == th,
-                Record::Deletes(v) => v[0].series_ref == th,
+                Record::Series(v) => v[0].series_ref == SeriesRef(th),
+                Record::Samples(v) => v[0].series_ref == SeriesRef(th),
+                Record::Deletes(v) => v[0].series_ref == SeriesRef(th),
             })
             .collect();
         assert_eq!(mine[0], &series(th));
@@ -292,12 +293,14 @@ fn checkpoint_keeps_what_is_asked_and_drops_old_segments() {
     let report = wal
         .checkpoint(upto, |r| match r {
             Record::Series(v) => Some(Record::Series(
-                v.into_iter().filter(|s| s.series_ref == 1).collect(),
+                v.into_iter()
+                    .filter(|s| s.series_ref == SeriesRef(1))
+                    .collect(),
             )),
             Record::Samples(v) => {
                 let kept: Vec<_> = v
                     .into_iter()
-                    .filter(|s| s.series_ref == 1 && s.t >= 5)
+                    .filter(|s| s.series_ref == SeriesRef(1) && s.t >= 5)
                     .collect();
                 (!kept.is_empty()).then_some(Record::Samples(kept))
             }

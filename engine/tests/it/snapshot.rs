@@ -1,7 +1,7 @@
 //! Snapshots: a copy made while the storage runs opens as a data directory
 //! holding exactly the data committed before it, unaffected by later writes.
 
-use strata_engine::{Matcher, Storage};
+use strata_engine::{Matcher, SnapshotScope, Storage};
 
 use crate::common::{NOW, dump, series, test_options};
 
@@ -31,9 +31,9 @@ fn snapshot_holds_committed_data_and_opens_on_its_own() {
     let expected = dump(&storage);
 
     let snap = dir.path().join("snapshots").join("s1");
-    storage.snapshot(&snap, true).unwrap();
+    storage.snapshot(&snap, SnapshotScope::WithHead).unwrap();
     assert!(
-        storage.snapshot(&snap, true).is_err(),
+        storage.snapshot(&snap, SnapshotScope::WithHead).is_err(),
         "an existing destination is refused"
     );
     // Writes after the snapshot do not reach it.

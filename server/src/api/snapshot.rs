@@ -9,6 +9,7 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use strata_engine::SnapshotScope;
 
 use super::{blocking, params, success};
 use crate::app::AppState;
@@ -39,12 +40,12 @@ fn new_name() -> String {
 }
 
 /// Creates a snapshot and returns its name.
-async fn create(st: AppState, with_head: bool) -> Result<String, ApiError> {
+async fn create(st: AppState, scope: SnapshotScope) -> Result<String, ApiError> {
     blocking(move || {
         let dir = snapshots_dir(&st)?;
         let name = new_name();
         st.storage()?
-            .snapshot(&dir.join(&name), with_head)
+            .snapshot(&dir.join(&name), scope)
             .map_err(|e| ApiError::new(ErrorType::Internal, format!("create snapshot: {e}")))?;
         tracing::info!(snapshot = %name, "snapshot created");
         Ok(name)
@@ -69,7 +70,12 @@ pub async fn prometheus_create(
             )));
         }
     };
-    let name = create(st, !skip_head).await?;
+    let scope = if skip_head {
+        SnapshotScope::BlocksOnly
+    } else {
+        SnapshotScope::WithHead
+    };
+    let name = create(st, scope).await?;
     Ok(success(format!(
         r#"{{"name":{}}}"#,
         super::json::string(&name)
@@ -86,7 +92,7 @@ fn vm_ok(extra: &str) -> Response {
 
 /// `GET/POST /snapshot/create` (VictoriaMetrics).
 pub async fn vm_create(State(st): State<AppState>) -> Result<Response, ApiError> {
-    let name = create(st, true).await?;
+    let name = create(st, SnapshotScope::WithHead).await?;
     Ok(vm_ok(&format!(
         r#","snapshot":{}"#,
         super::json::string(&name)
