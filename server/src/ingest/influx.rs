@@ -1,5 +1,5 @@
 //! `POST /write`, `/api/v2/write` and `/influx/write`: InfluxDB line
-//! protocol (see [`super::influx`]), mapped as VictoriaMetrics maps it
+//! protocol (see [`crate::formats::influx`]), mapped as VictoriaMetrics maps it
 //! (`app/vminsert/influx/request_handler.go`):
 //!
 //! - every field is a series named `{measurement}_{field}` (the separator
@@ -26,11 +26,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use strata_engine::{Clock, LabelLimits, METRIC_NAME, SystemClock};
 
-use super::influx::{self, Line};
-use crate::api::params::Params;
 use crate::app::AppState;
 use crate::body;
 use crate::error::{ApiError, ErrorType};
+use crate::formats::influx::{self, Line};
+use crate::params::Params;
 
 /// How line protocol points become series.
 #[derive(Debug, Clone)]

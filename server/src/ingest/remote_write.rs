@@ -13,13 +13,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::remote_write::DecodeError;
-use super::remote_write_v2::{self, FamilyMetadata};
-use super::wire::{for_each_series_raw, not_utf8};
 use crate::app::AppState;
 use crate::body::{self, Direction, Reservation};
 use crate::decompress::{DecompressError, snappy_into};
 use crate::error::{ApiError, ErrorType};
+use crate::formats::remote_write::{DecodeError, MetricMetadata};
+use crate::formats::remote_write_v2::{self, FamilyMetadata};
+use crate::formats::wire::{for_each_series_raw, not_utf8};
+use crate::metadata::{Metadata, metric_type_name};
 
 /// Stores a remote_write request: 204 when stored, 400 for data that will
 /// never be accepted (the valid series of the request are stored), 413
@@ -271,7 +272,7 @@ fn refusal(
 }
 
 /// Stores 1.0 `metadata` entries.
-fn record_v1_metadata(st: &AppState, metadata: &[super::remote_write::MetricMetadata]) {
+fn record_v1_metadata(st: &AppState, metadata: &[MetricMetadata]) {
     if metadata.is_empty() {
         return;
     }
@@ -279,8 +280,8 @@ fn record_v1_metadata(st: &AppState, metadata: &[super::remote_write::MetricMeta
     for m in metadata {
         md.insert(
             m.metric_family_name.clone(),
-            crate::api::Metadata {
-                kind: crate::api::metric_type_name(m.r#type),
+            Metadata {
+                kind: metric_type_name(m.r#type),
                 help: m.help.clone(),
                 unit: m.unit.clone(),
             },
@@ -294,10 +295,9 @@ fn record_v2_metadata(st: &AppState, metadata: &[FamilyMetadata<'_>]) {
     if metadata.is_empty() {
         return;
     }
-    let same = |md: &std::collections::BTreeMap<String, crate::api::Metadata>,
-                m: &FamilyMetadata<'_>| {
+    let same = |md: &std::collections::BTreeMap<String, Metadata>, m: &FamilyMetadata<'_>| {
         md.get(m.metric).is_some_and(|e| {
-            e.kind == crate::api::metric_type_name(m.kind) && e.help == m.help && e.unit == m.unit
+            e.kind == metric_type_name(m.kind) && e.help == m.help && e.unit == m.unit
         })
     };
     {
@@ -311,8 +311,8 @@ fn record_v2_metadata(st: &AppState, metadata: &[FamilyMetadata<'_>]) {
         if !same(&md, m) {
             md.insert(
                 m.metric.to_owned(),
-                crate::api::Metadata {
-                    kind: crate::api::metric_type_name(m.kind),
+                Metadata {
+                    kind: metric_type_name(m.kind),
                     help: m.help.to_owned(),
                     unit: m.unit.to_owned(),
                 },
