@@ -15,7 +15,7 @@ use strata_engine::chunk::{ChunkIter, Encoding, decode_all, encode, encode_cold}
 use strata_engine::index::PostingsSource;
 use strata_engine::wal::Wal;
 use strata_engine::{Label, LabelLimits, Labels, MatchType, Matcher, Sample};
-use strata_server::body::MemoryBudget;
+use strata_server::budget::MemoryBudget;
 use strata_server::decompress::{
     DecompressError, Encoding as BodyEncoding, decompress, snappy_len,
 };

@@ -16,7 +16,7 @@
 //! - Shared by both: [`params`] (query string and form parameters, times,
 //!   durations) and [`metadata`] (the metric metadata store).
 //! - Around the handlers: [`body`] (reading bodies under the memory
-//!   budget), [`decompress`], [`limits`] (concurrency), [`auth`],
+//!   [`budget`]), [`decompress`], [`limits`] (concurrency), [`auth`],
 //!   [`error`] (Prometheus' error JSON), [`metrics`] (the server's own
 //!   `/metrics`).
 //!
@@ -29,6 +29,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod body;
+pub mod budget;
 pub mod decompress;
 pub mod error;
 pub mod formats;

@@ -3,7 +3,7 @@
 
 use prost::Message;
 
-use crate::body::MemoryBudget;
+use crate::budget::MemoryBudget;
 use crate::decompress::{DecompressError, snappy_into};
 
 /// `prometheus.WriteRequest`.

@@ -14,7 +14,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
-use crate::body::{self, Direction, Reservation};
+use crate::body::{self, Direction};
+use crate::budget::Reservation;
 use crate::decompress::{DecompressError, snappy_into};
 use crate::error::{ApiError, ErrorType};
 use crate::formats::remote_write::{DecodeError, MetricMetadata};
