@@ -15,12 +15,12 @@ use strata_engine::chunk::{ChunkIter, Encoding, decode_all, encode, encode_cold}
 use strata_engine::index::PostingsSource;
 use strata_engine::wal::Wal;
 use strata_engine::{Label, LabelLimits, Labels, MatchType, Matcher, Sample};
-use strata_server::api::remote_read::decode_request;
-use strata_server::body::MemoryBudget;
+use strata_server::budget::MemoryBudget;
 use strata_server::decompress::{
     DecompressError, Encoding as BodyEncoding, decompress, snappy_len,
 };
-use strata_server::ingest::{exposition, influx, jsonl, otlp, remote_write, remote_write_v2};
+use strata_server::formats::remote_read::decode_request;
+use strata_server::formats::{exposition, influx, jsonl, otlp, remote_write, remote_write_v2};
 
 /// A target's check: panics on a bug, returns otherwise.
 pub(crate) type Check = fn(&[u8]);

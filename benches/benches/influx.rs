@@ -5,7 +5,7 @@
 //!
 //! - `influx_parse_only`: `influx::parse` over the body, visiting every
 //!   tag and field;
-//! - `influx_ingest_existing`: the handler path (`influx_write::store`:
+//! - `influx_ingest_existing`: the handler path (`ingest::influx::store`:
 //!   parse + name + `Appender::append_raw` + commit) into a `Storage`
 //!   whose series all exist, WAL without fsync;
 //! - `remote_write_ingest_existing`: the remote_write handler path on the
@@ -25,9 +25,9 @@ use strata_benches::{
 };
 use strata_engine::{FsyncPolicy, LabelLimits, Options, Storage};
 use strata_server::AppState;
-use strata_server::ingest::influx;
-use strata_server::ingest::influx_write::{self, Batch, InfluxConfig, Precision};
-use strata_server::ingest::remote_write;
+use strata_server::formats::influx;
+use strata_server::formats::remote_write;
+use strata_server::ingest::influx::{self as influx_write, Batch, InfluxConfig, Precision};
 
 const SERIES: usize = 2_000;
 

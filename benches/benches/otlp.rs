@@ -23,9 +23,9 @@ use strata_benches::{
     node_series, remote_write_ingest, remote_write_request, sample_time, sample_value,
 };
 use strata_engine::{FsyncPolicy, Options, Storage};
-use strata_server::ingest::otlp::proto as p;
-use strata_server::ingest::otlp::translate::{Options as Translate, translate};
-use strata_server::ingest::remote_write;
+use strata_server::formats::otlp::proto as p;
+use strata_server::formats::otlp::translate::{Options as Translate, translate};
+use strata_server::formats::remote_write;
 
 const SERIES: usize = 2_000;
 

@@ -28,9 +28,9 @@ use std::time::Duration;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use strata_benches::remote_write_request;
 use strata_engine::{FsyncPolicy, Options, Storage};
-use strata_server::ingest::remote_write::{self, WriteRequest};
-use strata_server::ingest::remote_write_v2;
-use strata_server::ingest::wire::{for_each_series, for_each_series_raw};
+use strata_server::formats::remote_write::{self, WriteRequest};
+use strata_server::formats::remote_write_v2;
+use strata_server::formats::wire::{for_each_series, for_each_series_raw};
 
 const SERIES: usize = 2_000;
 /// The server's default limit: 8 x the 32 MiB body limit.

@@ -107,8 +107,8 @@ pub fn sample_time(t: i64, i: usize) -> i64 {
 pub fn remote_write_request(
     series: usize,
     t: i64,
-) -> strata_server::ingest::remote_write::WriteRequest {
-    use strata_server::ingest::remote_write::{Label, Sample, TimeSeries, WriteRequest};
+) -> strata_server::formats::remote_write::WriteRequest {
+    use strata_server::formats::remote_write::{Label, Sample, TimeSeries, WriteRequest};
     WriteRequest {
         timeseries: (0..series)
             .map(|i| TimeSeries {
@@ -139,8 +139,8 @@ pub fn remote_write_ingest(
     body: &[u8],
     series: usize,
 ) {
-    use strata_server::ingest::remote_write;
-    use strata_server::ingest::wire::for_each_series_raw;
+    use strata_server::formats::remote_write;
+    use strata_server::formats::wire::for_each_series_raw;
     let n = remote_write::decompress_into(body, 256 << 20, buf).expect("a snappy body");
     let mut app = storage.appender();
     for_each_series_raw(

@@ -25,8 +25,7 @@ pub struct AppState {
     /// Largest request body accepted, in bytes.
     pub max_request_bytes: usize,
     /// Metric metadata received over remote_write, by metric family name.
-    pub metadata:
-        Arc<parking_lot::RwLock<std::collections::BTreeMap<String, crate::api::Metadata>>>,
+    pub metadata: Arc<crate::metadata::Store>,
     /// The server's own metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Credentials the API requires.
@@ -39,9 +38,9 @@ pub struct AppState {
     /// Decompression cap and the memory budget of request bodies.
     pub bodies: crate::body::BodyLimits,
     /// How InfluxDB line protocol points become series.
-    pub influx: Arc<crate::ingest::influx_write::InfluxConfig>,
+    pub influx: Arc<crate::ingest::influx::InfluxConfig>,
     /// OTLP translation settings (`--otlp-promote-resource-attributes`).
-    pub otlp: Arc<crate::ingest::otlp::translate::Options>,
+    pub otlp: Arc<crate::formats::otlp::translate::Options>,
 }
 
 impl AppState {
@@ -75,7 +74,7 @@ impl AppState {
     }
 
     /// The same state with OTLP translation settings.
-    pub fn with_otlp(mut self, otlp: crate::ingest::otlp::translate::Options) -> AppState {
+    pub fn with_otlp(mut self, otlp: crate::formats::otlp::translate::Options) -> AppState {
         self.otlp = Arc::new(otlp);
         self
     }
@@ -87,7 +86,7 @@ impl AppState {
     }
 
     /// The same state with line protocol mapping `influx`.
-    pub fn with_influx(mut self, influx: crate::ingest::influx_write::InfluxConfig) -> AppState {
+    pub fn with_influx(mut self, influx: crate::ingest::influx::InfluxConfig) -> AppState {
         self.influx = Arc::new(influx);
         self
     }
@@ -190,41 +189,47 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
 pub fn router(state: AppState) -> Router {
     let body_limit = state.max_request_bytes.saturating_add(1024);
     Router::new()
-        .route("/api/v1/write", post(ingest::handler::write))
+        .route("/api/v1/write", post(ingest::remote_write::write))
         .route(
             "/api/v1/import/prometheus",
             post(ingest::import::prometheus),
         )
         .route("/api/v1/import", post(ingest::import::json_lines))
-        .route("/write", post(ingest::influx_write::write))
-        .route("/api/v2/write", post(ingest::influx_write::write))
-        .route("/influx/write", post(ingest::influx_write::write))
-        .route(
-            "/opentelemetry/v1/metrics",
-            post(ingest::otlp::handler::write),
-        )
-        .route(
-            "/api/v1/otlp/v1/metrics",
-            post(ingest::otlp::handler::write),
-        )
+        .route("/write", post(ingest::influx::write))
+        .route("/api/v2/write", post(ingest::influx::write))
+        .route("/influx/write", post(ingest::influx::write))
+        .route("/opentelemetry/v1/metrics", post(ingest::otlp::write))
+        .route("/api/v1/otlp/v1/metrics", post(ingest::otlp::write))
         .route(
             "/api/v1/export",
             get(api::export::export).post(api::export::export),
         )
         .route("/api/v1/read", post(api::remote_read::read))
-        .route("/api/v1/query", get(api::query).post(api::query))
+        .route(
+            "/api/v1/query",
+            get(api::query::query).post(api::query::query),
+        )
         .route(
             "/api/v1/query_range",
-            get(api::query_range).post(api::query_range),
+            get(api::query::query_range).post(api::query::query_range),
         )
-        .route("/api/v1/series", get(api::series).post(api::series))
-        .route("/api/v1/labels", get(api::labels).post(api::labels))
-        .route("/api/v1/label/{name}/values", get(api::label_values))
-        .route("/api/v1/status/buildinfo", get(api::buildinfo))
-        .route("/api/v1/status/tsdb", get(api::tsdb_status))
+        .route(
+            "/api/v1/series",
+            get(api::series::series).post(api::series::series),
+        )
+        .route(
+            "/api/v1/labels",
+            get(api::labels::labels).post(api::labels::labels),
+        )
+        .route(
+            "/api/v1/label/{name}/values",
+            get(api::labels::label_values),
+        )
+        .route("/api/v1/status/buildinfo", get(api::status::buildinfo))
+        .route("/api/v1/status/tsdb", get(api::status::tsdb_status))
         .route(
             "/api/v1/format_query",
-            get(api::format_query).post(api::format_query),
+            get(api::query::format_query).post(api::query::format_query),
         )
         .route(
             "/api/v1/parse_query",
@@ -232,12 +237,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/api/v1/query_exemplars",
-            get(api::query_exemplars).post(api::query_exemplars),
+            get(api::query::query_exemplars).post(api::query::query_exemplars),
         )
-        .route("/api/v1/metadata", get(api::metadata))
+        .route("/api/v1/metadata", get(api::status::metadata))
         .route(
             "/api/v1/admin/tsdb/delete_series",
-            post(api::delete_series).put(api::delete_series),
+            post(api::admin::delete_series).put(api::admin::delete_series),
         )
         .route(
             "/api/v1/admin/tsdb/snapshot",
@@ -256,8 +261,8 @@ pub fn router(state: AppState) -> Router {
             "/snapshot/delete_all",
             get(api::snapshot::vm_delete_all).post(api::snapshot::vm_delete_all),
         )
-        .route("/internal/force_flush", get(api::force_flush))
-        .route("/internal/force_merge", get(api::force_merge))
+        .route("/internal/force_flush", get(api::admin::force_flush))
+        .route("/internal/force_merge", get(api::admin::force_merge))
         .route("/health", get(|| async { "OK\n" }))
         .route("/-/healthy", get(|| async { "Strata is Healthy.\n" }))
         .route("/-/ready", get(ready))

@@ -16,7 +16,7 @@ use std::io::Read;
 use axum::http::HeaderMap;
 use axum::http::header::CONTENT_ENCODING;
 
-use crate::body::{BudgetError, Reservation};
+use crate::budget::{BudgetError, Reservation};
 
 /// A body's `Content-Encoding`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -250,7 +250,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .as_deref()
         .map(|s| socket_addr("influx-listen", s))
         .transpose()?;
-    let influx = strata_server::ingest::influx_write::InfluxConfig {
+    let influx = strata_server::ingest::influx::InfluxConfig {
         separator: args.influx_measurement_field_separator.clone(),
         skip_single_field: args.influx_skip_single_field,
     };
@@ -307,13 +307,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .with_limits(limits)
             .with_body_limits(bodies)
             .with_influx(influx)
-            .with_otlp(strata_server::ingest::otlp::translate::Options {
+            .with_otlp(strata_server::formats::otlp::translate::Options {
                 promote: args.otlp_promote_resource_attributes.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
             });
         if let Some(a) = influx_addr {
             let l = tokio::net::TcpListener::bind(a).await.with_context(|| format!("--influx-listen: listen on {a}"))?;
             tracing::info!(addr = %a, "influx line protocol over tcp");
-            tokio::spawn(strata_server::ingest::influx_write::serve_tcp(l, state.clone()));
+            tokio::spawn(strata_server::ingest::influx::serve_tcp(l, state.clone()));
         }
         let cell = state.storage.clone();
         let metrics = state.metrics.clone();

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use super::{blocking, params, required_match_params, time_range};
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorType};
-use crate::ingest::jsonl;
+use crate::formats::jsonl;
 
 /// Bytes gathered before a chunk is handed to the response body.
 const CHUNK: usize = 64 * 1024;

@@ -189,7 +189,7 @@ pub async fn handler(
     body: axum::body::Bytes,
 ) -> Result<axum::response::Response, crate::error::ApiError> {
     let p = super::params(q, &headers, &body)?;
-    let expr = super::parse_query(&p)?;
+    let expr = super::query::parse_query(&p)?;
     Ok(super::success(tree(&expr).to_string()))
 }
 

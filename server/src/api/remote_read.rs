@@ -2,6 +2,7 @@
 //! a snappy-compressed protobuf `ReadRequest` in, a snappy-compressed
 //! protobuf `ReadResponse` with raw samples out. Staleness markers are
 //! returned as stored, so the reading Prometheus applies them itself.
+//! The protobuf types are in [`crate::formats::remote_read`].
 
 use axum::body::Body;
 use axum::extract::State;
@@ -14,75 +15,8 @@ use crate::app::AppState;
 use crate::body::Direction;
 use crate::decompress::snappy_into;
 use crate::error::{ApiError, ErrorType};
-use crate::ingest::remote_write::{DecodeError, Label, Sample, TimeSeries};
-
-/// `prometheus.ReadRequest`.
-#[derive(Clone, PartialEq, Message)]
-pub struct ReadRequest {
-    /// The queries, answered in order.
-    #[prost(message, repeated, tag = "1")]
-    pub queries: Vec<Query>,
-    /// Response types the client accepts, in its order of preference
-    /// (`0` = samples, `1` = streamed XOR chunks); empty means samples.
-    #[prost(int32, repeated, tag = "2")]
-    pub accepted_response_types: Vec<i32>,
-}
-
-/// `prometheus.Query`.
-#[derive(Clone, PartialEq, Message)]
-pub struct Query {
-    /// First millisecond, inclusive.
-    #[prost(int64, tag = "1")]
-    pub start_timestamp_ms: i64,
-    /// Last millisecond, inclusive.
-    #[prost(int64, tag = "2")]
-    pub end_timestamp_ms: i64,
-    /// The series selector.
-    #[prost(message, repeated, tag = "3")]
-    pub matchers: Vec<LabelMatcher>,
-}
-
-/// `prometheus.LabelMatcher`.
-#[derive(Clone, PartialEq, Message)]
-pub struct LabelMatcher {
-    /// `0` =, `1` !=, `2` =~, `3` !~.
-    #[prost(int32, tag = "1")]
-    pub r#type: i32,
-    /// Label name.
-    #[prost(string, tag = "2")]
-    pub name: String,
-    /// Value or regular expression.
-    #[prost(string, tag = "3")]
-    pub value: String,
-}
-
-/// `prometheus.ReadResponse`.
-#[derive(Clone, PartialEq, Message)]
-pub struct ReadResponse {
-    /// One result per query, in the request's order.
-    #[prost(message, repeated, tag = "1")]
-    pub results: Vec<QueryResult>,
-}
-
-/// `prometheus.QueryResult`.
-#[derive(Clone, PartialEq, Message)]
-pub struct QueryResult {
-    /// The matching series with their samples in the range.
-    #[prost(message, repeated, tag = "1")]
-    pub timeseries: Vec<TimeSeries>,
-}
-
-/// The response type number of raw samples.
-const SAMPLES: i32 = 0;
-
-/// Decompresses and decodes a remote_read body.
-///
-/// # Errors
-/// [`DecodeError`] naming what is wrong.
-pub fn decode_request(body: &[u8], max_decompressed: usize) -> Result<ReadRequest, DecodeError> {
-    let raw = crate::ingest::remote_write::decompress(body, max_decompressed)?;
-    ReadRequest::decode(raw.as_slice()).map_err(|e| DecodeError::Protobuf(e.to_string()))
-}
+use crate::formats::remote_read::{Query, QueryResult, ReadRequest, ReadResponse, SAMPLES};
+use crate::formats::remote_write::{DecodeError, Label, Sample, TimeSeries};
 
 /// The engine matchers of a query.
 fn matchers(q: &Query) -> Result<Vec<Matcher>, ApiError> {

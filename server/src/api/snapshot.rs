@@ -78,7 +78,7 @@ pub async fn prometheus_create(
     let name = create(st, scope).await?;
     Ok(success(format!(
         r#"{{"name":{}}}"#,
-        super::json::string(&name)
+        crate::formats::json::string(&name)
     )))
 }
 
@@ -95,7 +95,7 @@ pub async fn vm_create(State(st): State<AppState>) -> Result<Response, ApiError>
     let name = create(st, SnapshotScope::WithHead).await?;
     Ok(vm_ok(&format!(
         r#","snapshot":{}"#,
-        super::json::string(&name)
+        crate::formats::json::string(&name)
     )))
 }
 
@@ -126,7 +126,10 @@ fn list_names(st: &AppState) -> Result<Vec<String>, ApiError> {
 /// `GET /snapshot/list` (VictoriaMetrics).
 pub async fn vm_list(State(st): State<AppState>) -> Result<Response, ApiError> {
     let names = blocking(move || list_names(&st)).await?;
-    let list: Vec<String> = names.iter().map(|n| super::json::string(n)).collect();
+    let list: Vec<String> = names
+        .iter()
+        .map(|n| crate::formats::json::string(n))
+        .collect();
     Ok(vm_ok(&format!(r#","snapshots":[{}]"#, list.join(","))))
 }
 

@@ -1,7 +1,7 @@
 use std::io::Write;
 
 use super::*;
-use crate::body::MemoryBudget;
+use crate::budget::MemoryBudget;
 
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());

@@ -22,12 +22,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use strata_engine::{Label, Labels, METRIC_NAME};
 
-use super::exposition::{self, Entry};
-use super::jsonl;
-use crate::api::params::{Params, parse_time};
 use crate::app::AppState;
 use crate::body;
 use crate::error::{ApiError, ErrorType};
+use crate::formats::exposition::{self, Entry};
+use crate::formats::jsonl;
+use crate::metadata::Metadata;
+use crate::params::{Params, parse_time};
 
 /// The samples of one series from one input line.
 #[derive(Debug)]
@@ -193,7 +194,7 @@ fn record_metadata(st: &AppState, metadata: TextMetadata) {
     }
     let mut md = st.metadata.write();
     for (name, (kind, help, unit)) in metadata {
-        let m = md.entry(name).or_insert_with(|| crate::api::Metadata {
+        let m = md.entry(name).or_insert_with(|| Metadata {
             kind: "unknown",
             help: String::new(),
             unit: String::new(),

@@ -1,624 +1,383 @@
-//! InfluxDB line protocol: a pure parser that borrows from its input, so
-//! the fuzz target and the bench can call it.
+//! `POST /write`, `/api/v2/write` and `/influx/write`: InfluxDB line
+//! protocol (see [`crate::formats::influx`]), mapped as VictoriaMetrics maps it
+//! (`app/vminsert/influx/request_handler.go`):
 //!
-//! # Format
+//! - every field is a series named `{measurement}_{field}` (the separator
+//!   is `--influx-measurement-field-separator`); with
+//!   `--influx-skip-single-field` a line with a single field is named
+//!   `{measurement}`; an empty measurement gives the field key alone;
+//! - tags become labels, and the `db` parameter (for `/api/v2/write`,
+//!   `bucket` when there is no `db`) becomes the label `db` unless the line
+//!   has a `db` tag;
+//! - `precision` is `ns` (default; also `n`), `us` (also `u`, `µ`), `ms`,
+//!   `s`, `m` or `h`; timestamps are stored in milliseconds, truncated;
+//!   points without a timestamp get the time the request was received.
 //!
-//! One point per line (`\n`, optionally `\r\n`; blank lines and lines
-//! starting with `#` are skipped):
-//!
-//! ```text
-//! measurement[,tag=value...] field=value[,field=value...] [timestamp]
-//! ```
-//!
-//! - **Escapes** in the measurement, tag keys, tag values and field keys:
-//!   a backslash before a space, `,`, `=` or `\` stands for that character;
-//!   before anything else the backslash is kept (as VictoriaMetrics reads
-//!   it, and as InfluxDB's own parser does for unknown escapes).
-//! - **Field values**: floats (`1`, `-1.5e3`, `inf`, `NaN`), integers
-//!   `12i`, unsigned integers `12u`, booleans `t`, `T`, `true`, `True`,
-//!   `TRUE` (1) and `f`, `F`, `false`, `False`, `FALSE` (0), and double-
-//!   quoted strings, in which `\"` and `\\` are escapes and which may hold
-//!   spaces, commas and `=`.
-//! - **String fields** are stored as VictoriaMetrics 1.79 stores them
-//!   (`lib/protoparser/influx/parser.go`, `parseFieldValue`): the quoted
-//!   text parsed as a number when it is one (agents send numbers as
-//!   strings), else `0`. A time series database has no string samples;
-//!   `"42"` becomes 42 and `"hello"` becomes 0.
-//! - Unlike VictoriaMetrics, an unquoted value that is not a number (`x=abc`)
-//!   is an error naming the line, not a silent 0.
-//! - Tags with an empty key or value are skipped (VictoriaMetrics does the
-//!   same); a field with an empty key is an error.
-//! - The **timestamp** is an integer in the request's precision; without
-//!   one the point gets the time it was received.
-//!
-//! Each line is read once, left to right (time linear in the input), and
-//! its labels are checked against the storage's [`LabelLimits`] as they are
-//! read, so a line with 100,000 tags stops at the first one over the limit.
+//! Bodies may be compressed (`Content-Encoding: gzip`, as Telegraf sends
+//! them, or `zstd`, `snappy`, `identity`). A line that does not parse is
+//! refused with 400 naming the line, counted (`invalid_line`), and the good
+//! lines of the body are stored, as VictoriaMetrics does; series the
+//! storage refuses (invalid label names, out of bounds) are counted by
+//! reason and reported the same way.
 
-use std::borrow::Cow;
-use std::fmt::Write as _;
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use strata_engine::{Clock, LabelLimits, METRIC_NAME, SystemClock};
 
-use strata_engine::{LabelError, LabelLimits};
+use crate::app::AppState;
+use crate::body;
+use crate::error::{ApiError, ErrorType};
+use crate::formats::influx::{self, Line};
+use crate::params::Params;
 
-/// A field's value as it was written.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value<'a> {
-    /// An unsuffixed number.
-    Float(f64),
-    /// `<n>i`.
-    Int(i64),
-    /// `<n>u`.
-    UInt(u64),
-    /// `t`, `true`, `f`, `false` and their capitalisations.
-    Bool(bool),
-    /// A double-quoted string, unescaped.
-    Str(Cow<'a, str>),
+/// How line protocol points become series.
+#[derive(Debug, Clone)]
+pub struct InfluxConfig {
+    /// Between measurement and field in metric names (`_`).
+    pub separator: String,
+    /// Name single-field lines `{measurement}` alone.
+    pub skip_single_field: bool,
 }
 
-impl Value<'_> {
-    /// The sample value stored for this field: booleans are 1 and 0,
-    /// strings the number they spell or 0 (VictoriaMetrics 1.79).
-    pub fn as_f64(&self) -> f64 {
-        match self {
-            Value::Float(v) => *v,
-            Value::Int(v) => *v as f64,
-            Value::UInt(v) => *v as f64,
-            Value::Bool(b) => f64::from(u8::from(*b)),
-            Value::Str(s) => s.parse().unwrap_or(0.0),
+impl Default for InfluxConfig {
+    fn default() -> Self {
+        InfluxConfig {
+            separator: "_".to_owned(),
+            skip_single_field: false,
         }
     }
 }
 
-/// One parsed line.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Line<'a> {
-    /// The measurement, unescaped (may be empty).
-    pub measurement: Cow<'a, str>,
-    /// The tags in the order written, empty keys and values skipped.
-    pub tags: Vec<(Cow<'a, str>, Cow<'a, str>)>,
-    /// The fields in the order written (at least one).
-    pub fields: Vec<(Cow<'a, str>, Value<'a>)>,
-    /// The timestamp as written (in the request's precision).
-    pub timestamp: Option<i64>,
+/// The unit of the timestamps of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    /// Nanoseconds (the default).
+    Nanos,
+    /// Microseconds.
+    Micros,
+    /// Milliseconds.
+    Millis,
+    /// Seconds.
+    Seconds,
+    /// Minutes.
+    Minutes,
+    /// Hours.
+    Hours,
 }
 
-/// A line that does not parse: where, and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}: {kind}")]
-pub struct ParseError {
-    /// The 1-based line number.
-    pub line: usize,
-    /// The problem.
-    pub kind: ErrorKind,
+impl Precision {
+    /// The `precision` parameter (`None` or empty: nanoseconds).
+    ///
+    /// # Errors
+    /// A 400 naming the accepted values.
+    pub fn parse(s: Option<&str>) -> Result<Precision, ApiError> {
+        Ok(match s.unwrap_or_default() {
+            "" | "n" | "ns" => Precision::Nanos,
+            "u" | "us" | "µ" => Precision::Micros,
+            "ms" => Precision::Millis,
+            "s" => Precision::Seconds,
+            "m" => Precision::Minutes,
+            "h" => Precision::Hours,
+            other => {
+                return Err(ApiError::bad_data(format!(
+                    "invalid parameter \"precision\": {other:?} is not one of ns, us, ms, s, m, h"
+                )));
+            }
+        })
+    }
+
+    /// `t` in this precision as milliseconds (truncated toward zero);
+    /// `None` when it does not fit.
+    pub fn to_ms(self, t: i64) -> Option<i64> {
+        match self {
+            Precision::Nanos => Some(t / 1_000_000),
+            Precision::Micros => Some(t / 1_000),
+            Precision::Millis => Some(t),
+            Precision::Seconds => t.checked_mul(1_000),
+            Precision::Minutes => t.checked_mul(60_000),
+            Precision::Hours => t.checked_mul(3_600_000),
+        }
+    }
 }
 
-/// The problem with a line.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ErrorKind {
-    /// The line is not UTF-8.
-    #[error("invalid UTF-8")]
-    InvalidUtf8,
-    /// No space after the measurement and tags.
-    #[error("missing fields: expected a space after the measurement and tags")]
-    MissingFields,
-    /// A tag without `=`.
-    #[error("missing '=' in tag {0:?}")]
-    MissingTagValue(String),
-    /// A field without `=`.
-    #[error("missing '=' in field {0:?}")]
-    MissingFieldValue(String),
-    /// A field with an empty key.
-    #[error("field key cannot be empty")]
-    EmptyFieldKey,
-    /// A field with an empty value.
-    #[error("empty value for field {0:?}")]
-    EmptyFieldValue(String),
-    /// A field value that is not a number, boolean or string.
-    #[error("invalid value {value:?} for field {field:?}")]
-    InvalidFieldValue {
-        /// The field key.
-        field: String,
-        /// The value as written.
-        value: String,
-    },
-    /// A string value without its closing quote.
-    #[error("unterminated string value for field {0:?}")]
-    UnterminatedString(String),
-    /// A timestamp that is not an integer.
-    #[error("invalid timestamp {0:?}")]
-    InvalidTimestamp(String),
-    /// The labels break the storage's limits.
-    #[error(transparent)]
-    Limit(#[from] LabelError),
+/// What one batch of lines is written with.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// The `db` label for lines without a `db` tag (empty: none).
+    pub db: String,
+    /// The timestamps' unit.
+    pub precision: Precision,
+    /// The time of points without a timestamp, in milliseconds.
+    pub now_ms: i64,
 }
 
-/// The lines of `input`, each with its 1-based line number; blank and
-/// comment lines are skipped. A bad line is an `Err` and parsing goes on
-/// with the next one. Never panics; time linear in the input.
-pub fn parse(
-    input: &[u8],
-    limits: LabelLimits,
-) -> impl Iterator<Item = Result<(usize, Line<'_>), ParseError>> + '_ {
-    super::numbered_lines(input).filter_map(move |(n, line)| {
-        parse_line(line, &limits)
-            .map(|parsed| parsed.map(|e| (n, e)))
-            .map_err(|kind| ParseError { line: n, kind })
-            .transpose()
+/// What storing a batch did.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Samples stored.
+    pub stored: usize,
+    /// Lines that did not parse.
+    pub bad_lines: usize,
+    /// Samples the storage refused.
+    pub refused: usize,
+    /// The first problem, naming its line.
+    pub first: Option<String>,
+}
+
+impl Outcome {
+    /// The 400 reporting what was not stored, if anything was not.
+    pub fn error(&self) -> Option<ApiError> {
+        let first = self.first.as_deref()?;
+        let mut parts = Vec::new();
+        if self.bad_lines > 0 {
+            parts.push(format!("{} lines refused", self.bad_lines));
+        }
+        if self.refused > 0 {
+            parts.push(format!("{} samples refused", self.refused));
+        }
+        Some(ApiError::bad_data(format!(
+            "{}; first: {first} (the other lines are stored)",
+            parts.join(", ")
+        )))
+    }
+}
+
+/// `POST /write`, `/api/v2/write`, `/influx/write`: 204 when every line is
+/// stored; 400 naming the first bad line while the good ones are stored.
+pub async fn write(
+    State(st): State<AppState>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let p = Params::parse(q.as_deref(), None)?;
+    let batch = Batch {
+        db: p
+            .get("db")
+            .filter(|s| !s.is_empty())
+            .or(p.get("bucket"))
+            .unwrap_or_default()
+            .to_owned(),
+        precision: Precision::parse(p.get("precision"))?,
+        now_ms: SystemClock.now_ms(),
+    };
+    body::with_decoded(st, &headers, body, move |st, raw| {
+        match store(st, raw, &batch)?.error() {
+            Some(e) => Err(e),
+            None => Ok(StatusCode::NO_CONTENT.into_response()),
+        }
     })
+    .await
 }
 
-/// One line (without its `\n`): `None` for blank lines and comments.
+/// Parses `body` and stores its good lines, counting what is refused.
 ///
 /// # Errors
-/// What is wrong with the line.
-pub fn parse_line<'a>(line: &'a [u8], limits: &LabelLimits) -> Result<Option<Line<'a>>, ErrorKind> {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let s = std::str::from_utf8(line).map_err(|_| ErrorKind::InvalidUtf8)?;
-    let s = s.trim_start_matches([' ', '\t']);
-    if s.is_empty() || s.starts_with('#') {
-        return Ok(None);
-    }
-    let b = s.as_bytes();
-    let mut pos = 0;
-    // Measurement.
-    let end = scan(b, pos, |c| c == b',' || c == b' ');
-    let measurement = unescape(slice(s, pos, end));
-    limits.check_one(1, "__name__", measurement.len())?;
-    pos = end;
-    // Tags; `__name__` and `db` count against the label limit.
-    let mut tags = Vec::new();
-    while b.get(pos) == Some(&b',') {
-        pos += 1;
-        let end = scan(b, pos, |c| c == b',' || c == b' ' || c == b'=');
-        if b.get(end) != Some(&b'=') {
-            return Err(ErrorKind::MissingTagValue(clip(slice(s, pos, end))));
-        }
-        let key = unescape(slice(s, pos, end));
-        pos = end + 1;
-        let end = scan(b, pos, |c| c == b',' || c == b' ');
-        let value = unescape(slice(s, pos, end));
-        pos = end;
-        if key.is_empty() || value.is_empty() {
-            continue;
-        }
-        limits.check_one(tags.len() + 3, &key, value.len())?;
-        tags.push((key, value));
-    }
-    if b.get(pos) != Some(&b' ') {
-        return Err(ErrorKind::MissingFields);
-    }
-    pos = skip_spaces(b, pos);
-    // Fields.
-    let mut fields = Vec::new();
-    loop {
-        let end = scan(b, pos, |c| c == b',' || c == b' ' || c == b'=');
-        if b.get(end) != Some(&b'=') {
-            return Err(ErrorKind::MissingFieldValue(clip(slice(s, pos, end))));
-        }
-        let key = unescape(slice(s, pos, end));
-        if key.is_empty() {
-            return Err(ErrorKind::EmptyFieldKey);
-        }
-        // The metric name is `{measurement}_{field}` (or either alone).
-        limits.check_one(
-            tags.len() + 2,
-            "__name__",
-            measurement.len() + 1 + key.len(),
-        )?;
-        pos = end + 1;
-        let (value, end) = field_value(s, pos, &key)?;
-        fields.push((key, value));
-        pos = end;
-        match b.get(pos) {
-            Some(b',') => pos += 1,
-            _ => break,
-        }
-    }
-    // Timestamp.
-    let rest = slice(s, pos, b.len()).trim_matches([' ', '\t']);
-    let timestamp = if rest.is_empty() {
-        None
-    } else {
-        Some(
-            rest.parse::<i64>()
-                .map_err(|_| ErrorKind::InvalidTimestamp(clip(rest)))?,
-        )
-    };
-    Ok(Some(Line {
-        measurement,
-        tags,
-        fields,
-        timestamp,
-    }))
-}
-
-/// The value starting at `pos` and where it ends (at `,`, a space or the
-/// end of the line).
-fn field_value<'a>(s: &'a str, pos: usize, key: &str) -> Result<(Value<'a>, usize), ErrorKind> {
-    let b = s.as_bytes();
-    if b.get(pos) == Some(&b'"') {
-        let mut i = pos + 1;
-        let mut escaped = false;
-        loop {
-            match b.get(i) {
-                None => return Err(ErrorKind::UnterminatedString(clip(key))),
-                Some(b'\\') => {
-                    escaped = true;
-                    i += 2;
+/// 503 when the storage is not open or the commit fails (nothing is stored
+/// then).
+pub fn store(st: &AppState, body: &[u8], batch: &Batch) -> Result<Outcome, ApiError> {
+    let storage = st.storage()?;
+    let limits: LabelLimits = storage.options().label_limits;
+    let mut app = storage.appender();
+    let mut out = Outcome::default();
+    let mut name = String::new();
+    // Kept empty between uses, so its allocation serves every sample.
+    let mut spare: Vec<(&'static [u8], &'static [u8])> = Vec::new();
+    for line in influx::parse(body, limits) {
+        let (n, line) = match line {
+            Ok(l) => l,
+            Err(e) => {
+                st.metrics.reject("invalid_line", 1);
+                out.bad_lines += 1;
+                out.first.get_or_insert_with(|| e.to_string());
+                continue;
+            }
+        };
+        let t = match line.timestamp {
+            None => batch.now_ms,
+            Some(t) => match batch.precision.to_ms(t) {
+                Some(t) => t,
+                None => {
+                    st.metrics.reject("invalid_line", 1);
+                    out.bad_lines += 1;
+                    out.first
+                        .get_or_insert_with(|| format!("line {n}: timestamp {t} out of range"));
+                    continue;
                 }
-                Some(b'"') => break,
-                Some(_) => i += 1,
-            }
-        }
-        let raw = slice(s, pos + 1, i);
-        let end = i + 1;
-        if !matches!(b.get(end), None | Some(b',' | b' ')) {
-            return Err(ErrorKind::InvalidFieldValue {
-                field: clip(key),
-                value: clip(slice(s, pos, b.len())),
-            });
-        }
-        let text = if escaped {
-            Cow::Owned(unescape_string(raw))
-        } else {
-            Cow::Borrowed(raw)
+            },
         };
-        return Ok((Value::Str(text), end));
-    }
-    let end = scan(b, pos, |c| c == b',' || c == b' ');
-    let text = slice(s, pos, end);
-    let invalid = || ErrorKind::InvalidFieldValue {
-        field: clip(key),
-        value: clip(text),
-    };
-    let value = match text {
-        "" => return Err(ErrorKind::EmptyFieldValue(clip(key))),
-        "t" | "T" | "true" | "True" | "TRUE" => Value::Bool(true),
-        "f" | "F" | "false" | "False" | "FALSE" => Value::Bool(false),
-        _ => {
-            if let Some(n) = text.strip_suffix('i') {
-                Value::Int(n.parse().map_err(|_| invalid())?)
-            } else if let Some(n) = text.strip_suffix('u') {
-                Value::UInt(n.parse().map_err(|_| invalid())?)
-            } else {
-                Value::Float(text.parse().map_err(|_| invalid())?)
+        let skip_field =
+            st.influx.skip_single_field && line.fields.len() == 1 && !line.measurement.is_empty();
+        let has_db = line.tags.iter().any(|(k, _)| k == "db");
+        for (key, value) in &line.fields {
+            metric_name(&mut name, &line, key, skip_field, &st.influx.separator);
+            let mut pairs = relend(std::mem::take(&mut spare));
+            pairs.push((METRIC_NAME.as_bytes(), name.as_bytes()));
+            pairs.extend(line.tags.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())));
+            if !has_db && !batch.db.is_empty() {
+                pairs.push((b"db", batch.db.as_bytes()));
+            }
+            let appended = app.append_raw(&mut pairs, &[(t, value.as_f64())]);
+            spare = relend(pairs);
+            match appended {
+                Ok(()) => out.stored += 1,
+                Err(e) if e.is_bad_input() => {
+                    st.metrics.reject(crate::metrics::reason_of(&e), 1);
+                    out.refused += 1;
+                    out.first.get_or_insert_with(|| format!("line {n}: {e}"));
+                }
+                Err(e) => return Err(ApiError::new(ErrorType::Internal, e.to_string())),
             }
         }
-    };
-    Ok((value, end))
+    }
+    st.commit(app)?;
+    Ok(out)
 }
 
-/// The index of the first byte from `pos` that `stop` accepts and is not
-/// escaped by a backslash, or the end.
-fn scan(b: &[u8], mut pos: usize, stop: impl Fn(u8) -> bool) -> usize {
-    while let Some(&c) = b.get(pos) {
-        if c == b'\\' {
-            pos += 2;
-        } else if stop(c) {
-            return pos;
+/// `v` emptied, with another lifetime: the allocation is reused (in-place
+/// collect; the element layout is the same).
+fn relend<'a, 'b>(mut v: Vec<(&'a [u8], &'a [u8])>) -> Vec<(&'b [u8], &'b [u8])> {
+    v.clear();
+    v.into_iter().map(|_| (&[][..], &[][..])).collect()
+}
+
+/// `{measurement}{separator}{field}`, `{measurement}` or `{field}`.
+fn metric_name(out: &mut String, line: &Line<'_>, field: &str, skip_field: bool, sep: &str) {
+    out.clear();
+    out.push_str(&line.measurement);
+    if skip_field {
+        return;
+    }
+    if !out.is_empty() {
+        out.push_str(sep);
+    }
+    out.push_str(field);
+}
+
+/// Serves line protocol over TCP (`--influx-listen`), as Telegraf's
+/// `socket_writer` and VictoriaMetrics' `-influxListenAddr` speak it:
+/// newline-terminated lines, nanosecond timestamps, no `db`, no answer.
+/// Complete lines are stored as they arrive; bad lines are counted and
+/// logged. A line longer than `--max-request-bytes` closes the connection.
+pub async fn serve_tcp(listener: tokio::net::TcpListener, st: AppState) {
+    loop {
+        match listener.accept().await {
+            Ok((conn, peer)) => {
+                let st = st.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = connection(conn, &st).await {
+                        tracing::warn!(%peer, error = %e, "influx tcp connection closed");
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "influx tcp accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+async fn connection(conn: tokio::net::TcpStream, st: &AppState) -> std::io::Result<()> {
+    let max = st.max_request_bytes.max(1);
+    let mut buf: Vec<u8> = Vec::with_capacity(64 << 10);
+    let mut chunk = vec![0u8; 64 << 10];
+    loop {
+        conn.readable().await?;
+        let n = match conn.try_read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        };
+        let eof = n == 0;
+        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+        let cut = if eof {
+            buf.len()
         } else {
-            pos += 1;
-        }
-    }
-    b.len()
-}
-
-fn skip_spaces(b: &[u8], mut pos: usize) -> usize {
-    while b.get(pos) == Some(&b' ') {
-        pos += 1;
-    }
-    pos
-}
-
-/// `s[from..to]`, empty when the bounds are not char boundaries (they
-/// always are: every delimiter is ASCII).
-fn slice(s: &str, from: usize, to: usize) -> &str {
-    s.get(from..to.min(s.len())).unwrap_or_default()
-}
-
-/// A measurement, tag key, tag value or field key without its escapes.
-fn unescape(s: &str) -> Cow<'_, str> {
-    if !s.contains('\\') {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some(e @ (' ' | ',' | '=' | '\\')) => out.push(e),
-            Some(e) => {
-                out.push('\\');
-                out.push(e);
-            }
-            None => out.push('\\'),
-        }
-    }
-    Cow::Owned(out)
-}
-
-/// A string field's text without its escapes (`\"` and `\\`).
-fn unescape_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some(e @ ('"' | '\\')) => out.push(e),
-            Some(e) => {
-                out.push('\\');
-                out.push(e);
-            }
-            None => out.push('\\'),
-        }
-    }
-    out
-}
-
-fn clip(s: &str) -> String {
-    match s.char_indices().nth(64) {
-        Some((i, _)) => format!("{}...", s.get(..i).unwrap_or_default()),
-        None => s.to_owned(),
-    }
-}
-
-/// Appends `line` in line protocol, escaped so that [`parse_line`] reads
-/// it back unchanged (floats in Rust's shortest round-trip form). The
-/// inverse of the parser, for tests and benches.
-pub fn write_line(out: &mut String, line: &Line<'_>) {
-    escape_into(out, &line.measurement, &[',', ' ', '\\']);
-    for (k, v) in &line.tags {
-        out.push(',');
-        escape_into(out, k, &[',', ' ', '=', '\\']);
-        out.push('=');
-        escape_into(out, v, &[',', ' ', '=', '\\']);
-    }
-    for (i, (k, v)) in line.fields.iter().enumerate() {
-        out.push(if i == 0 { ' ' } else { ',' });
-        escape_into(out, k, &[',', ' ', '=', '\\']);
-        out.push('=');
-        let _ = match v {
-            Value::Float(f) if f.is_nan() => write!(out, "NaN"),
-            Value::Float(f) if f.is_infinite() => {
-                write!(out, "{}", if *f > 0.0 { "inf" } else { "-inf" })
-            }
-            Value::Float(f) => write!(out, "{f:?}"),
-            Value::Int(n) => write!(out, "{n}i"),
-            Value::UInt(n) => write!(out, "{n}u"),
-            Value::Bool(b) => write!(out, "{b}"),
-            Value::Str(s) => {
-                out.push('"');
-                escape_into(out, s, &['"', '\\']);
-                out.push('"');
-                Ok(())
+            match buf.iter().rposition(|b| *b == b'\n') {
+                Some(i) => i + 1,
+                None if buf.len() > max => {
+                    return Err(std::io::Error::other(format!(
+                        "line longer than --max-request-bytes ({max} bytes)"
+                    )));
+                }
+                None => continue,
             }
         };
-    }
-    if let Some(t) = line.timestamp {
-        let _ = write!(out, " {t}");
-    }
-    out.push('\n');
-}
-
-fn escape_into(out: &mut String, s: &str, special: &[char]) {
-    for c in s.chars() {
-        if special.contains(&c) {
-            out.push('\\');
+        let rest = buf.split_off(cut);
+        let lines = std::mem::replace(&mut buf, rest);
+        if !lines.is_empty() {
+            let st2 = st.clone();
+            let batch = Batch {
+                db: String::new(),
+                precision: Precision::Nanos,
+                now_ms: SystemClock.now_ms(),
+            };
+            let stored = tokio::task::spawn_blocking(move || store(&st2, &lines, &batch))
+                .await
+                .map_err(std::io::Error::other)?;
+            match stored {
+                Ok(o) => {
+                    if let Some(first) = o.first {
+                        tracing::warn!(
+                            bad_lines = o.bad_lines,
+                            refused = o.refused,
+                            first = %first,
+                            "influx tcp: lines refused"
+                        );
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e.message, "influx tcp: batch not stored"),
+            }
         }
-        out.push(c);
+        if eof {
+            return Ok(());
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
 
-    fn one(s: &str) -> Result<Line<'_>, ErrorKind> {
-        parse_line(s.as_bytes(), &LabelLimits::default()).map(|l| l.expect("a point"))
+    #[test]
+    fn precisions() {
+        let t = 1_700_000_000_123_456_789i64;
+        assert_eq!(
+            Precision::parse(None).unwrap().to_ms(t),
+            Some(1_700_000_000_123)
+        );
+        assert_eq!(
+            Precision::parse(Some("us")).unwrap().to_ms(t / 1000),
+            Some(1_700_000_000_123)
+        );
+        assert_eq!(Precision::parse(Some("ms")).unwrap().to_ms(5), Some(5));
+        assert_eq!(Precision::parse(Some("s")).unwrap().to_ms(5), Some(5_000));
+        assert_eq!(Precision::parse(Some("m")).unwrap().to_ms(1), Some(60_000));
+        assert_eq!(
+            Precision::parse(Some("h")).unwrap().to_ms(1),
+            Some(3_600_000)
+        );
+        assert_eq!(Precision::Seconds.to_ms(i64::MAX), None);
+        assert!(Precision::parse(Some("d")).is_err());
     }
 
     #[test]
-    fn every_field_type() {
-        let l = one(r#"weather,host=a,region=eu f=1.5,i=-7i,u=9u,t=t,T=TRUE,n=false,s="42",h="hi" 1700000000000000000"#)
+    fn names() {
+        let l = influx::parse_line(b"cpu,db=x usage=1,idle=2", &LabelLimits::default())
+            .unwrap()
             .unwrap();
-        assert_eq!(l.measurement, "weather");
-        assert_eq!(
-            l.tags,
-            vec![("host".into(), "a".into()), ("region".into(), "eu".into())]
-        );
-        let vals: Vec<(String, f64)> = l
-            .fields
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.as_f64()))
-            .collect();
-        assert_eq!(
-            vals,
-            [
-                ("f", 1.5),
-                ("i", -7.0),
-                ("u", 9.0),
-                ("t", 1.0),
-                ("T", 1.0),
-                ("n", 0.0),
-                ("s", 42.0),
-                ("h", 0.0)
-            ]
-            .map(|(k, v)| (k.to_owned(), v))
-        );
-        assert_eq!(l.timestamp, Some(1_700_000_000_000_000_000));
-    }
-
-    #[test]
-    fn escapes() {
-        let l = one(r#"my\ meas\,x,t\ k=v\,1\=2\\ f\=x="a \"q\" b, c=d",g=2"#).unwrap();
-        assert_eq!(l.measurement, "my meas,x");
-        assert_eq!(l.tags, vec![("t k".into(), "v,1=2\\".into())]);
-        assert_eq!(l.fields[0].0, "f=x");
-        assert_eq!(l.fields[0].1, Value::Str("a \"q\" b, c=d".into()));
-        assert_eq!(l.fields[1], ("g".into(), Value::Float(2.0)));
-        assert_eq!(l.timestamp, None);
-        // An unknown escape keeps its backslash.
-        assert_eq!(one(r"m,a=x\y f=1").unwrap().tags[0].1, "x\\y");
-    }
-
-    #[test]
-    fn skips_blank_comments_and_empty_tags() {
-        let lines: Vec<_> = parse(
-            b"# c\n\n  \r\nm,a=,=b,c=d f=1 5\r\n",
-            LabelLimits::default(),
-        )
-        .collect::<Result<_, _>>()
-        .unwrap();
-        assert_eq!(lines.len(), 1);
-        assert_eq!(lines[0].0, 4);
-        assert_eq!(lines[0].1.tags, vec![("c".into(), "d".into())]);
-        assert_eq!(lines[0].1.timestamp, Some(5));
-    }
-
-    #[test]
-    fn bad_lines_name_their_number_and_the_rest_parse() {
-        let got: Vec<_> = parse(
-            b"m f=1\nm\nm f=abc\nm f=\"x\nm f=1 12x\nm,t f=1\nm =1\nm f=2",
-            LabelLimits::default(),
-        )
-        .collect();
-        let errs: Vec<String> = got
-            .iter()
-            .filter_map(|r| r.as_ref().err().map(ToString::to_string))
-            .collect();
-        assert_eq!(
-            errs,
-            [
-                "line 2: missing fields: expected a space after the measurement and tags",
-                "line 3: invalid value \"abc\" for field \"f\"",
-                "line 4: unterminated string value for field \"f\"",
-                "line 5: invalid timestamp \"12x\"",
-                "line 6: missing '=' in tag \"t\"",
-                "line 7: field key cannot be empty",
-            ]
-        );
-        let ok: Vec<usize> = got
-            .iter()
-            .filter_map(|r| r.as_ref().ok().map(|l| l.0))
-            .collect();
-        assert_eq!(ok, [1, 8]);
-    }
-
-    #[test]
-    fn limits_are_checked_while_parsing() {
-        let limits = LabelLimits {
-            max_labels: 3,
-            ..LabelLimits::default()
-        };
-        assert!(parse_line(b"m,a=1 f=1", &limits).is_ok());
-        let e = parse_line(b"m,a=1,b=2 f=1", &limits).unwrap_err();
-        assert!(
-            matches!(e, ErrorKind::Limit(LabelError::MoreThan { .. })),
-            "{e}"
-        );
-        let long = format!(
-            "m,a={} f=1",
-            "x".repeat(LabelLimits::default().max_value_len + 1)
-        );
-        assert!(matches!(
-            parse_line(long.as_bytes(), &LabelLimits::default()),
-            Err(ErrorKind::Limit(LabelError::ValueTooLong { .. }))
-        ));
-    }
-
-    #[test]
-    fn hostile_input_is_linear_and_never_panics() {
-        let mut s = String::from("m");
-        for i in 0..50_000 {
-            s.push_str(&format!(",t{i}=v"));
-        }
-        s.push_str(" f=1");
-        let t = std::time::Instant::now();
-        assert!(parse_line(s.as_bytes(), &LabelLimits::default()).is_err());
-        assert!(t.elapsed() < std::time::Duration::from_secs(2));
-        for s in [
-            "\\",
-            "m\\",
-            "m f=\"\\",
-            "m f=1\\",
-            ",",
-            " ",
-            "m f",
-            "m f=\"a\"x",
-        ] {
-            let _ = parse_line(s.as_bytes(), &LabelLimits::default());
-        }
-    }
-
-    fn text() -> impl Strategy<Value = String> {
-        proptest::string::string_regex("[a-zA-Z0-9_ ,=\\\\\"é]{0,12}").expect("regex")
-    }
-
-    fn key() -> impl Strategy<Value = String> {
-        proptest::string::string_regex("[a-zA-Z0-9_ ,=\\\\\"é]{1,12}").expect("regex")
-    }
-
-    fn value() -> impl Strategy<Value = Value<'static>> {
-        prop_oneof![
-            any::<f64>().prop_map(Value::Float),
-            any::<i64>().prop_map(Value::Int),
-            any::<u64>().prop_map(Value::UInt),
-            any::<bool>().prop_map(Value::Bool),
-            text().prop_map(|s| Value::Str(s.into())),
-        ]
-    }
-
-    fn line() -> impl Strategy<Value = Line<'static>> {
-        (
-            text(),
-            proptest::collection::vec((key(), key()), 0..4),
-            proptest::collection::vec((key(), value()), 1..5),
-            proptest::option::of(any::<i64>()),
-        )
-            .prop_filter(
-                "a comment, or a line without measurement and tags",
-                |(m, tags, ..)| !(m.starts_with('#') || (m.is_empty() && tags.is_empty())),
-            )
-            .prop_map(|(m, tags, fields, timestamp)| Line {
-                measurement: m.into(),
-                tags: tags
-                    .into_iter()
-                    .map(|(k, v)| (k.into(), v.into()))
-                    .collect(),
-                fields: fields.into_iter().map(|(k, v)| (k.into(), v)).collect(),
-                timestamp,
-            })
-    }
-
-    /// NaN != NaN: compare floats by bits.
-    fn normal(l: &Line<'_>) -> String {
-        format!("{l:?}").replace("NaN", "nan")
-    }
-
-    proptest! {
-        #[test]
-        fn any_valid_line_round_trips(l in line()) {
-            let mut s = String::new();
-            write_line(&mut s, &l);
-            let back = parse(s.as_bytes(), LabelLimits::default())
-                .map(|r| r.map(|(_, l)| l))
-                .collect::<Result<Vec<_>, _>>();
-            prop_assert!(back.is_ok(), "{s:?}: {back:?}");
-            let back = back.unwrap_or_default();
-            prop_assert_eq!(back.len(), 1, "{:?}", s);
-            prop_assert_eq!(normal(&back[0]), normal(&l), "{:?}", s);
-        }
-
-        #[test]
-        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
-            let _ = parse(&bytes, LabelLimits::default()).count();
-        }
+        let mut s = String::new();
+        metric_name(&mut s, &l, "usage", false, "_");
+        assert_eq!(s, "cpu_usage");
+        metric_name(&mut s, &l, "usage", true, "_");
+        assert_eq!(s, "cpu");
+        let l = influx::parse_line(b",t=1 usage=1", &LabelLimits::default())
+            .unwrap()
+            .unwrap();
+        metric_name(&mut s, &l, "usage", false, ".");
+        assert_eq!(s, "usage");
     }
 }

@@ -398,7 +398,7 @@ async fn huge_label_sets_are_refused_quickly_on_import() {
 #[tokio::test]
 async fn samples_too_far_in_the_future_are_refused_and_counted() {
     use strata_engine::{ManualClock, Matcher, Querier};
-    use strata_server::ingest::remote_write::WriteRequest;
+    use strata_server::formats::remote_write::WriteRequest;
     const NOW: i64 = 1_800_000_000_000;
     const DAY: i64 = 86_400_000;
     let dir = tempfile::tempdir().unwrap();

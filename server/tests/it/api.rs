@@ -7,7 +7,7 @@ use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use strata_engine::{Options, Storage};
 use strata_promql::eval::EvalOptions;
-use strata_server::ingest::remote_write::{Label, Sample, TimeSeries, WriteRequest, encode};
+use strata_server::formats::remote_write::{Label, Sample, TimeSeries, WriteRequest, encode};
 use strata_server::{AppState, router};
 use tower::ServiceExt;
 
@@ -447,7 +447,7 @@ async fn force_flush_and_merge_write_blocks() {
 
 #[tokio::test]
 async fn tsdb_status_format_metadata_exemplars_and_delete() {
-    use strata_server::ingest::remote_write::MetricMetadata;
+    use strata_server::formats::remote_write::MetricMetadata;
     let (app, _dir) = admin_app();
     let t = now_based(0);
     let req = WriteRequest {

@@ -17,8 +17,8 @@ use http_body_util::BodyExt;
 use prost::Message;
 use strata_engine::{Options, Storage};
 use strata_promql::eval::EvalOptions;
-use strata_server::api::remote_read::{LabelMatcher, Query, ReadRequest};
 use strata_server::body::BodyLimits;
+use strata_server::formats::remote_read::{LabelMatcher, Query, ReadRequest};
 use strata_server::{AppState, router};
 use tower::ServiceExt;
 
@@ -107,8 +107,8 @@ fn read_request(metric: &str) -> Vec<u8> {
 }
 
 fn remote_write_body(metric: &str) -> Vec<u8> {
-    strata_server::ingest::remote_write::encode(
-        &strata_server::ingest::remote_write::WriteRequest {
+    strata_server::formats::remote_write::encode(
+        &strata_server::formats::remote_write::WriteRequest {
             timeseries: vec![series(metric, &[], &[(now_based(0), 1.0)])],
             metadata: vec![],
         },

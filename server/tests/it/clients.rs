@@ -20,7 +20,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use strata_server::ingest::remote_write::{Label, Sample, TimeSeries, WriteRequest, encode};
+use strata_server::formats::remote_write::{Label, Sample, TimeSeries, WriteRequest, encode};
 
 use strata_promql::promqltest::require;
 

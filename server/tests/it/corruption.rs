@@ -39,8 +39,8 @@ use std::time::{Duration, Instant};
 
 use prost::Message;
 use serde_json::Value;
-use strata_server::api::remote_read::{LabelMatcher, Query, ReadRequest, ReadResponse};
-use strata_server::ingest::remote_write::TimeSeries;
+use strata_server::formats::remote_read::{LabelMatcher, Query, ReadRequest, ReadResponse};
+use strata_server::formats::remote_write::TimeSeries;
 
 use crate::process::{
     Exported, LabelSet, Proc, Rng, find, mix, now_ms, parse_export, post_write, secs, sleep_ms,

@@ -30,7 +30,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use strata_server::ingest::remote_write::{Label, Sample, TimeSeries};
+use strata_server::formats::remote_write::{Label, Sample, TimeSeries};
 
 use crate::process::{
     Rng, export, http, http_timeout, mix, now_ms, post_write, secs, sleep_ms, start_strata_at,

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use strata_server::ingest::remote_write::{Label, Sample, TimeSeries};
+use strata_server::formats::remote_write::{Label, Sample, TimeSeries};
 
 use crate::process::{
     Exported, Proc, export, http_timeout, now_ms, post_write, proc_status_kib, start_strata_at,

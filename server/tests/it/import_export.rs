@@ -8,7 +8,7 @@ use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use strata_engine::{Options, STALE_NAN, Storage};
 use strata_promql::eval::EvalOptions;
-use strata_server::ingest::remote_write::{Label, Sample, TimeSeries, WriteRequest, encode};
+use strata_server::formats::remote_write::{Label, Sample, TimeSeries, WriteRequest, encode};
 use strata_server::{AppState, router};
 use tower::ServiceExt;
 

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use prost::Message as _;
 use serde_json::{Value, json};
 use strata_promql::promqltest::require;
-use strata_server::ingest::otlp::proto as p;
+use strata_server::formats::otlp::proto as p;
 
 use crate::process::{Proc, http, now_ms, secs, start_strata_at, with_params};
 

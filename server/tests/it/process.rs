@@ -17,7 +17,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use strata_server::ingest::remote_write::{TimeSeries, WriteRequest, encode};
+use strata_server::formats::remote_write::{TimeSeries, WriteRequest, encode};
 
 // ---------------------------------------------------------------- time
 

@@ -5,8 +5,8 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use prost::Message;
-use strata_server::api::remote_read::{LabelMatcher, Query, ReadRequest, ReadResponse};
-use strata_server::ingest::remote_write::WriteRequest;
+use strata_server::formats::remote_read::{LabelMatcher, Query, ReadRequest, ReadResponse};
+use strata_server::formats::remote_write::WriteRequest;
 use tower::ServiceExt;
 
 use crate::api::{app, now_based, send, series, write};

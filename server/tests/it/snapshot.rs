@@ -4,7 +4,7 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use strata_engine::{Options, Querier, Storage};
-use strata_server::ingest::remote_write::WriteRequest;
+use strata_server::formats::remote_write::WriteRequest;
 
 use crate::api::{admin_app, app, get, now_based, send, series, write};
 

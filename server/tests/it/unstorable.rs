@@ -300,9 +300,9 @@ mod pb {
     #[derive(Clone, PartialEq, prost::Message)]
     pub(crate) struct TimeSeriesV1 {
         #[prost(message, repeated, tag = "1")]
-        pub(crate) labels: Vec<strata_server::ingest::remote_write::Label>,
+        pub(crate) labels: Vec<strata_server::formats::remote_write::Label>,
         #[prost(message, repeated, tag = "2")]
-        pub(crate) samples: Vec<strata_server::ingest::remote_write::Sample>,
+        pub(crate) samples: Vec<strata_server::formats::remote_write::Sample>,
         #[prost(message, repeated, tag = "3")]
         pub(crate) exemplars: Vec<ExemplarV1>,
         #[prost(message, repeated, tag = "4")]
@@ -311,7 +311,7 @@ mod pb {
     #[derive(Clone, PartialEq, prost::Message)]
     pub(crate) struct ExemplarV1 {
         #[prost(message, repeated, tag = "1")]
-        pub(crate) labels: Vec<strata_server::ingest::remote_write::Label>,
+        pub(crate) labels: Vec<strata_server::formats::remote_write::Label>,
         #[prost(double, tag = "2")]
         pub(crate) value: f64,
         #[prost(int64, tag = "3")]
@@ -570,7 +570,7 @@ async fn remote_write_1_histograms_refused_floats_and_counts_kept() {
         )]
     );
     // A plain 1.0 request still answers 204, with the headers.
-    let ok = strata_server::ingest::remote_write::WriteRequest {
+    let ok = strata_server::formats::remote_write::WriteRequest {
         timeseries: vec![series("v1_up", &[("job", "b")], &[(t, 1.0)])],
         metadata: vec![],
     };
@@ -581,7 +581,7 @@ async fn remote_write_1_histograms_refused_floats_and_counts_kept() {
             "Content-Type",
             "application/x-protobuf;proto=prometheus.WriteRequest",
         )],
-        strata_server::ingest::remote_write::encode(&ok),
+        strata_server::formats::remote_write::encode(&ok),
     )
     .await;
     assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
@@ -592,11 +592,11 @@ async fn remote_write_1_histograms_refused_floats_and_counts_kept() {
 async fn unsupported_content_type_or_encoding_is_415_and_stores_nothing() {
     let (app, _dir) = app();
     let t = now_based(0);
-    let req = strata_server::ingest::remote_write::WriteRequest {
+    let req = strata_server::formats::remote_write::WriteRequest {
         timeseries: vec![series("never_stored", &[], &[(t, 1.0)])],
         metadata: vec![],
     };
-    let body = strata_server::ingest::remote_write::encode(&req);
+    let body = strata_server::formats::remote_write::encode(&req);
     for (ct, ce) in [
         (
             "application/x-protobuf;proto=io.prometheus.write.v3.Request",

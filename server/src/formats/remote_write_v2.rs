@@ -1,7 +1,7 @@
 //! Prometheus remote_write 2.0: a zero-copy reader of the decompressed
 //! `io.prometheus.write.v2.Request` message. Pure decoding, bytes in, so the
 //! fuzz target can call it; the HTTP side (content negotiation, snappy,
-//! response headers) is in [`super::handler`].
+//! response headers) is in the server's `ingest/remote_write.rs`.
 //!
 //! # The wire message
 //!
@@ -641,13 +641,13 @@ mod tests {
         assert!(walk(&help.encode_to_vec()).is_err());
         // A 1.0 WriteRequest read as 2.0 (its fields are reserved here) is
         // refused, not read as an empty request.
-        let v1 = crate::ingest::remote_write::WriteRequest {
-            timeseries: vec![crate::ingest::remote_write::TimeSeries {
-                labels: vec![crate::ingest::remote_write::Label {
+        let v1 = crate::formats::remote_write::WriteRequest {
+            timeseries: vec![crate::formats::remote_write::TimeSeries {
+                labels: vec![crate::formats::remote_write::Label {
                     name: "__name__".into(),
                     value: "up".into(),
                 }],
-                samples: vec![crate::ingest::remote_write::Sample {
+                samples: vec![crate::formats::remote_write::Sample {
                     value: 1.0,
                     timestamp: 1,
                 }],
@@ -658,7 +658,7 @@ mod tests {
         let e = walk(&raw).unwrap_err().to_string();
         assert!(e.contains("this is a remote_write 1.0 body"), "{e}");
         // And a 2.0 body read as 1.0 is refused too.
-        let e = crate::ingest::wire::for_each_series(&odd.encode_to_vec(), |_, _| {})
+        let e = crate::formats::wire::for_each_series(&odd.encode_to_vec(), |_, _| {})
             .unwrap_err()
             .to_string();
         assert!(e.contains("this is a remote_write 2.0 body"), "{e}");

@@ -276,7 +276,7 @@ pub fn for_each_series_raw<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::remote_write::{Label, Sample, TimeSeries, WriteRequest};
+    use crate::formats::remote_write::{Label, Sample, TimeSeries, WriteRequest};
     use proptest::prelude::*;
 
     type Owned = (Vec<(String, String)>, Vec<(i64, u64)>);

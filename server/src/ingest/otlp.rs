@@ -25,12 +25,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use prost::Message;
 
-use super::proto::{ExportMetricsPartialSuccess, ExportMetricsServiceResponse};
-use super::translate::{Outcome, translate};
-use super::{json, proto};
 use crate::app::AppState;
 use crate::body;
 use crate::error::{ApiError, ErrorType};
+use crate::formats::otlp::proto::{ExportMetricsPartialSuccess, ExportMetricsServiceResponse};
+use crate::formats::otlp::translate::{Outcome, translate};
+use crate::formats::otlp::{json, proto};
 
 /// The encoding of a request (and of its answer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
