@@ -94,6 +94,16 @@ impl From<strata_promql::eval::EvalError> for ApiError {
     }
 }
 
+impl From<strata_engine::Error> for ApiError {
+    /// A storage failure met outside PromQL (series, labels, export,
+    /// remote_read, delete): the same classes and answers as in a query
+    /// ([`storage_error_type`]), same message.
+    fn from(e: strata_engine::Error) -> Self {
+        let kind = strata_promql::eval::StorageErrorKind::of(&e);
+        ApiError::new(storage_error_type(kind), e.to_string())
+    }
+}
+
 /// The answer to a storage failure met by a query, by its class: damage
 /// and anything unclassified stay 500 `internal` (Prometheus' rule for
 /// every storage error; the message names the damaged file and offset);
@@ -193,5 +203,20 @@ mod tests {
         let (kind, status, _) = answer(eacces);
         assert_eq!(kind, ErrorType::Internal);
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn engine_errors_outside_queries_get_the_same_answers() {
+        let cases: [fn() -> Error; 3] = [
+            || Error::corruption("/data/01H/chunks/000001", 4096, "crc32 mismatch"),
+            || Error::Closed,
+            || Error::io("open", "/data/01H/index", IoError::from_raw_os_error(13)),
+        ];
+        for make in cases {
+            let direct = ApiError::from(make());
+            let (kind, _, message) = answer(make());
+            assert_eq!(direct.kind, kind, "{message}");
+            assert_eq!(direct.message, message);
+        }
     }
 }

@@ -27,7 +27,7 @@ pub async fn delete_series(
         for m in &sets {
             st.storage()?
                 .delete(m, start, end)
-                .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?;
+                .map_err(ApiError::from)?;
         }
         Ok(())
     })

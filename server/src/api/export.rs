@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use super::{blocking, params, required_match_params, time_range};
 use crate::app::AppState;
-use crate::error::{ApiError, ErrorType};
+use crate::error::ApiError;
 use crate::formats::jsonl;
 
 /// Bytes gathered before a chunk is handed to the response body.
@@ -41,10 +41,7 @@ pub async fn export(
         let q = st.storage()?.querier();
         let mut all: Vec<Series> = Vec::new();
         for m in &sets {
-            all.extend(
-                q.select(m, start, end)
-                    .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?,
-            );
+            all.extend(q.select(m, start, end).map_err(ApiError::from)?);
         }
         if sets.len() > 1 {
             all.sort_by(|a, b| a.labels().cmp(b.labels()));

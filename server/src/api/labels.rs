@@ -9,7 +9,7 @@ use strata_engine::Querier;
 
 use super::{blocking, match_params, params, range_params, success};
 use crate::app::AppState;
-use crate::error::{ApiError, ErrorType};
+use crate::error::ApiError;
 use crate::formats::json;
 
 /// `GET/POST /api/v1/labels`.
@@ -31,10 +31,7 @@ pub async fn labels(
         };
         let mut names = Vec::new();
         for m in &sets {
-            names.extend(
-                q.label_names(m, start, end)
-                    .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?,
-            );
+            names.extend(q.label_names(m, start, end).map_err(ApiError::from)?);
         }
         names.sort();
         names.dedup();
@@ -79,7 +76,7 @@ pub async fn label_values(
         for m in &sets {
             values.extend(
                 q.label_values(&name, m, start, end)
-                    .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?,
+                    .map_err(ApiError::from)?,
             );
         }
         values.sort();

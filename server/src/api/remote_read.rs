@@ -63,12 +63,12 @@ pub fn answer(
         }
         let series = q
             .select(&ms, query.start_timestamp_ms, query.end_timestamp_ms)
-            .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?;
+            .map_err(ApiError::from)?;
         let mut timeseries = Vec::with_capacity(series.len());
         for s in series {
             let samples: Vec<Sample> = s
                 .samples()
-                .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?
+                .map_err(ApiError::from)?
                 .into_iter()
                 .filter(|x| x.t >= query.start_timestamp_ms && x.t <= query.end_timestamp_ms)
                 .map(|x| Sample {

@@ -10,7 +10,7 @@ use super::{
     blocking, params, range_params, required_match_params, success_body, success_response,
 };
 use crate::app::AppState;
-use crate::error::{ApiError, ErrorType};
+use crate::error::ApiError;
 use crate::formats::json;
 
 /// `GET/POST /api/v1/series`.
@@ -38,18 +38,17 @@ pub async fn series(
             n += 1;
             json::push_label_pairs(&mut out, pairs);
         };
-        let internal = |e: strata_engine::Error| ApiError::new(ErrorType::Internal, e.to_string());
         if let [only] = sets.as_slice() {
             // One match[]: series come sorted and unique; written as they
             // are found, without building their labels.
             q.for_each_label_set(only, start, end, write)
-                .map_err(internal)?;
+                .map_err(ApiError::from)?;
         } else {
             let mut all: Vec<Labels> = Vec::new();
             for m in &sets {
                 all.extend(
                     q.select(m, start, end)
-                        .map_err(internal)?
+                        .map_err(ApiError::from)?
                         .into_iter()
                         .map(strata_engine::Series::into_labels),
                 );
