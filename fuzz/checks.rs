@@ -16,7 +16,7 @@ use strata_engine::index::PostingsSource;
 use strata_engine::wal::Wal;
 use strata_engine::{Label, LabelLimits, Labels, MatchType, Matcher, Sample};
 use strata_server::budget::MemoryBudget;
-use strata_server::decompress::{
+use strata_server::formats::decompress::{
     DecompressError, Encoding as BodyEncoding, decompress, snappy_len,
 };
 use strata_server::formats::remote_read::decode_request;

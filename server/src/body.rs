@@ -16,8 +16,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use crate::app::AppState;
 pub use crate::budget::DEFAULT_MAX_INGEST_MEMORY_BYTES;
 use crate::budget::{BudgetError, MemoryBudget, Reservation};
-use crate::decompress::{DecompressError, Encoding, decompress};
 use crate::error::{ApiError, ErrorType};
+use crate::formats::decompress::{DecompressError, Encoding, decompress};
 
 /// Default `--max-decompressed-bytes`: 64 MiB.
 pub const DEFAULT_MAX_DECOMPRESSED_BYTES: usize = 64 << 20;
@@ -139,8 +139,12 @@ pub async fn with_decoded<T: Send + 'static>(
     body: Body,
     f: impl FnOnce(&AppState, &[u8]) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let encoding =
-        Encoding::from_headers(headers).map_err(|e| refused(&st, Direction::Write, e))?;
+    let encoding = Encoding::from_header(
+        headers
+            .get(axum::http::header::CONTENT_ENCODING)
+            .map(|v| v.as_bytes()),
+    )
+    .map_err(|e| refused(&st, Direction::Write, e))?;
     let (bytes, mut res) = read(&st, headers, body, Direction::Write).await?;
     tokio::task::spawn_blocking(move || {
         let raw = if encoding == Encoding::Identity {

@@ -6,7 +6,8 @@
 //! - [`app`]: [`AppState`] and [`router`], every route in one place (tests
 //!   drive the router without a socket); [`serve`] runs it on a listener.
 //! - [`formats`]: pure codecs, bytes in and series out, no HTTP: remote_write
-//!   1.0/2.0 and remote_read protobuf with the zero-copy reader, text
+//!   1.0/2.0 and remote_read protobuf with the zero-copy reader, capped
+//!   decompression (snappy, gzip, zstd), text
 //!   exposition, JSON lines, OTLP, Influx line protocol, and Prometheus'
 //!   JSON encoding of results. The fuzz targets and benches call them.
 //! - [`ingest`]: thin write handlers: decode with [`formats`], apply the
@@ -16,7 +17,7 @@
 //! - Shared by both: [`params`] (query string and form parameters, times,
 //!   durations) and [`metadata`] (the metric metadata store).
 //! - Around the handlers: [`body`] (reading bodies under the memory
-//!   [`budget`]), [`decompress`], [`limits`] (concurrency), [`auth`],
+//!   [`budget`]), [`limits`] (concurrency), [`auth`],
 //!   [`error`] (Prometheus' error JSON), [`metrics`] (the server's own
 //!   `/metrics`).
 //!
@@ -30,7 +31,6 @@ pub mod app;
 pub mod auth;
 pub mod body;
 pub mod budget;
-pub mod decompress;
 pub mod error;
 pub mod formats;
 pub mod ingest;

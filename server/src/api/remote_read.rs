@@ -13,8 +13,8 @@ use strata_engine::{MatchType, Matcher, Querier};
 
 use crate::app::AppState;
 use crate::body::Direction;
-use crate::decompress::snappy_into;
 use crate::error::{ApiError, ErrorType};
+use crate::formats::decompress::snappy_into;
 use crate::formats::remote_read::{Query, QueryResult, ReadRequest, ReadResponse, SAMPLES};
 use crate::formats::remote_write::{DecodeError, Label, Sample, TimeSeries};
 

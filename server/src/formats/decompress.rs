@@ -13,9 +13,6 @@
 
 use std::io::Read;
 
-use axum::http::HeaderMap;
-use axum::http::header::CONTENT_ENCODING;
-
 use crate::budget::{BudgetError, Reservation};
 
 /// A body's `Content-Encoding`.
@@ -50,17 +47,17 @@ impl Encoding {
         .map(|(_, e)| e)
     }
 
-    /// The encoding of a request from its headers (no `Content-Encoding`
-    /// means [`Encoding::Identity`]).
+    /// The encoding named by a request's `Content-Encoding` header value
+    /// (`None`, no header, means [`Encoding::Identity`]).
     ///
     /// # Errors
     /// [`DecompressError::Unsupported`] naming the value and
     /// [`ALL_ENCODINGS`].
-    pub fn from_headers(headers: &HeaderMap) -> Result<Encoding, DecompressError> {
-        let Some(value) = headers.get(CONTENT_ENCODING) else {
+    pub fn from_header(value: Option<&[u8]>) -> Result<Encoding, DecompressError> {
+        let Some(value) = value else {
             return Ok(Encoding::Identity);
         };
-        let text = String::from_utf8_lossy(value.as_bytes());
+        let text = String::from_utf8_lossy(value);
         Encoding::parse(&text).ok_or_else(|| DecompressError::Unsupported {
             encoding: text.into_owned(),
             accepted: ALL_ENCODINGS,

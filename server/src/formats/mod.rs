@@ -3,6 +3,7 @@
 //! so the fuzz targets and benches call these decoders directly; the
 //! handlers in `ingest/` and `api/` decode with them.
 
+pub mod decompress;
 pub mod exposition;
 pub mod influx;
 pub mod json;

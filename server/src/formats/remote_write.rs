@@ -4,7 +4,7 @@
 use prost::Message;
 
 use crate::budget::MemoryBudget;
-use crate::decompress::{DecompressError, snappy_into};
+use crate::formats::decompress::{DecompressError, snappy_into};
 
 /// `prometheus.WriteRequest`.
 #[derive(Clone, PartialEq, Message)]
@@ -92,7 +92,7 @@ pub fn decode(body: &[u8], max_decompressed: usize) -> Result<WriteRequest, Deco
 /// Decompresses a snappy block, refusing one that declares more than
 /// `max_decompressed` bytes (or more than its compressed bytes can hold)
 /// before allocating for it. Not charged to any memory budget: the
-/// handlers use [`crate::decompress::snappy_into`] with their reservation.
+/// handlers use [`crate::formats::decompress::snappy_into`] with their reservation.
 ///
 /// # Errors
 /// [`DecodeError::Decompress`].
