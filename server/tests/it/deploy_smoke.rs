@@ -527,6 +527,10 @@ fn dashboard_targets(objs: &[Yaml]) -> Vec<(String, String, String)> {
 
 // ---------------------------------------------------------- the config
 
+/// Per job: the static target that replaces Kubernetes service discovery,
+/// and the `__meta_kubernetes_*` labels its relabelling reads.
+type StaticTargets<'a> = BTreeMap<&'a str, (String, Vec<(&'a str, String)>)>;
+
 /// The rendered prometheus.yml for loopback: 1 s intervals, rule file and
 /// remote_write URL rewritten, Kubernetes SD replaced by `static` targets
 /// (with the `__meta_kubernetes_*` labels the relabelling reads) for the
@@ -536,7 +540,7 @@ fn loopback_config(
     rules: &Path,
     strata: &str,
     prom: &str,
-    static_targets: &BTreeMap<&str, (String, Vec<(&str, String)>)>,
+    static_targets: &StaticTargets<'_>,
 ) -> (String, Vec<String>) {
     let mut cfg: Yaml = serde_yaml_ng::from_str(rendered).unwrap();
     let m = cfg.as_mapping_mut().unwrap();
