@@ -11,7 +11,9 @@
 #
 # What it checks:
 #   1. `kubectl kustomize` renders deploy/base, every overlay under
-#      deploy/overlays/, and the base with each component of deploy/components/.
+#      deploy/overlays/, and the base with each component no overlay uses;
+#      remote resources (the Prometheus Operator bundle) are left out and
+#      listed, and generated files are checked to be up to date.
 #   2. tools/check_rendered.py on every rendering: strict schema validation
 #      with kubernetes-validate (custom resources such as ServiceMonitor have
 #      no schema there and are listed as skipped), container policy
@@ -26,6 +28,9 @@
 #   4. tools/check_files.py: dashboards are valid JSON dashboards, compose.yaml
 #      and the Dockerfile are consistent with the repository.
 #   5. systemd-analyze verify on deploy/systemd/strata.service.
+#   Also: tools/pi_budget.py (memory per node of the rpi overlays), bash -n
+#   and shellcheck on image.sh, `docker-compose config` / `docker compose
+#   config` on compose.yaml when installed.
 # The dashboards' and rules' PromQL is parsed with Strata's own parser by
 # `cargo test -p strata-server --test it deploy`.
 set -euo pipefail
@@ -50,8 +55,20 @@ fi
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 
-# 1. Render.
+# 1. Render. Remote resources (the Prometheus Operator's upstream bundle in
+# components/prometheus-operator) need the network: everything is rendered
+# from a copy of deploy/ without them, and the lines left out are listed.
 step "kubectl kustomize"
+OFFLINE="$TMP/offline"
+cp -r "$DEPLOY" "$OFFLINE"
+remote="$(grep -rn --include=kustomization.yaml -E '^\s*-\s*https?://' "$OFFLINE" || true)"
+if [ -n "$remote" ]; then
+    echo "  NOT RENDERED: remote resources (need the network; \`kubectl apply -k\` fetches them on a cluster):"
+    printf '    %s\n' "${remote//"$OFFLINE"\//}"
+    echo "  The renderings below lack those objects: the upstream operator, its CRDs and its RBAC are NOT checked here."
+    grep -rl --include=kustomization.yaml -E '^\s*-\s*https?://' "$OFFLINE" |
+        xargs sed -i -E '/^\s*-\s*https?:\/\//d'
+fi
 renders=()
 render() { # name dir
     local out="$TMP/render-$1.yaml"
@@ -59,33 +76,37 @@ render() { # name dir
     printf '  %-28s %3d objects\n' "$1" "$(grep -c '^kind:' "$out")"
     renders+=("$1=$out")
 }
-render base "$DEPLOY/base"
-for overlay in "$DEPLOY"/overlays/*/; do
+render base "$OFFLINE/base"
+for overlay in "$OFFLINE"/overlays/*/; do
     [ -f "$overlay/kustomization.yaml" ] || continue
     render "$(basename "$overlay")" "$overlay"
 done
-for component in "$DEPLOY"/components/*/; do
+# Components that no overlay uses are rendered on top of the base.
+for component in "$OFFLINE"/components/*/; do
     [ -f "$component/kustomization.yaml" ] || continue
-    name="base+$(basename "$component")"
+    cname="$(basename "$component")"
+    if grep -rqs --include=kustomization.yaml "components/$cname" "$OFFLINE/overlays"; then
+        continue
+    fi
+    name="base+$cname"
     mkdir -p "$TMP/$name"
-    # kustomize wants relative paths to other kustomizations.
-    rel() { python3 -c 'import os, sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$1" "$TMP/$name"; }
-    cat >"$TMP/$name/kustomization.yaml" <<EOF
-apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-resources:
-  - $(rel "$DEPLOY/base")
-components:
-  - $(rel "${component%/}")
-EOF
+    printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../offline/base\ncomponents:\n  - ../offline/components/%s\n' \
+        "$cname" >"$TMP/$name/kustomization.yaml"
     render "$name" "$TMP/$name"
 done
+python3 "$DEPLOY/tools/gen_operator.py" "$DEPLOY" --check
 
 # 2. Validate the renderings.
 step "kubernetes-validate (strict, Kubernetes $KUBE_VERSIONS) and manifest checks"
 versions=()
 for v in $KUBE_VERSIONS; do versions+=(--kube-version "$v"); done
 python3 "$DEPLOY/tools/check_rendered.py" "${versions[@]}" "${renders[@]}"
+
+# 2b. Memory per node on a 4 GiB Pi.
+step "Pi memory budget (tools/pi_budget.py)"
+for r in "${renders[@]}"; do
+    case "${r%%=*}" in rpi*) python3 "$DEPLOY/tools/pi_budget.py" "${r%%=*}" "${r#*=}" ;; esac
+done
 
 # 3. promtool.
 step "promtool ($(promtool --version 2>&1 | head -n1))"
@@ -112,6 +133,28 @@ promtool check rules "$DEPLOY/base/prometheus/rules.yml" | sed 's/^/  /'
 # 4. Dashboards, compose, Dockerfile.
 step "dashboards, compose.yaml, Dockerfile"
 python3 "$DEPLOY/tools/check_files.py" "$DEPLOY"
+
+# 4b. image.sh and compose.yaml with the tools that run them.
+step "image.sh, compose.yaml"
+bash -n "$DEPLOY/image.sh"
+if command -v shellcheck >/dev/null; then
+    shellcheck "$DEPLOY/image.sh" "$DEPLOY/check.sh"
+    echo "  shellcheck: image.sh, check.sh clean"
+else
+    echo "  SKIP shellcheck not installed (apt-get install shellcheck): image.sh checked with bash -n only"
+fi
+if command -v docker-compose >/dev/null; then
+    docker-compose -f "$DEPLOY/compose.yaml" config -q
+    echo "  $(docker-compose version --short 2>/dev/null || echo docker-compose): compose.yaml valid"
+else
+    echo "  SKIP docker-compose (1.29, Debian) not installed"
+fi
+if docker compose version >/dev/null 2>&1; then
+    docker compose -f "$DEPLOY/compose.yaml" config -q
+    echo "  docker compose $(docker compose version --short): compose.yaml valid"
+else
+    echo "  SKIP docker compose (v2) not installed"
+fi
 
 # 5. systemd unit.
 step "systemd unit"

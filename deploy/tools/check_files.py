@@ -6,6 +6,10 @@
 * every *.json under deploy/ is valid JSON and a Grafana dashboard (uid,
   title, panels with targets), uids unique, every panel's data source is the
   dashboard's ${datasource} variable or a named one;
+* the five dashboards of the stack guide exist (by title), each with a
+  description naming where its metrics come from;
+* kube-prometheus-stack/values.yaml remote-writes to Strata and adds a
+  Strata data source to Grafana;
 * compose.yaml: services strata (built from deploy/Dockerfile), prometheus
   (remote-writing to Strata) and node-exporter; the files it mounts exist;
 * Dockerfile: what it COPYs from the build context exists and is not
@@ -34,9 +38,14 @@ def panels_of(panels):
         yield from panels_of(p.get("panels", []))
 
 
+# The dashboards the stack guide lists (each describes where its metrics come from).
+GUIDE_DASHBOARDS = ("k3s Cluster Overview", "Node Exporter Full", "MinIO Metrics", "Ray Metrics", "MLFlow Metrics")
+
+
 def check_dashboards(deploy):
     uids = {}
     count = 0
+    seen_titles = set()
     for root, _, files in os.walk(deploy):
         for f in sorted(files):
             if not f.endswith(".json"):
@@ -50,6 +59,9 @@ def check_dashboards(deploy):
                 fail(rel, f"invalid JSON: {e}")
                 continue
             count += 1
+            seen_titles.add(d.get("title"))
+            if d.get("title") in GUIDE_DASHBOARDS and not d.get("description", "").strip():
+                fail(rel, "no description naming the metrics' source")
             for key in ("uid", "title", "panels"):
                 if key not in d:
                     fail(rel, f"no {key!r}: not a Grafana dashboard")
@@ -72,8 +84,10 @@ def check_dashboards(deploy):
             if targets == 0:
                 fail(rel, "no queries")
             print(f"  {rel}: {d.get('title')!r}, {targets} queries")
-    if count < 3:
-        fail(deploy, f"expected at least 3 dashboards, found {count}")
+    titles = {d for d in seen_titles}
+    for want in GUIDE_DASHBOARDS:
+        if want not in titles:
+            fail(deploy, f"no dashboard titled {want!r} (the guide lists it)")
 
 
 def check_compose(deploy):
@@ -156,7 +170,25 @@ def check_dockerfile(deploy):
                          (r"arm64\)", "knows arm64"), (r"amd64\)", "knows amd64")):
         if not re.search(needle, text, re.M):
             fail("Dockerfile", f"does not {what}")
-    print(f"  Dockerfile: {copies} context paths copied, all present and not ignored")
+    if re.search(r"^#\s*syntax=", text, re.M) or re.search(r"^RUN\s+--mount", text, re.M):
+        fail("Dockerfile", "needs BuildKit (# syntax= frontend or RUN --mount): the classic builder must work")
+    print(f"  Dockerfile: {copies} context paths copied, all present and not ignored; no BuildKit-only syntax")
+
+
+def check_helm_values(deploy):
+    path = os.path.join(deploy, "kube-prometheus-stack", "values.yaml")
+    with open(path) as fh:
+        v = yaml.safe_load(fh)
+    spec = v.get("prometheus", {}).get("prometheusSpec", {})
+    urls = [rw.get("url") for rw in spec.get("remoteWrite", [])]
+    if "http://strata.observability.svc:8428/api/v1/write" not in urls:
+        fail("kube-prometheus-stack/values.yaml", "prometheusSpec.remoteWrite does not reach Strata")
+    if spec.get("retention") != "15d":
+        fail("kube-prometheus-stack/values.yaml", "retention is not 15d")
+    ds = {d.get("name"): d for d in v.get("grafana", {}).get("additionalDataSources", [])}
+    if ds.get("Strata", {}).get("url") != "http://strata.observability.svc:8428" or ds["Strata"].get("type") != "prometheus":
+        fail("kube-prometheus-stack/values.yaml", "no Prometheus-type Strata data source in grafana.additionalDataSources")
+    print("  kube-prometheus-stack/values.yaml: remote_write to Strata, Grafana data source Strata")
 
 
 def main(argv):
@@ -166,6 +198,7 @@ def main(argv):
     check_dashboards(deploy)
     check_compose(deploy)
     check_dockerfile(deploy)
+    check_helm_values(deploy)
     if failures:
         print(f"\n{len(failures)} problem(s):")
         for f in failures:

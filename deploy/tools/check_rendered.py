@@ -21,11 +21,27 @@ For every rendering (the output of `kubectl kustomize`), it checks:
   first and batch in every pipeline and a sampler on the traces going to Jaeger;
 * the retention and storage table of deploy/README.md (Strata 90d/50Gi,
   Prometheus 15d/20Gi, Loki 30d/20Gi, Jaeger 5d/10Gi) and Strata's probes;
-* for renderings named rpi*: arm64 node selectors and local-path volumes.
+* logs from every pod: the collector's filelog receiver on /var/log/pods
+  (CRI, multiline), its own logs excluded, k8sattributes with RBAC, the
+  namespace/pod/container/app attributes Loki indexes, the read-only
+  hostPath and a non-root reader;
+* GOMEMLIMIT on every Go server, between 60% and 90% of its memory limit;
+* the guide's troubleshooting targets: pods labelled app=otel-collector and
+  app=loki, Deployment jaeger, Service prometheus-kube-prometheus-prometheus
+  on 9090; every Service's selector matches a pod template;
+* Jaeger v2's configuration: Badger with a 120h span TTL, SPM on Prometheus;
+* Prometheus Operator renderings (a `Prometheus` resource): 15d/20Gi,
+  remote_write to Strata, selectors for every ServiceMonitor, PodMonitor and
+  PrometheusRule, the plain StatefulSet gone, ServiceMonitors pointing at an
+  existing Service port;
+* for renderings named rpi*: arm64 node selectors, local-path volumes, the
+  locally built Strata image, LoadBalancer Services on 8428, 9090, 3100,
+  16686 and 3000.
 
 Exits non-zero listing every failure.
 """
 
+import fnmatch
 import json
 import re
 import sys
@@ -43,6 +59,13 @@ NAMESPACE = "observability"
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet"}
 # Secrets the user creates before installing (never in a manifest).
 EXTERNAL_SECRETS = {"grafana-admin"}
+# Generated Secrets that hold no credential (the operator reads extra scrape
+# configurations only from a Secret).
+CONFIG_SECRETS = {"prometheus-additional-scrape-configs"}
+# Images of Go programs: these containers need GOMEMLIMIT.
+GO_IMAGES = ("prom/", "quay.io/prometheus", "grafana/", "jaegertracing/", "otel/")
+# The guide's ports on k3s ServiceLB (rpi): port -> app.kubernetes.io/name.
+LB_PORTS = {8428: "strata", 9090: "prometheus", 3100: "loki", 16686: "jaeger", 3000: "grafana"}
 SVC_URL = re.compile(r"\b([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.%s\.svc(?:\.cluster\.local)?:(\d+)" % NAMESPACE)
 
 failures = []
@@ -327,7 +350,10 @@ def check_table(name, objs, configmaps):
         return sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"]
 
     expect = {"strata": ("--retention=90d", "50Gi"), "prometheus": ("--storage.tsdb.retention.time=15d", "20Gi"),
-              "jaeger": ("--badger.span-store-ttl=120h", "10Gi"), "loki": (None, "20Gi")}
+              "loki": (None, "20Gi")}
+    operator = find(objs, "Prometheus", "prometheus")
+    if operator is not None:
+        del expect["prometheus"]  # checked by check_operator
     for sts_name, (flag, size) in expect.items():
         sts = find(objs, "StatefulSet", sts_name)
         if sts is None:
@@ -357,13 +383,9 @@ def check_table(name, objs, configmaps):
     p = find(objs, "StatefulSet", "prometheus")
     if p and "--web.enable-remote-write-receiver" not in container(p).get("args", []):
         fail(name, "Prometheus does not accept remote_write (the collector's metrics)")
-    jaeger = find(objs, "StatefulSet", "jaeger")
-    if jaeger:
-        env = {e["name"]: e.get("value") for e in container(jaeger).get("env", [])}
-        if env.get("METRICS_STORAGE_TYPE") != "prometheus" or not env.get("PROMETHEUS_SERVER_URL"):
-            fail(name, "Jaeger's SPM is not backed by Prometheus")
-        if env.get("SPAN_STORAGE_TYPE") != "badger":
-            fail(name, "Jaeger does not store spans in Badger")
+    if p and not container(p)["image"].startswith("prom/prometheus:v3.5."):
+        fail(name, f"Prometheus image {container(p)['image']} is not the 3.5 LTS line")
+    check_jaeger(name, objs, configmaps)
     grafana = find(objs, "Deployment", "grafana")
     if grafana:
         env = {e["name"]: e for e in container(grafana).get("env", [])}
@@ -388,11 +410,246 @@ def check_table(name, objs, configmaps):
         fail(name, f"expected at least 3 dashboards, found {dashboards}")
     # Secrets never ship in a manifest.
     for o in objs:
-        if o["kind"] == "Secret":
+        if o["kind"] == "Secret" and o["metadata"]["name"] not in CONFIG_SECRETS:
             fail(name, f"{kn(o)}: credentials belong in a Secret the user creates, not in a manifest")
 
 
+def memory_mib(q):
+    m = re.fullmatch(r"(\d+)(Ki|Mi|Gi)?", str(q))
+    if not m:
+        return None
+    return int(m.group(1)) * {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, None: 1 / 1048576}[m.group(2)]
+
+
+def check_gomemlimit(name, obj):
+    for c in pod_spec(obj)["containers"]:
+        if not c.get("image", "").startswith(GO_IMAGES):
+            continue
+        where = f"{name} {kn(obj)} container {c['name']}"
+        env = {e["name"]: e.get("value") for e in c.get("env", [])}
+        limit = memory_mib(c.get("resources", {}).get("limits", {}).get("memory"))
+        gml = re.fullmatch(r"(\d+)MiB", str(env.get("GOMEMLIMIT")))
+        if not gml:
+            fail(where, f"GOMEMLIMIT is {env.get('GOMEMLIMIT')!r}, want NNNMiB")
+        elif limit and not 0.6 * limit <= int(gml.group(1)) <= 0.9 * limit:
+            fail(where, f"GOMEMLIMIT {gml.group(1)}MiB is not 60-90% of the {limit:.0f}Mi limit")
+
+
+def selects(selector, labels):
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def pod_labels(objs):
+    """(owner, labels) of every pod template, operator-managed Prometheus included."""
+    out = []
+    for o in objs:
+        if o["kind"] in WORKLOAD_KINDS:
+            out.append((kn(o), o["spec"]["template"]["metadata"].get("labels", {})))
+        elif o["kind"] == "Prometheus":
+            labels = dict(o["spec"].get("podMetadata", {}).get("labels", {}))
+            labels.update({"app.kubernetes.io/name": "prometheus", "prometheus": o["metadata"]["name"]})
+            out.append((kn(o), labels))
+    return out
+
+
+def check_guide(name, objs):
+    """The guide's troubleshooting commands find what they name."""
+    pods = pod_labels(objs)
+    for app in ("otel-collector", "loki", "prometheus", "strata", "jaeger", "grafana"):
+        if not any(l.get("app") == app for _, l in pods):
+            fail(name, f"no pod labelled app={app} (kubectl logs -n observability -l app={app})")
+    if find(objs, "Deployment", "jaeger") is None:
+        fail(name, "no Deployment jaeger (kubectl logs -n observability deployment/jaeger)")
+    alias = find(objs, "Service", "prometheus-kube-prometheus-prometheus")
+    if alias is None or not any(p["port"] == 9090 for p in alias["spec"]["ports"]) \
+            or not any(selects(alias["spec"].get("selector"), l) and l.get("app") == "prometheus" for _, l in pods):
+        fail(name, "no Service prometheus-kube-prometheus-prometheus on 9090 selecting Prometheus "
+             "(kubectl port-forward svc/prometheus-kube-prometheus-prometheus 9090:9090)")
+    for o in objs:
+        if o["kind"] == "Service" and o["spec"].get("selector"):
+            if not any(selects(o["spec"]["selector"], l) for _, l in pods):
+                fail(name, f"{kn(o)}: selector {o['spec']['selector']} matches no pod")
+
+
+def check_jaeger(name, objs, configmaps):
+    cfgs = [e["jaeger.yaml"] for cm, (_, e) in configmaps.items() if cm.startswith("jaeger-config")]
+    dep = find(objs, "Deployment", "jaeger")
+    if not cfgs or dep is None:
+        fail(name, "no Jaeger Deployment with a jaeger-config ConfigMap")
+        return
+    cfg = cfgs[0]
+    where = f"{name} jaeger.yaml"
+    if not container(dep)["image"].startswith("jaegertracing/jaeger:2."):
+        fail(where, f"image {container(dep)['image']} is not Jaeger v2")
+    ext = cfg.get("extensions", {})
+    query = ext.get("jaeger_query", {}).get("storage", {})
+    backends = ext.get("jaeger_storage", {}).get("backends", {})
+    badger = backends.get(query.get("traces"), {}).get("badger")
+    if not badger or badger.get("ttl", {}).get("spans") != "120h" or badger.get("ephemeral") is not False:
+        fail(where, "spans are not kept in persistent Badger for 120h (5 days)")
+    else:
+        mounts = [m["mountPath"] for m in container(dep).get("volumeMounts", [])]
+        for d in badger.get("directories", {}).values():
+            if not any(d.startswith(m.rstrip("/") + "/") for m in mounts):
+                fail(where, f"Badger directory {d} is not on a mounted volume")
+    prom = ext.get("jaeger_storage", {}).get("metric_backends", {}).get(query.get("metrics"), {}).get("prometheus")
+    if not prom or prom.get("endpoint") != "http://prometheus.observability.svc:9090":
+        fail(where, "SPM (jaeger_query.storage.metrics) is not backed by Prometheus")
+    for pname, p in cfg.get("service", {}).get("pipelines", {}).items():
+        for e in p.get("exporters", []):
+            if e.startswith("jaeger_storage_exporter") and \
+                    cfg["exporters"][e].get("trace_storage") != query.get("traces"):
+                fail(where, f"pipeline {pname} stores spans elsewhere than jaeger_query reads them")
+    pvc = find(objs, "PersistentVolumeClaim", "jaeger-data")
+    if pvc is None or pvc["spec"]["resources"]["requests"]["storage"] != "10Gi":
+        fail(name, "Jaeger's volume jaeger-data is not 10Gi")
+    if dep["spec"].get("strategy", {}).get("type") != "Recreate":
+        fail(name, "Deployment jaeger must use the Recreate strategy (Badger locks its directory)")
+
+
+def check_logs(name, configmaps, objs):
+    cms = [e["config.yaml"] for cm, (_, e) in configmaps.items() if cm.startswith("otel-collector-config")]
+    if not cms:
+        return
+    cfg = cms[0]
+    where = f"{name} otel-collector logs"
+    fl = cfg.get("receivers", {}).get("filelog")
+    ds = find(objs, "DaemonSet", "otel-collector")
+    if not fl or ds is None:
+        fail(where, "no filelog receiver")
+        return
+    if "/var/log/pods/*/*/*.log" not in fl.get("include", []):
+        fail(where, "filelog does not read /var/log/pods/*/*/*.log")
+    ops = fl.get("operators", [])
+    if not any(o.get("type") == "container" and o.get("format") == "cri" for o in ops):
+        fail(where, "no container parser for the CRI format")
+    if not any(o.get("type") == "recombine" for o in ops):
+        fail(where, "no multiline (recombine) operator")
+    own = f"/var/log/pods/{NAMESPACE}_otel-collector-x7k2p_0000/{container(ds)['name']}/0.log"
+    other = f"/var/log/pods/ml-platform_mlflow-0_0000/mlflow/0.log"
+    if not any(fnmatch.fnmatch(own, p) for p in fl.get("exclude", [])):
+        fail(where, f"the collector's own logs ({own}) are not excluded")
+    if any(fnmatch.fnmatch(other, p) for p in fl.get("exclude", [])):
+        fail(where, f"other pods' logs ({other}) are excluded")
+    pipes = cfg.get("service", {}).get("pipelines", {})
+    for pname, p in pipes.items():
+        if "filelog" in p.get("receivers", []):
+            procs = p.get("processors", [])
+            if "k8sattributes" not in procs:
+                fail(where, f"pipeline {pname}: no k8sattributes")
+            stmts = " ".join(s for proc in procs if proc.startswith("transform")
+                             for st in cfg["processors"][proc].get("log_statements", []) for s in st.get("statements", []))
+            for label in ("namespace", "pod", "container", "app"):
+                if f'set(attributes["{label}"]' not in stmts:
+                    fail(where, f"pipeline {pname}: resource attribute {label} is not set")
+    if not any("filelog" in p.get("receivers", []) for p in pipes.values()):
+        fail(where, "no pipeline reads the filelog receiver")
+    loki = [e["loki.yaml"] for cm, (_, e) in configmaps.items() if cm.startswith("loki-config")]
+    attrs = set()
+    for ac in (loki[0] if loki else {}).get("limits_config", {}).get("otlp_config", {}) \
+            .get("resource_attributes", {}).get("attributes_config", []):
+        if ac.get("action") == "index_label":
+            attrs |= set(ac.get("attributes", []))
+    if not {"namespace", "pod", "container", "app"} <= attrs:
+        fail(name, f"Loki does not index namespace, pod, container, app (index_label: {sorted(attrs)})")
+    spec = pod_spec(ds)
+    vols = {v["name"]: v for v in spec.get("volumes", [])}
+    mounts = {m["mountPath"]: m for m in container(ds).get("volumeMounts", [])}
+    m = mounts.get("/var/log/pods")
+    if not m or not m.get("readOnly") or vols.get(m["name"], {}).get("hostPath", {}).get("path") != "/var/log/pods":
+        fail(name, "otel-collector does not mount the host's /var/log/pods read-only")
+    psc = spec.get("securityContext", {})
+    if psc.get("runAsUser", 0) == 0 or 0 not in psc.get("supplementalGroups", []):
+        fail(name, "otel-collector should read the 0640 root:root log files as non-root in group 0")
+    sa = spec.get("serviceAccountName")
+    bound = set()
+    for b in objs:
+        if b["kind"] == "ClusterRoleBinding" and any(s.get("name") == sa for s in b.get("subjects", [])):
+            role = find(objs, "ClusterRole", b["roleRef"]["name"])
+            for r in (role or {}).get("rules", []):
+                if {"list", "watch"} <= set(r.get("verbs", [])):
+                    bound |= set(r.get("resources", []))
+    if not {"pods", "namespaces", "replicasets"} <= bound:
+        fail(name, f"otel-collector's ServiceAccount {sa!r} cannot list/watch pods, namespaces, replicasets")
+
+
+def check_operator(name, objs, configmaps):
+    prom = find(objs, "Prometheus", "prometheus")
+    if prom is None:
+        return
+    s = prom["spec"]
+    where = f"{name} Prometheus/prometheus"
+    if find(objs, "StatefulSet", "prometheus") is not None:
+        fail(name, "both the plain Prometheus StatefulSet and the operator's Prometheus are deployed")
+    if s.get("retention") != "15d":
+        fail(where, "retention is not 15d")
+    if s.get("storage", {}).get("volumeClaimTemplate", {}).get("spec", {}).get("resources", {}) \
+            .get("requests", {}).get("storage") != "20Gi":
+        fail(where, "volume is not 20Gi")
+    if "http://strata.observability.svc:8428/api/v1/write" not in [rw.get("url") for rw in s.get("remoteWrite", [])]:
+        fail(where, "does not remote-write to Strata")
+    if not s.get("enableRemoteWriteReceiver"):
+        fail(where, "does not accept remote_write (the collector's metrics)")
+    for sel in ("serviceMonitorSelector", "serviceMonitorNamespaceSelector", "podMonitorSelector",
+                "podMonitorNamespaceSelector", "ruleSelector", "ruleNamespaceSelector"):
+        if s.get(sel) != {}:
+            fail(where, f"{sel} is not {{}} (every object in every namespace)")
+    if not str(s.get("image", "")).startswith("prom/prometheus:v3.5."):
+        fail(where, "image is not the Prometheus 3.5 LTS line")
+    if find(objs, "ServiceAccount", s.get("serviceAccountName", "default")) is None:
+        fail(where, f"no ServiceAccount {s.get('serviceAccountName')!r}")
+    add = s.get("additionalScrapeConfigs", {})
+    sec = find(objs, "Secret", add.get("name"))
+    if sec is None or add.get("key") not in {**sec.get("data", {}), **sec.get("stringData", {})}:
+        fail(where, f"additionalScrapeConfigs {add} names no Secret key")
+    if not any(o["kind"] == "PrometheusRule" for o in objs):
+        fail(name, "no PrometheusRule (the rules)")
+    services = {o["metadata"]["name"]: o for o in objs if o["kind"] == "Service"}
+    monitors = [o for o in objs if o["kind"] == "ServiceMonitor"]
+    if not monitors:
+        fail(name, "no ServiceMonitor")
+    for sm in monitors:
+        sel = sm["spec"]["selector"]
+        hits = []
+        for svc in services.values():
+            labels = svc["metadata"].get("labels", {})
+            if not selects(sel.get("matchLabels", {}), labels):
+                continue
+            ok = True
+            for e in sel.get("matchExpressions", []):
+                has = e["key"] in labels
+                if e["operator"] == "DoesNotExist" and has or e["operator"] == "Exists" and not has \
+                        or e["operator"] == "In" and labels.get(e["key"]) not in e["values"] \
+                        or e["operator"] == "NotIn" and labels.get(e["key"]) in e["values"]:
+                    ok = False
+            if ok:
+                hits.append(svc)
+        if len(hits) != 1:
+            fail(name, f"{kn(sm)} selects {[h['metadata']['name'] for h in hits]}, want exactly one Service")
+        for ep in sm["spec"]["endpoints"]:
+            for h in hits:
+                if not any(p.get("name") == ep.get("port") for p in h["spec"]["ports"]):
+                    fail(name, f"{kn(sm)}: Service {h['metadata']['name']} has no port {ep.get('port')!r}")
+        for h in hits:
+            if h["metadata"].get("annotations", {}).get("prometheus.io/scrape") == "true":
+                fail(name, f"{kn(sm)}: Service {h['metadata']['name']} is also scraped by annotation (twice)")
+
+
 def check_rpi(name, objs):
+    strata = find(objs, "StatefulSet", "strata")
+    if strata and not container(strata)["image"].startswith("localhost/strata:"):
+        fail(name, f"Strata's image {container(strata)['image']} is not the locally built localhost/strata")
+    if strata and container(strata).get("imagePullPolicy") != "IfNotPresent":
+        fail(name, "Strata's imagePullPolicy must be IfNotPresent (the image is imported, not pulled)")
+    pods = pod_labels(objs)
+    for port, app in LB_PORTS.items():
+        lbs = [o for o in objs if o["kind"] == "Service" and o["spec"].get("type") == "LoadBalancer"
+               and any(p["port"] == port for p in o["spec"]["ports"])]
+        if len(lbs) != 1 or not any(selects(lbs[0]["spec"]["selector"], l) and l.get("app") == app for _, l in pods):
+            fail(name, f"no LoadBalancer Service on port {port} for {app} (http://*.local:{port})")
+    for obj in objs:
+        if obj["kind"] == "PersistentVolumeClaim" and obj["spec"].get("storageClassName") != "local-path":
+            fail(f"{name} {kn(obj)}", "volume not on storage class local-path")
     for obj in objs:
         if obj["kind"] in ("Deployment", "StatefulSet"):
             if pod_spec(obj).get("nodeSelector", {}).get("kubernetes.io/arch") != "arm64":
@@ -432,10 +689,14 @@ def main(argv):
                 fail(f"{name} {kn(obj)}", f"namespace {ns!r}, want {NAMESPACE!r}")
             if obj["kind"] in WORKLOAD_KINDS:
                 check_containers(name, obj)
+                check_gomemlimit(name, obj)
         configmaps = parse_configmaps(name, objs)
         check_references(name, objs)
         check_otel(name, configmaps, objs)
         check_table(name, objs, configmaps)
+        check_logs(name, configmaps, objs)
+        check_guide(name, objs)
+        check_operator(name, objs, configmaps)
         if name.startswith("rpi"):
             check_rpi(name, objs)
         kinds = defaultdict(int)

@@ -8,6 +8,7 @@ mod connections;
 mod corruption;
 mod crash_server;
 mod deploy;
+mod deploy_smoke;
 mod disk_full;
 mod fuzz_regressions;
 mod hostile;
