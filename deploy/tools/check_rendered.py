@@ -383,8 +383,8 @@ def check_table(name, objs, configmaps):
     p = find(objs, "StatefulSet", "prometheus")
     if p and "--web.enable-remote-write-receiver" not in container(p).get("args", []):
         fail(name, "Prometheus does not accept remote_write (the collector's metrics)")
-    if p and not container(p)["image"].startswith("prom/prometheus:v3.5."):
-        fail(name, f"Prometheus image {container(p)['image']} is not the 3.5 LTS line")
+    if p and not container(p)["image"].startswith("prom/prometheus:v3.13."):
+        fail(name, f"Prometheus image {container(p)['image']} is not the 3.13 LTS line (supported until July 2027)")
     check_jaeger(name, objs, configmaps)
     grafana = find(objs, "Deployment", "grafana")
     if grafana:
@@ -594,8 +594,8 @@ def check_operator(name, objs, configmaps):
                 "podMonitorNamespaceSelector", "ruleSelector", "ruleNamespaceSelector"):
         if s.get(sel) != {}:
             fail(where, f"{sel} is not {{}} (every object in every namespace)")
-    if not str(s.get("image", "")).startswith("prom/prometheus:v3.5."):
-        fail(where, "image is not the Prometheus 3.5 LTS line")
+    if not str(s.get("image", "")).startswith("prom/prometheus:v3.13."):
+        fail(where, "image is not the Prometheus 3.13 LTS line (supported until July 2027)")
     if find(objs, "ServiceAccount", s.get("serviceAccountName", "default")) is None:
         fail(where, f"no ServiceAccount {s.get('serviceAccountName')!r}")
     add = s.get("additionalScrapeConfigs", {})
