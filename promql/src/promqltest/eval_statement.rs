@@ -11,7 +11,7 @@ use crate::eval::{
 use super::Outcome;
 use super::expect::Expectation;
 use super::mem_querier::MemQuerier;
-use super::script::script_duration;
+use super::script::{EvalMode, Legacy, script_duration};
 
 fn calls_time_dependent(e: &Expr) -> bool {
     match e {
@@ -91,28 +91,26 @@ fn range_mode_check(
         ),
         other => other,
     };
-    match exp.check(Ok(at_t), true) {
+    match exp.check(Ok(at_t), EvalMode::Instant) {
         Outcome::Fail(why) => Outcome::Fail(format!("range-mode re-run at {t}: {why}")),
         o => o,
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 pub(super) fn run_eval(
     store: &MemQuerier,
     expr: &Expr,
     words: &[&str],
-    instant: bool,
-    legacy_fail: bool,
-    legacy_ordered: bool,
+    mode: EvalMode,
+    legacy: Legacy,
     block: &[&str],
     opts: &EvalOptions,
 ) -> Outcome {
-    let exp = match Expectation::parse(block, legacy_fail, legacy_ordered) {
+    let exp = match Expectation::parse(block, legacy) {
         Ok(e) => e,
         Err(o) => return o,
     };
-    if !instant {
+    if mode == EvalMode::Range {
         let (Some(s), Some(e), Some(st)) = (
             words.get(3).and_then(|w| script_duration(w)),
             words.get(5).and_then(|w| script_duration(w)),
@@ -122,7 +120,7 @@ pub(super) fn run_eval(
         };
         let result = eval_range_annotated(store, expr, s, e, st, opts);
         let annotations = result.as_ref().map(|r| r.1.clone()).unwrap_or_default();
-        let o = exp.check(result.map(|r| r.0), false);
+        let o = exp.check(result.map(|r| r.0), EvalMode::Range);
         if o != Outcome::Pass || exp.fail {
             return o;
         }
@@ -136,7 +134,7 @@ pub(super) fn run_eval(
     }
     let result = eval_instant_annotated(store, expr, t, opts);
     let annotations = result.as_ref().map(|r| r.1.clone()).unwrap_or_default();
-    let first = exp.check(result.map(|r| r.0), true);
+    let first = exp.check(result.map(|r| r.0), EvalMode::Instant);
     if first != Outcome::Pass {
         return first;
     }
@@ -173,7 +171,7 @@ pub(super) fn run_eval(
         vec![-10 * t, 0, t / 5, t, 10 * t]
     };
     for at in times {
-        match exp.check(eval_instant(store, &pinned, at, opts), true) {
+        match exp.check(eval_instant(store, &pinned, at, opts), EvalMode::Instant) {
             Outcome::Pass => {}
             Outcome::Fail(why) => {
                 return Outcome::Fail(format!("with @ {t} evaluated at {at}: {why}"));

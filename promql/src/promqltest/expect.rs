@@ -8,7 +8,9 @@ use crate::eval::Value;
 
 use super::Outcome;
 use super::compare::{compare_instant, compare_range, float_eq};
-use super::script::{parse_labels, parse_values, script_duration, script_number, split_series};
+use super::script::{
+    EvalMode, Legacy, parse_labels, parse_values, script_duration, script_number, split_series,
+};
 
 /// What an eval block expects.
 #[derive(Debug, Default)]
@@ -155,14 +157,10 @@ impl AnnotationRule {
 }
 
 impl Expectation {
-    pub(super) fn parse(
-        block: &[&str],
-        legacy_fail: bool,
-        legacy_ordered: bool,
-    ) -> Result<Expectation, Outcome> {
+    pub(super) fn parse(block: &[&str], legacy: Legacy) -> Result<Expectation, Outcome> {
         let mut e = Expectation {
-            fail: legacy_fail,
-            ordered: legacy_ordered,
+            fail: legacy == Legacy::Fail,
+            ordered: legacy == Legacy::Ordered,
             ..Expectation::default()
         };
         for l in block {
@@ -275,8 +273,9 @@ impl Expectation {
     pub(super) fn check(
         &self,
         result: Result<Value, crate::eval::EvalError>,
-        instant: bool,
+        mode: EvalMode,
     ) -> Outcome {
+        let instant = mode == EvalMode::Instant;
         let value = match (result, self.fail) {
             (Err(e), true) => return self.check_error(&e.to_string()),
             (Err(e), false) => return Outcome::Fail(format!("unexpected error: {e}")),

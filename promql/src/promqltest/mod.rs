@@ -123,14 +123,14 @@ fn eval_outcome(
         line,
         command,
         words,
-        instant,
+        mode,
         query,
         block,
     } = statement;
     match crate::parse(query) {
         // Prometheus' runner counts an error when the query is
         // created as a failure too.
-        Err(e) => match Expectation::parse(block, command == "eval_fail", false) {
+        Err(e) => match Expectation::parse(block, script::Legacy::of(command)) {
             Ok(exp) if exp.fail => exp.check_error(&e.to_string()),
             Ok(_) => Outcome::Fail(format!("parse error: {e}")),
             Err(o) => o,
@@ -140,9 +140,8 @@ fn eval_outcome(
                 store,
                 &expr,
                 words,
-                *instant,
-                command == "eval_fail",
-                command == "eval_ordered",
+                *mode,
+                script::Legacy::of(command),
                 block,
                 opts,
             );

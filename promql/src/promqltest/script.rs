@@ -246,6 +246,38 @@ pub(super) fn parse_load(lines: &[&str], mut i: usize) -> Result<(Load, usize), 
     Ok((load, i))
 }
 
+/// Whether an `eval` statement is an instant or a range query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum EvalMode {
+    /// `eval instant at <t> <query>`.
+    Instant,
+    /// `eval range from <start> to <end> step <step> <query>`.
+    Range,
+}
+
+/// What an `eval` header's command asks for besides the expectation lines:
+/// the legacy forms `eval_fail` and `eval_ordered`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Legacy {
+    /// Plain `eval`: only the expectation lines say what to expect.
+    None,
+    /// `eval_fail`: the query must fail.
+    Fail,
+    /// `eval_ordered`: the result must come in the listed order.
+    Ordered,
+}
+
+impl Legacy {
+    /// The legacy form a command names.
+    pub(super) fn of(command: &str) -> Legacy {
+        match command {
+            "eval_fail" => Legacy::Fail,
+            "eval_ordered" => Legacy::Ordered,
+            _ => Legacy::None,
+        }
+    }
+}
+
 /// An `eval` statement as written: header and expectation block.
 #[derive(Debug)]
 pub(super) struct EvalStatement<'a> {
@@ -255,8 +287,8 @@ pub(super) struct EvalStatement<'a> {
     pub(super) command: String,
     /// The header's words (`eval instant at 5m ...`).
     pub(super) words: Vec<&'a str>,
-    /// `instant` (true) or `range`.
-    pub(super) instant: bool,
+    /// `instant` or `range`.
+    pub(super) mode: EvalMode,
     /// The query text.
     pub(super) query: String,
     /// The expectation lines under the header.
@@ -272,9 +304,9 @@ pub(super) fn parse_eval<'a>(
     let line = lines[i];
     let start_line = i + 1;
     let words: Vec<&str> = line.split_whitespace().collect();
-    let (instant, query_at) = match words.get(1) {
-        Some(&"instant") => (true, 4),
-        Some(&"range") => (false, 8),
+    let (mode, query_at) = match words.get(1) {
+        Some(&"instant") => (EvalMode::Instant, 4),
+        Some(&"range") => (EvalMode::Range, 8),
         _ => return Err(format!("line {start_line}: bad eval")),
     };
     let mut rest = line;
@@ -297,7 +329,7 @@ pub(super) fn parse_eval<'a>(
         line: start_line,
         command: command(line),
         words,
-        instant,
+        mode,
         query,
         block,
     };
