@@ -37,6 +37,14 @@
 //! [`encoding`]) are public for tools and fuzzing; their formats are
 //! described byte by byte in `FORMAT.md`.
 //!
+//! Ids are typed, each a zero-cost wrapper of the `u64` on disk, so one
+//! kind cannot be passed where another is meant: [`SeriesRef`] names a head
+//! series (in WAL records and head postings), [`index::BlockSeriesId`] a
+//! series inside one block (its postings, [`block::Block::series`]), and
+//! [`block::ChunkRef`] a chunk in a block's segment files
+//! ([`block::ChunkMeta`]). The postings algebra ([`index::postings`],
+//! [`index::postings_for_matchers`]) is generic over the id type.
+//!
 //! ```
 //! use strata_engine::{Clock, Labels, MatchType, Matcher, Options, Querier, Storage, SystemClock};
 //!

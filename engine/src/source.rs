@@ -193,7 +193,7 @@ fn block_chunk<'b>(b: &'b Block, m: &ChunkMeta) -> Result<(Encoding, ChunkBytes<
     let enc = Encoding::from_u8(m.encoding).ok_or_else(|| {
         Error::corruption(
             b.dir().join("chunks"),
-            crate::block::chunk_file_offset(m.chunk_ref),
+            m.chunk_ref.file_offset(),
             format!("unknown chunk encoding {}", m.encoding),
         )
     })?;
@@ -210,7 +210,7 @@ fn chunk_error(at: Option<(&Block, &ChunkMeta)>, e: crate::chunk::ChunkError) ->
     match at {
         Some((b, m)) => Error::corruption(
             b.dir().join("chunks"),
-            crate::block::chunk_file_offset(m.chunk_ref),
+            m.chunk_ref.file_offset(),
             format!("chunk {:#x} does not decode: {e}", m.chunk_ref),
         ),
         None => Error::corruption("<head>", 0, e.to_string()),

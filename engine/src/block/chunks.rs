@@ -19,6 +19,7 @@ use crate::encoding::{Decbuf, Encbuf, crc32};
 use crate::error::{Error, Result};
 use crate::frame_cache;
 
+use super::chunk_ref::{ChunkLocation, ChunkRef};
 use super::mmap::Mapped;
 
 /// "STCK"
@@ -35,31 +36,9 @@ pub(crate) const DIR: &str = "chunks";
 /// A frame is closed once its chunks reach this many bytes, so every chunk
 /// starts below it and its offset fits the reference's 16 bits.
 const FRAME_TARGET: usize = 1 << 16;
-/// Set in references to chunks inside frames (version 2 segments).
-const FRAMED_REF: u64 = 1 << 63;
 
 pub(crate) fn segment_name(n: u32) -> String {
     format!("{n:06}")
-}
-
-/// Where a chunk reference points: segment number, byte offset in the
-/// segment file (of the frame, for framed chunks), and offset in the frame.
-pub(crate) fn locate(chunk_ref: u64) -> (u32, u64, Option<usize>) {
-    if chunk_ref & FRAMED_REF != 0 {
-        (
-            ((chunk_ref >> 48) & 0x7fff) as u32,
-            (chunk_ref >> 16) & 0xffff_ffff,
-            Some((chunk_ref & 0xffff) as usize),
-        )
-    } else {
-        ((chunk_ref >> 32) as u32, chunk_ref & 0xffff_ffff, None)
-    }
-}
-
-/// Byte offset in its segment file of what `chunk_ref` points at (for
-/// error messages).
-pub(crate) fn file_offset(chunk_ref: u64) -> u64 {
-    locate(chunk_ref).1
 }
 
 /// Writes chunks into compressed frames in numbered segment files.
@@ -87,9 +66,8 @@ impl ChunkWriter {
         })
     }
 
-    /// Adds one chunk; returns its reference
-    /// (`1 << 63 | segment << 48 | frame offset << 16 | offset in frame`).
-    pub(crate) fn write(&mut self, encoding: u8, data: &[u8]) -> Result<u64> {
+    /// Adds one chunk; returns its (framed) reference.
+    pub(crate) fn write(&mut self, encoding: u8, data: &[u8]) -> Result<ChunkRef> {
         if self.frame.is_empty() {
             let roll = match &self.file {
                 None => true,
@@ -103,11 +81,11 @@ impl ChunkWriter {
             self.frame_at = self.file.as_ref().map_or(HEADER_LEN, |f| f.2);
         }
         let n = self.file.as_ref().map_or(0, |f| f.0);
-        let inner = self.frame.len() as u64;
+        let inner = self.frame.len();
         self.frame.put_uvarint(data.len() as u64);
         self.frame.put_u8(encoding);
         self.frame.put_bytes(data);
-        let chunk_ref = FRAMED_REF | (u64::from(n) << 48) | (self.frame_at << 16) | inner;
+        let chunk_ref = ChunkRef::framed(n, self.frame_at, inner);
         if self.frame.len() >= FRAME_TARGET {
             self.flush_frame()?;
         }
@@ -246,8 +224,12 @@ impl ChunkReader {
 
     /// The data of chunk `chunk_ref`, after checking its crc32 (of the chunk
     /// or of its frame) and encoding.
-    pub(crate) fn chunk(&self, chunk_ref: u64, encoding: u8) -> Result<ChunkBytes<'_>> {
-        let (n, offset, inner) = locate(chunk_ref);
+    pub(crate) fn chunk(&self, chunk_ref: ChunkRef, encoding: u8) -> Result<ChunkBytes<'_>> {
+        let ChunkLocation {
+            segment: n,
+            offset,
+            in_frame: inner,
+        } = chunk_ref.locate();
         let path = self.dir.join(segment_name(n));
         let bad = |at: u64, why: String| Error::corruption(&path, at, why);
         let (seg, version) = n

@@ -2,6 +2,7 @@
 //! chunk segment files, read through memory maps. Layouts in `FORMAT.md`.
 
 mod build;
+mod chunk_ref;
 mod chunks;
 mod meta;
 mod mmap;
@@ -13,9 +14,10 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+pub use crate::index::BlockSeriesId;
 pub(crate) use build::{chunks_of, to_write};
+pub use chunk_ref::ChunkRef;
 pub use chunks::ChunkBytes;
-pub(crate) use chunks::file_offset as chunk_file_offset;
 pub use meta::{BlockId, BlockMeta, BlockStats};
 pub use reader::Block;
 pub use writer::BlockWriter;
@@ -36,9 +38,8 @@ pub struct ChunkMeta {
     pub num_samples: u32,
     /// [`crate::chunk::Encoding`] tag.
     pub encoding: u8,
-    /// Where the chunk is in the block's chunk files: see `FORMAT.md`
-    /// (`1 << 63 | segment << 48 | frame offset << 16 | offset in frame`).
-    pub chunk_ref: u64,
+    /// Where the chunk is in the block's chunk files.
+    pub chunk_ref: ChunkRef,
 }
 
 /// A chunk handed to [`BlockWriter::add_series`].

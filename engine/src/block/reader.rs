@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::index::{IndexReader, PostingsSource};
+use crate::index::{BlockSeriesId, IndexReader, PostingsSource};
 use crate::labels::Labels;
 
 use super::chunks::{self, ChunkBytes, ChunkReader};
@@ -58,11 +58,12 @@ impl Block {
         self.index_data.len() as u64 + self.chunks.size_bytes()
     }
 
-    /// Labels and chunk metas of series `id` (ids come from the postings).
+    /// Labels and chunk metas of series `id` (ids come from this block's
+    /// postings).
     ///
     /// # Errors
     /// [`Error::Corruption`] for an id or entry that does not decode.
-    pub fn series(&self, id: u64) -> Result<(Labels, Vec<ChunkMeta>)> {
+    pub fn series(&self, id: BlockSeriesId) -> Result<(Labels, Vec<ChunkMeta>)> {
         self.index.series(&self.index_data, id)
     }
 
@@ -74,7 +75,7 @@ impl Block {
     /// As [`Block::series`].
     pub(crate) fn series_key_into(
         &self,
-        id: u64,
+        id: BlockSeriesId,
         key: &mut Vec<u8>,
         chunks: &mut Vec<ChunkMeta>,
     ) -> Result<()> {
@@ -100,7 +101,9 @@ impl Block {
 }
 
 impl PostingsSource for Block {
-    fn postings(&self, name: &str, value: &str) -> Result<Vec<u64>> {
+    type Id = BlockSeriesId;
+
+    fn postings(&self, name: &str, value: &str) -> Result<Vec<BlockSeriesId>> {
         self.index.postings(&self.index_data, name, value)
     }
 
@@ -108,7 +111,7 @@ impl PostingsSource for Block {
         self.index.label_values(name)
     }
 
-    fn all_postings(&self) -> Result<Vec<u64>> {
+    fn all_postings(&self) -> Result<Vec<BlockSeriesId>> {
         self.index.all_postings(&self.index_data)
     }
 }

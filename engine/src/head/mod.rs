@@ -266,7 +266,7 @@ impl Head {
             data: Mutex::new(SeriesData::default()),
             dropped: std::sync::atomic::AtomicBool::new(false),
         });
-        self.postings.write().add(series_ref.0, series.pairs());
+        self.postings.write().add(series_ref, series.pairs());
         self.by_ref[shard_of(series_ref.0)]
             .write()
             .insert(series_ref, series.clone());
@@ -353,7 +353,7 @@ impl Head {
         let refs = postings_for_matchers(self, matchers)?;
         Ok(refs
             .into_iter()
-            .filter_map(|r| self.get_by_ref(SeriesRef(r)))
+            .filter_map(|r| self.get_by_ref(r))
             .collect())
     }
 
@@ -424,12 +424,12 @@ impl Head {
         if gone.is_empty() {
             return;
         }
-        let mut refs: Vec<u64> = gone.iter().map(|s| s.series_ref.0).collect();
+        let mut refs: Vec<SeriesRef> = gone.iter().map(|s| s.series_ref).collect();
         refs.sort_unstable();
         {
             let mut aliases = self.aliases.write();
             if !aliases.is_empty() {
-                aliases.retain(|_, canonical| refs.binary_search(&canonical.0).is_err());
+                aliases.retain(|_, canonical| refs.binary_search(canonical).is_err());
             }
         }
         for series in gone {
@@ -461,7 +461,7 @@ impl Head {
             // A few series: remove them where they are; many: one sweep.
             if gone.len() < 64 {
                 for series in gone {
-                    postings.remove(series.series_ref.0, series.pairs());
+                    postings.remove(series.series_ref, series.pairs());
                 }
             } else {
                 postings.remove_all(&refs);
@@ -519,7 +519,9 @@ impl Head {
 }
 
 impl PostingsSource for Head {
-    fn postings(&self, name: &str, value: &str) -> Result<Vec<u64>> {
+    type Id = SeriesRef;
+
+    fn postings(&self, name: &str, value: &str) -> Result<Vec<SeriesRef>> {
         Ok(self.postings.read().get(name, value))
     }
 
@@ -527,7 +529,7 @@ impl PostingsSource for Head {
         Ok(self.postings.read().values(name))
     }
 
-    fn all_postings(&self) -> Result<Vec<u64>> {
+    fn all_postings(&self) -> Result<Vec<SeriesRef>> {
         Ok(self.postings.read().all())
     }
 }

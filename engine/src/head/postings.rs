@@ -5,18 +5,19 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::index::postings;
+use crate::series_ref::SeriesRef;
 
 /// label name -> label value -> sorted refs.
 #[derive(Debug, Default)]
 pub(crate) struct MemPostings {
-    by_name: HashMap<Arc<str>, HashMap<Arc<str>, Vec<u64>>>,
-    all: Vec<u64>,
+    by_name: HashMap<Arc<str>, HashMap<Arc<str>, Vec<SeriesRef>>>,
+    all: Vec<SeriesRef>,
 }
 
 impl MemPostings {
     pub(crate) fn add<'a>(
         &mut self,
-        series_ref: u64,
+        series_ref: SeriesRef,
         labels: impl Iterator<Item = (&'a str, &'a str)>,
     ) {
         for (n, v) in labels {
@@ -38,7 +39,7 @@ impl MemPostings {
 
     pub(crate) fn remove<'a>(
         &mut self,
-        series_ref: u64,
+        series_ref: SeriesRef,
         labels: impl Iterator<Item = (&'a str, &'a str)>,
     ) {
         for (n, v) in labels {
@@ -61,7 +62,7 @@ impl MemPostings {
     /// Removes the ids in `gone` (sorted) from every list in one sweep:
     /// linear in the postings, where removing ids one by one from long
     /// lists would shift them once per id.
-    pub(crate) fn remove_all(&mut self, gone: &[u64]) {
+    pub(crate) fn remove_all(&mut self, gone: &[SeriesRef]) {
         if gone.is_empty() {
             return;
         }
@@ -75,7 +76,7 @@ impl MemPostings {
         remove_sorted(&mut self.all, gone);
     }
 
-    pub(crate) fn get(&self, name: &str, value: &str) -> Vec<u64> {
+    pub(crate) fn get(&self, name: &str, value: &str) -> Vec<SeriesRef> {
         self.by_name
             .get(name)
             .and_then(|vals| vals.get(value))
@@ -94,7 +95,7 @@ impl MemPostings {
         self.by_name.keys().map(|n| n.to_string()).collect()
     }
 
-    pub(crate) fn all(&self) -> Vec<u64> {
+    pub(crate) fn all(&self) -> Vec<SeriesRef> {
         self.all.clone()
     }
 
@@ -108,7 +109,7 @@ impl MemPostings {
 
 /// Drops the ids in `gone` (sorted) from the sorted `list`; gives memory
 /// back when the list shrank to a quarter of its capacity.
-fn remove_sorted(list: &mut Vec<u64>, gone: &[u64]) {
+fn remove_sorted(list: &mut Vec<SeriesRef>, gone: &[SeriesRef]) {
     let mut rest = gone;
     list.retain(|x| {
         rest = rest
@@ -138,7 +139,10 @@ mod tests {
         let mut p = MemPostings::default();
         for i in 0..n {
             let l = pairs(i);
-            p.add(i, l.iter().map(|(a, b)| (a.as_str(), b.as_str())));
+            p.add(
+                SeriesRef(i),
+                l.iter().map(|(a, b)| (a.as_str(), b.as_str())),
+            );
         }
         p
     }
@@ -146,12 +150,12 @@ mod tests {
     proptest! {
         #[test]
         fn one_sweep_removes_what_one_by_one_removes(n in 1u64..200, gone in proptest::collection::btree_set(0u64..220, 0..200)) {
-            let gone: Vec<u64> = gone.into_iter().filter(|&g| g < n).collect();
+            let gone: Vec<SeriesRef> = gone.into_iter().filter(|&g| g < n).map(SeriesRef).collect();
             let mut swept = build(n);
             swept.remove_all(&gone);
             let mut single = build(n);
             for &g in &gone {
-                let l = pairs(g);
+                let l = pairs(g.0);
                 single.remove(g, l.iter().map(|(a, b)| (a.as_str(), b.as_str())));
             }
             prop_assert_eq!(swept.all(), single.all());

@@ -4,8 +4,10 @@
 pub mod postings;
 mod reader;
 pub mod select;
+mod series_id;
 mod writer;
 
 pub(crate) use reader::IndexReader;
 pub use select::{PostingsSource, postings_for_matchers};
+pub use series_id::BlockSeriesId;
 pub(crate) use writer::IndexWriter;

@@ -1,10 +1,15 @@
 //! Sorted lists of series ids ("postings") and the set algebra on them.
 //!
-//! A postings list is a strictly increasing `Vec<u64>`. The head uses series
-//! refs as ids, a block uses the position of the series in its index.
+//! A postings list is a strictly increasing `Vec` of ids. The head's ids are
+//! [`crate::SeriesRef`]s, a block's are [`crate::index::BlockSeriesId`]s (where
+//! the series is in its index file); the two must never mix, so the algebra
+//! is generic over the id type instead of working on bare `u64`s. Both are
+//! `Copy + Ord` newtypes over a `u64`: the functions are monomorphized per
+//! id type and compile to what they would on `u64`, with no conversion per
+//! element.
 
 /// Ids common to `a` and `b`.
-pub fn intersect(a: &[u64], b: &[u64]) -> Vec<u64> {
+pub fn intersect<T: Copy + Ord>(a: &[T], b: &[T]) -> Vec<T> {
     // Gallop through the longer list when sizes differ a lot.
     let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
     let mut out = Vec::with_capacity(small.len());
@@ -37,7 +42,7 @@ pub fn intersect(a: &[u64], b: &[u64]) -> Vec<u64> {
 }
 
 /// Ids in `a` that are not in `b`.
-pub fn without(a: &[u64], b: &[u64]) -> Vec<u64> {
+pub fn without<T: Copy + Ord>(a: &[T], b: &[T]) -> Vec<T> {
     let mut out = Vec::with_capacity(a.len());
     let mut j = 0;
     for &x in a {
@@ -52,12 +57,12 @@ pub fn without(a: &[u64], b: &[u64]) -> Vec<u64> {
 }
 
 /// Ids in any of `lists`, sorted and without repeats.
-pub fn union(lists: Vec<Vec<u64>>) -> Vec<u64> {
+pub fn union<T: Copy + Ord>(lists: Vec<Vec<T>>) -> Vec<T> {
     match lists.len() {
         0 => Vec::new(),
         1 => lists.into_iter().next().unwrap_or_default(),
         _ => {
-            let mut all: Vec<u64> = lists.into_iter().flatten().collect();
+            let mut all: Vec<T> = lists.into_iter().flatten().collect();
             all.sort_unstable();
             all.dedup();
             all
@@ -66,7 +71,7 @@ pub fn union(lists: Vec<Vec<u64>>) -> Vec<u64> {
 }
 
 /// Inserts `id` into a sorted list, keeping it sorted and free of repeats.
-pub fn insert(list: &mut Vec<u64>, id: u64) {
+pub fn insert<T: Copy + Ord>(list: &mut Vec<T>, id: T) {
     match list.last() {
         Some(&last) if last < id => list.push(id),
         None => list.push(id),
@@ -79,7 +84,7 @@ pub fn insert(list: &mut Vec<u64>, id: u64) {
 }
 
 /// Removes `id` from a sorted list if present.
-pub fn remove(list: &mut Vec<u64>, id: u64) {
+pub fn remove<T: Copy + Ord>(list: &mut Vec<T>, id: T) {
     if let Ok(i) = list.binary_search(&id) {
         list.remove(i);
     }

@@ -5,11 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::block::ChunkMeta;
+use crate::block::{ChunkMeta, ChunkRef};
 use crate::encoding::{Decbuf, DecodeError, crc32};
 use crate::error::{Error, Result};
 use crate::labels::{Label, Labels};
 
+use super::BlockSeriesId;
 use super::writer::{MAGIC, TOC_LEN, VERSION, VERSION_PLAIN_SERIES};
 
 /// Where a section's content lies in the file.
@@ -214,7 +215,11 @@ impl IndexReader {
     }
 
     /// Labels and chunk metas of series `id`.
-    pub(crate) fn series(&self, data: &[u8], id: u64) -> Result<(Labels, Vec<ChunkMeta>)> {
+    pub(crate) fn series(
+        &self,
+        data: &[u8],
+        id: BlockSeriesId,
+    ) -> Result<(Labels, Vec<ChunkMeta>)> {
         let mut labels = Vec::new();
         let mut chunks = Vec::new();
         self.decode_series(data, id, |n, v| labels.push(Label::new(n, v)), &mut chunks)?;
@@ -227,7 +232,7 @@ impl IndexReader {
     pub(crate) fn series_key_into(
         &self,
         data: &[u8],
-        id: u64,
+        id: BlockSeriesId,
         key: &mut Vec<u8>,
         chunks: &mut Vec<ChunkMeta>,
     ) -> Result<()> {
@@ -250,7 +255,7 @@ impl IndexReader {
     fn decode_series<'s>(
         &'s self,
         data: &[u8],
-        id: u64,
+        id: BlockSeriesId,
         mut label: impl FnMut(&'s str, &'s str),
         chunks: &mut Vec<ChunkMeta>,
     ) -> Result<()> {
@@ -261,14 +266,18 @@ impl IndexReader {
         // in the file; in plain entries (version 1), at the entry's.
         let frame;
         let (entries, start, report_at): (&[u8], usize, Option<usize>) = if self.framed_series {
-            frame = self.series_frame(content, id >> 16)?;
+            frame = self.series_frame(content, id.frame_offset())?;
             (
                 &frame[..],
-                (id & 0xffff) as usize,
-                Some(self.series.start + (id >> 16) as usize),
+                id.offset_in_frame(),
+                Some(self.series.start + id.frame_offset() as usize),
             )
         } else {
-            (content, usize::try_from(id).unwrap_or(usize::MAX), None)
+            (
+                content,
+                usize::try_from(id.get()).unwrap_or(usize::MAX),
+                None,
+            )
         };
         if start >= entries.len() {
             return Err(self.bad(self.series.start, format!("series id {id} out of range")));
@@ -307,7 +316,7 @@ impl IndexReader {
         chunks.reserve(nc);
         let (mut prev_max, mut prev_ref) = (0i64, 0u64);
         for i in 0..nc {
-            let (min_t, chunk_ref) = if i == 0 {
+            let (min_t, raw_ref) = if i == 0 {
                 (d.varint().map_err(at)?, d.uvarint().map_err(at)?)
             } else {
                 (
@@ -323,15 +332,15 @@ impl IndexReader {
                 max_t,
                 num_samples,
                 encoding,
-                chunk_ref,
+                chunk_ref: ChunkRef::from_raw(raw_ref),
             });
             prev_max = max_t;
-            prev_ref = chunk_ref;
+            prev_ref = raw_ref;
         }
         Ok(())
     }
 
-    fn list_at(&self, data: &[u8], offset: u64) -> Result<Vec<u64>> {
+    fn list_at(&self, data: &[u8], offset: u64) -> Result<Vec<BlockSeriesId>> {
         let content = data
             .get(self.postings.start..self.postings.start + self.postings.len)
             .unwrap_or(&[]);
@@ -350,13 +359,18 @@ impl IndexReader {
                 ));
             }
             id = id.wrapping_add(delta);
-            out.push(id);
+            out.push(BlockSeriesId::from_raw(id));
         }
         Ok(out)
     }
 
     /// Series ids with `name=value`.
-    pub(crate) fn postings(&self, data: &[u8], name: &str, value: &str) -> Result<Vec<u64>> {
+    pub(crate) fn postings(
+        &self,
+        data: &[u8],
+        name: &str,
+        value: &str,
+    ) -> Result<Vec<BlockSeriesId>> {
         let (Some(n), Some(v)) = (self.lookup(name)?, self.lookup(value)?) else {
             return Ok(Vec::new());
         };
@@ -373,7 +387,7 @@ impl IndexReader {
     }
 
     /// Every series id.
-    pub(crate) fn all_postings(&self, data: &[u8]) -> Result<Vec<u64>> {
+    pub(crate) fn all_postings(&self, data: &[u8]) -> Result<Vec<BlockSeriesId>> {
         self.list_at(data, 0)
     }
 

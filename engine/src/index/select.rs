@@ -8,13 +8,20 @@ use crate::index::postings;
 use crate::labels::{MatchType, Matcher};
 
 /// What an index must answer for [`postings_for_matchers`] to work on it.
+///
+/// Each index names its series by its own id type ([`PostingsSource::Id`]):
+/// the head by [`crate::SeriesRef`], a block by
+/// [`crate::index::BlockSeriesId`], so an id of one cannot be looked up in
+/// the other.
 pub trait PostingsSource {
+    /// The id a postings list holds (in the engine, a newtype over a `u64`).
+    type Id: Copy + Ord;
     /// Sorted ids of the series with label `name` equal to `value`.
-    fn postings(&self, name: &str, value: &str) -> Result<Vec<u64>>;
+    fn postings(&self, name: &str, value: &str) -> Result<Vec<Self::Id>>;
     /// Every value label `name` takes, in any order.
     fn label_values(&self, name: &str) -> Result<Vec<String>>;
     /// Sorted ids of every series.
-    fn all_postings(&self) -> Result<Vec<u64>>;
+    fn all_postings(&self) -> Result<Vec<Self::Id>>;
 }
 
 /// Sorted ids of the series that satisfy every matcher.
@@ -24,12 +31,12 @@ pub trait PostingsSource {
 pub fn postings_for_matchers<S: PostingsSource + ?Sized>(
     source: &S,
     matchers: &[Matcher],
-) -> Result<Vec<u64>> {
+) -> Result<Vec<S::Id>> {
     // Matchers that need the label present narrow the set by intersection;
     // those that also accept a missing label can only subtract series.
     let (narrowing, subtracting): (Vec<&Matcher>, Vec<&Matcher>) =
         matchers.iter().partition(|m| !m.matches_empty());
-    let mut result: Option<Vec<u64>> = None;
+    let mut result: Option<Vec<S::Id>> = None;
     for m in narrowing {
         let ps = matching_postings(source, m)?;
         result = Some(match result {
@@ -52,7 +59,7 @@ pub fn postings_for_matchers<S: PostingsSource + ?Sized>(
 }
 
 /// Series whose value of `m.name` is present and satisfies `m`.
-fn matching_postings<S: PostingsSource + ?Sized>(source: &S, m: &Matcher) -> Result<Vec<u64>> {
+fn matching_postings<S: PostingsSource + ?Sized>(source: &S, m: &Matcher) -> Result<Vec<S::Id>> {
     if m.kind == MatchType::Equal {
         return source.postings(&m.name, &m.value);
     }
@@ -74,7 +81,7 @@ fn matching_postings<S: PostingsSource + ?Sized>(source: &S, m: &Matcher) -> Res
 
 /// For a matcher that accepts the empty value: series that have the label
 /// with a value the matcher rejects.
-fn excluded_postings<S: PostingsSource + ?Sized>(source: &S, m: &Matcher) -> Result<Vec<u64>> {
+fn excluded_postings<S: PostingsSource + ?Sized>(source: &S, m: &Matcher) -> Result<Vec<S::Id>> {
     if m.kind == MatchType::NotEqual {
         return source.postings(&m.name, &m.value);
     }
@@ -98,6 +105,8 @@ mod tests {
     struct Brute(Vec<Labels>);
 
     impl PostingsSource for Brute {
+        type Id = u64;
+
         fn postings(&self, name: &str, value: &str) -> Result<Vec<u64>> {
             Ok((0..self.0.len() as u64)
                 .filter(|&i| self.0[i as usize].get(name) == Some(value))

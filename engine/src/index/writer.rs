@@ -6,6 +6,8 @@ use crate::block::ChunkMeta;
 use crate::encoding::Encbuf;
 use crate::labels::key_pairs;
 
+use super::BlockSeriesId;
+
 /// "STIX"
 pub(crate) const MAGIC: u32 = 0x5354_4958;
 /// Version 2: series entries in zstd-compressed frames.
@@ -35,16 +37,16 @@ pub(crate) fn encode_chunk_metas(chunks: &[ChunkMeta], e: &mut Encbuf) {
     for (i, c) in chunks.iter().enumerate() {
         if i == 0 {
             e.put_varint(c.min_t);
-            e.put_uvarint(c.chunk_ref);
+            e.put_uvarint(c.chunk_ref.get());
         } else {
             e.put_varint(c.min_t.wrapping_sub(prev_max));
-            e.put_uvarint(c.chunk_ref.wrapping_sub(prev_ref));
+            e.put_uvarint(c.chunk_ref.get().wrapping_sub(prev_ref));
         }
         e.put_uvarint(c.max_t.wrapping_sub(c.min_t) as u64);
         e.put_uvarint(u64::from(c.num_samples));
         e.put_u8(c.encoding);
         prev_max = c.max_t;
-        prev_ref = c.chunk_ref;
+        prev_ref = c.chunk_ref.get();
     }
 }
 
@@ -99,14 +101,14 @@ impl IndexWriter {
         // decompressed frame, so ids increase with label order.
         content.clear();
         let mut ids = Vec::with_capacity(self.series.len());
-        let mut pairs: BTreeMap<(&str, &str), Vec<u64>> = BTreeMap::new();
+        let mut pairs: BTreeMap<(&str, &str), Vec<BlockSeriesId>> = BTreeMap::new();
         let mut frame = Encbuf::with_capacity(SERIES_FRAME_TARGET * 2);
         let mut frame_at = 0u64;
         for (key, chunk_bytes) in &self.series {
             if frame.is_empty() {
                 frame_at = content.len() as u64;
             }
-            let id = (frame_at << 16) | frame.len() as u64;
+            let id = BlockSeriesId::framed(frame_at, frame.len());
             ids.push(id);
             frame.put_uvarint(key_pairs(key).count() as u64);
             for (n, v) in key_pairs(key) {
@@ -143,12 +145,12 @@ impl IndexWriter {
 
         // Postings: the list of all series first, then one per label pair.
         content.clear();
-        let put_list = |content: &mut Encbuf, list: &[u64]| {
+        let put_list = |content: &mut Encbuf, list: &[BlockSeriesId]| {
             content.put_uvarint(list.len() as u64);
             let mut prev = 0;
-            for &id in list {
-                content.put_uvarint(id - prev);
-                prev = id;
+            for id in list {
+                content.put_uvarint(id.get() - prev);
+                prev = id.get();
             }
         };
         put_list(&mut content, &ids);
