@@ -127,7 +127,7 @@ impl Series {
     /// All samples in the selected time range.
     ///
     /// # Errors
-    /// [`Error::Corruption`] when a chunk fails its checksum or does not decode.
+    /// [`Error::Corruption`](crate::Error::Corruption) when a chunk fails its checksum or does not decode.
     pub fn samples(&self) -> Result<Vec<Sample>> {
         // Sources that do not overlap in time (a series spread over
         // consecutive blocks, the usual case) are read one after the other;

@@ -11,7 +11,7 @@ use crate::labels::{Label, Labels};
 use crate::series_ref::SeriesRef;
 use crate::wal::{Record, RefSample, SeriesRecord};
 
-/// A batch of samples to store; see [`Storage::appender`].
+/// A batch of samples to store; see [`Storage::appender`](crate::Storage::appender).
 ///
 /// Each [`Appender::append`] checks its sample at once and returns a typed
 /// error for a bad one, which is then left out; the rest of the batch is
@@ -48,7 +48,7 @@ impl<'a> Appender<'a> {
     /// [`Error::InvalidLabels`] when `labels` break the storage's
     /// [`crate::LabelLimits`] or are empty; [`Error::OutOfBounds`] when `t`
     /// is older than the retention period allows; [`Error::TooFarInFuture`]
-    /// when `t` is more than [`Options::max_future_ms`] ahead of the
+    /// when `t` is more than [`Options::max_future_ms`](crate::Options::max_future_ms) ahead of the
     /// storage's clock. The sample is not added.
     pub fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<()> {
         check_limits(labels, &self.inner.opts.label_limits)?;

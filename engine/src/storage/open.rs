@@ -19,7 +19,7 @@ use crate::retention;
 use crate::tombstones::Tombstones;
 use crate::wal::{Record, Wal};
 
-/// Something [`Storage::open`] found wrong and worked around.
+/// Something [`Storage::open`](crate::Storage::open) found wrong and worked around.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Damage {
     /// The damaged file or directory.
