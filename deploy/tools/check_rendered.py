@@ -30,6 +30,9 @@ For every rendering (the output of `kubectl kustomize`), it checks:
   app=loki, Deployment jaeger, Service prometheus-kube-prometheus-prometheus
   on 9090; every Service's selector matches a pod template;
 * Jaeger v2's configuration: Badger with a 120h span TTL, SPM on Prometheus;
+* the collector's and Jaeger's configurations name only components that the
+  pinned images contain (OTELCOL_CONTRIB_COMPONENTS, JAEGER_COMPONENTS), and
+  the container parser's `format`, if set, is one it accepts;
 * Prometheus Operator renderings (a `Prometheus` resource): 15d/20Gi,
   remote_write to Strata, selectors for every ServiceMonitor, PodMonitor and
   PrometheusRule, the plain StatefulSet gone, ServiceMonitors pointing at an
@@ -66,6 +69,42 @@ CONFIG_SECRETS = {"prometheus-additional-scrape-configs"}
 GO_IMAGES = ("prom/", "quay.io/prometheus", "grafana/", "jaegertracing/", "otel/")
 # The guide's ports on k3s ServiceLB (rpi): port -> app.kubernetes.io/name.
 LB_PORTS = {8428: "strata", 9090: "prometheus", 3100: "loki", 16686: "jaeger", 3000: "grafana"}
+# Component types of otel/opentelemetry-collector-contrib:0.120.0 that this
+# stack uses or might reach for (a subset, written here by hand): each was
+# looked up in distributions/otelcol-contrib/manifest.yaml of
+# open-telemetry/opentelemetry-collector-releases at tag v0.120.0 (which
+# builds the contrib modules v0.120.1 and core v0.120.0). A component not
+# listed may still exist in that image: check the manifest before adding it.
+OTELCOL_IMAGE = "otel/opentelemetry-collector-contrib:0.120.0"
+OTELCOL_CONTRIB_COMPONENTS = {
+    "receivers": {"otlp", "filelog", "prometheus", "hostmetrics", "kubeletstats", "k8s_cluster",
+                  "k8s_events", "k8sobjects", "journald", "jaeger", "zipkin", "syslog", "nop"},
+    "processors": {"batch", "memory_limiter", "k8sattributes", "resource", "resourcedetection",
+                   "attributes", "transform", "filter", "probabilistic_sampler", "tail_sampling",
+                   "groupbyattrs", "metricstransform", "cumulativetodelta", "deltatocumulative",
+                   "redaction"},
+    "exporters": {"otlp", "otlphttp", "prometheusremotewrite", "prometheus", "loki", "debug",
+                  "nop", "file", "loadbalancing"},
+    "connectors": {"spanmetrics", "servicegraph", "forward", "count", "routing", "exceptions"},
+    "extensions": {"health_check", "file_storage", "pprof", "zpages", "basicauth",
+                   "bearertokenauth", "headers_setter", "oauth2client"},
+}
+# The container parser's formats (pkg/stanza/operator/parser/container of
+# opentelemetry-collector-contrib); leaving `format` out detects it per line.
+CONTAINER_FORMATS = {"docker", "crio", "containerd"}
+# Every component type of jaegertracing/jaeger:2.10.0, from
+# cmd/jaeger/internal/components.go and the factories it registers
+# (jaegertracing/jaeger at tag v2.10.0), less the two e2e-test-only
+# extensions.
+JAEGER_IMAGE = "jaegertracing/jaeger:2.10.0"
+JAEGER_COMPONENTS = {
+    "receivers": {"otlp", "nop", "jaeger", "kafka", "zipkin"},
+    "processors": {"batch", "memory_limiter", "tail_sampling", "attributes", "filter", "adaptive_sampling"},
+    "exporters": {"debug", "otlp", "otlphttp", "nop", "jaeger_storage_exporter", "kafka", "prometheus"},
+    "connectors": {"forward", "spanmetrics"},
+    "extensions": {"healthcheckv2", "pprof", "zpages", "jaeger_query", "jaeger_storage",
+                   "remote_sampling", "expvar"},
+}
 SVC_URL = re.compile(r"\b([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.%s\.svc(?:\.cluster\.local)?:(\d+)" % NAMESPACE)
 
 failures = []
@@ -331,6 +370,31 @@ def check_otel(name, configmaps, objs):
         for port in (4317, 4318):
             if ports.get(port) != port:
                 fail(name, f"otel-collector DaemonSet does not expose {port} as hostPort")
+        check_components(where, cfg, container(ds[0])["image"], OTELCOL_IMAGE, OTELCOL_CONTRIB_COMPONENTS)
+        # The file_storage extension wants its directory to exist at start.
+        mounts = {m["mountPath"].rstrip("/") for m in container(ds[0]).get("volumeMounts", [])}
+        for ext, c in (cfg.get("extensions") or {}).items():
+            if ext.split("/")[0] == "file_storage" and str((c or {}).get("directory", "")).rstrip("/") not in mounts:
+                fail(where, f"extension {ext}: directory {(c or {}).get('directory')!r} is not a mount point "
+                            "(it must exist when the collector starts)")
+
+
+def check_components(where, cfg, image, expected_image, known):
+    """Every component the configuration defines (`type` or `type/name`) is in
+    `known`, the component list of `expected_image`, and so is every one the
+    service uses; the list only holds for that image."""
+    if image != expected_image:
+        fail(where, f"image {image} is not {expected_image}, whose component list this check holds: "
+                    "check the new version's components and update the list")
+        return
+    for kind, types in known.items():
+        for comp in (cfg.get(kind) or {}):
+            if comp.split("/")[0] not in types:
+                fail(where, f"{kind[:-1]} {comp}: no such component in {expected_image}")
+    svc = cfg.get("service", {})
+    for ext in svc.get("extensions", []):
+        if ext not in (cfg.get("extensions") or {}):
+            fail(where, f"service extension {ext} is not defined")
 
 
 def find(objs, kind, name):
@@ -481,6 +545,7 @@ def check_jaeger(name, objs, configmaps):
     where = f"{name} jaeger.yaml"
     if not container(dep)["image"].startswith("jaegertracing/jaeger:2."):
         fail(where, f"image {container(dep)['image']} is not Jaeger v2")
+    check_components(where, cfg, container(dep)["image"], JAEGER_IMAGE, JAEGER_COMPONENTS)
     ext = cfg.get("extensions", {})
     query = ext.get("jaeger_query", {}).get("storage", {})
     backends = ext.get("jaeger_storage", {}).get("backends", {})
@@ -521,8 +586,13 @@ def check_logs(name, configmaps, objs):
     if "/var/log/pods/*/*/*.log" not in fl.get("include", []):
         fail(where, "filelog does not read /var/log/pods/*/*/*.log")
     ops = fl.get("operators", [])
-    if not any(o.get("type") == "container" and o.get("format") == "cri" for o in ops):
-        fail(where, "no container parser for the CRI format")
+    parsers = [o for o in ops if o.get("type") == "container"]
+    if not parsers:
+        fail(where, "no container parser (CRI lines of /var/log/pods)")
+    for o in parsers:
+        if "format" in o and o["format"] not in CONTAINER_FORMATS:
+            fail(where, f"container parser format {o['format']!r} is not one of {sorted(CONTAINER_FORMATS)} "
+                        "(or left out, to detect it per line)")
     if not any(o.get("type") == "recombine" for o in ops):
         fail(where, "no multiline (recombine) operator")
     own = f"/var/log/pods/{NAMESPACE}_otel-collector-x7k2p_0000/{container(ds)['name']}/0.log"
