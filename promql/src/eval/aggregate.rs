@@ -124,72 +124,13 @@ impl Evaluator<'_> {
                 let Some(Err(label)) = param else {
                     return Err(EvalError::Execution("missing label".into()));
                 };
-                if strata_engine::validate_name(&label).is_err() {
-                    return Err(EvalError::Execution(format!(
-                        "invalid label name {label:?}"
-                    )));
-                }
-                let mut out: HashMap<Labels, StepSeries> = HashMap::new();
-                for s in &input {
-                    let base = group_labels(&s.labels, a);
-                    for (i, p) in s.points.iter().enumerate() {
-                        let Some(v) = p else { continue };
-                        let mut l: Vec<Label> =
-                            base.iter().filter(|x| x.name != label).cloned().collect();
-                        l.push(Label::new(label.clone(), format_plain(*v)));
-                        let labels = labels_from(l);
-                        let e = out.entry(labels.clone()).or_insert_with(|| StepSeries {
-                            labels,
-                            drop_name: false,
-                            points: vec![None; steps],
-                        });
-                        if let Some(slot) = e.points.get_mut(i) {
-                            *slot = Some(slot.unwrap_or(0.0) + 1.0);
-                        }
-                    }
-                }
-                Ok(Value::Vector(out.into_values().collect()))
+                count_values(a, &input, &label, steps)
             }
             AggregateOp::LimitRatio => {
                 let Some(Ok(ratios)) = param else {
                     return Err(EvalError::Execution("missing ratio".into()));
                 };
-                if ratios.iter().any(|r| r.is_nan()) {
-                    return Err(EvalError::Execution("Ratio value is NaN".into()));
-                }
-                if let Some(&r) = ratios.iter().find(|r| r.abs() > 1.0) {
-                    let cap = r.clamp(-1.0, 1.0);
-                    self.warn(
-                        format!(
-                            "ratio value should be between -1 and 1, got {}, capping to {}",
-                            super::annotation::go_g(r),
-                            super::annotation::go_g(cap)
-                        ),
-                        a.positions.get(1),
-                    );
-                }
-                // A series' place in [0, 1) from its labels: stable across
-                // queries, so limit_ratio(r) and limit_ratio(r - 1) are complements.
-                Ok(Value::Vector(
-                    input
-                        .into_iter()
-                        .filter_map(|mut s| {
-                            let place = s.labels.stable_hash() as f64 / u64::MAX as f64;
-                            for (p, r) in s.points.iter_mut().zip(&ratios) {
-                                let r = r.clamp(-1.0, 1.0);
-                                let keep = if r >= 0.0 {
-                                    place < r
-                                } else {
-                                    place >= 1.0 + r
-                                };
-                                if !keep {
-                                    *p = None;
-                                }
-                            }
-                            s.points.iter().any(Option::is_some).then_some(s)
-                        })
-                        .collect(),
-                ))
+                self.limit_ratio(a, input, &ratios)
             }
             _ => {
                 let q = match param {
@@ -199,45 +140,55 @@ impl Evaluator<'_> {
                 if a.op == AggregateOp::Quantile {
                     self.check_quantiles(&q, a.positions.get(1));
                 }
-                // Grouped with names not yet dropped (delayed name removal);
-                // a group drops its name if any member does.
-                let mut groups: HashMap<Labels, Vec<usize>> = HashMap::new();
-                for (i, s) in input.iter().enumerate() {
-                    groups
-                        .entry(group_labels(&s.labels, a))
-                        .or_default()
-                        .push(i);
-                }
-                let mut out = Vec::with_capacity(groups.len());
-                for (labels, members) in groups {
-                    let mut points = vec![None; steps];
-                    for (step, point) in points.iter_mut().enumerate() {
-                        let values: Vec<f64> = members
-                            .iter()
-                            .filter_map(|&m| input.get(m)?.points.get(step).copied().flatten())
-                            .collect();
-                        if values.is_empty() {
-                            continue;
-                        }
-                        *point = Some(fold(
-                            a.op,
-                            &values,
-                            q.get(step).copied().unwrap_or(f64::NAN),
-                        ));
-                    }
-                    if points.iter().any(Option::is_some) {
-                        out.push(StepSeries {
-                            labels,
-                            drop_name: members
-                                .iter()
-                                .any(|&m| input.get(m).is_some_and(|s| s.drop_name)),
-                            points,
-                        });
-                    }
-                }
-                Ok(Value::Vector(out))
+                Ok(fold_groups(a, &input, &q, steps))
             }
         }
+    }
+
+    /// `limit_ratio`: keep, at each step, the series whose stable place in
+    /// [0, 1) falls within the ratio (from the end for a negative ratio).
+    fn limit_ratio(
+        &mut self,
+        a: &Aggregate,
+        input: Vec<StepSeries>,
+        ratios: &[f64],
+    ) -> Result<Value, EvalError> {
+        if ratios.iter().any(|r| r.is_nan()) {
+            return Err(EvalError::Execution("Ratio value is NaN".into()));
+        }
+        if let Some(&r) = ratios.iter().find(|r| r.abs() > 1.0) {
+            let cap = r.clamp(-1.0, 1.0);
+            self.warn(
+                format!(
+                    "ratio value should be between -1 and 1, got {}, capping to {}",
+                    super::annotation::go_g(r),
+                    super::annotation::go_g(cap)
+                ),
+                a.positions.get(1),
+            );
+        }
+        // A series' place in [0, 1) from its labels: stable across
+        // queries, so limit_ratio(r) and limit_ratio(r - 1) are complements.
+        Ok(Value::Vector(
+            input
+                .into_iter()
+                .filter_map(|mut s| {
+                    let place = s.labels.stable_hash() as f64 / u64::MAX as f64;
+                    for (p, r) in s.points.iter_mut().zip(ratios) {
+                        let r = r.clamp(-1.0, 1.0);
+                        let keep = if r >= 0.0 {
+                            place < r
+                        } else {
+                            place >= 1.0 + r
+                        };
+                        if !keep {
+                            *p = None;
+                        }
+                    }
+                    s.points.iter().any(Option::is_some).then_some(s)
+                })
+                .collect(),
+        ))
     }
 
     /// `topk`, `bottomk`, `limitk`: keep k series per group and step.
@@ -406,4 +357,85 @@ fn avg(values: &[f64]) -> f64 {
     } else {
         acc.value / acc.count + acc.c / acc.count
     }
+}
+
+/// `count_values`: one output series per group and distinct value, counting
+/// the members with that value at each step.
+fn count_values(
+    a: &Aggregate,
+    input: &[StepSeries],
+    label: &str,
+    steps: usize,
+) -> Result<Value, EvalError> {
+    if strata_engine::validate_name(label).is_err() {
+        return Err(EvalError::Execution(format!(
+            "invalid label name {label:?}"
+        )));
+    }
+    let mut out: HashMap<Labels, StepSeries> = HashMap::new();
+    for s in input {
+        let base = group_labels(&s.labels, a);
+        for (i, p) in s.points.iter().enumerate() {
+            let Some(v) = p else { continue };
+            let mut l: Vec<Label> = base.iter().filter(|x| x.name != label).cloned().collect();
+            l.push(Label::new(label.to_owned(), format_plain(*v)));
+            let labels = labels_from(l);
+            let e = out.entry(labels.clone()).or_insert_with(|| StepSeries {
+                labels,
+                drop_name: false,
+                points: vec![None; steps],
+            });
+            if let Some(slot) = e.points.get_mut(i) {
+                *slot = Some(slot.unwrap_or(0.0) + 1.0);
+            }
+        }
+    }
+    Ok(Value::Vector(out.into_values().collect()))
+}
+
+/// The folding aggregations (`sum`, `avg`, `min`, `max`, `count`, `group`,
+/// `stddev`, `stdvar`, `quantile`): members grouped by their labels, each
+/// group folded at each step; `q` is the per-step parameter.
+fn fold_groups(a: &Aggregate, input: &[StepSeries], q: &[f64], steps: usize) -> Value {
+    // Grouped with names not yet dropped (delayed name removal);
+    // a group drops its name if any member does.
+    let mut groups: HashMap<Labels, Vec<usize>> = HashMap::new();
+    for (i, s) in input.iter().enumerate() {
+        groups
+            .entry(group_labels(&s.labels, a))
+            .or_default()
+            .push(i);
+    }
+    let mut out = Vec::with_capacity(groups.len());
+    // One buffer for every group's values at a step, reused.
+    let mut values: Vec<f64> = Vec::new();
+    for (labels, members) in groups {
+        let mut points = vec![None; steps];
+        for (step, point) in points.iter_mut().enumerate() {
+            values.clear();
+            values.extend(
+                members
+                    .iter()
+                    .filter_map(|&m| input.get(m)?.points.get(step).copied().flatten()),
+            );
+            if values.is_empty() {
+                continue;
+            }
+            *point = Some(fold(
+                a.op,
+                &values,
+                q.get(step).copied().unwrap_or(f64::NAN),
+            ));
+        }
+        if points.iter().any(Option::is_some) {
+            out.push(StepSeries {
+                labels,
+                drop_name: members
+                    .iter()
+                    .any(|&m| input.get(m).is_some_and(|s| s.drop_name)),
+                points,
+            });
+        }
+    }
+    Value::Vector(out)
 }
