@@ -5,12 +5,13 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use strata_engine::Querier;
+use strata_engine::{Matcher, Querier, StorageQuerier};
 
 use super::{blocking, match_params, params, range_params, success};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::formats::json;
+use crate::params::Params;
 
 /// `GET/POST /api/v1/labels`.
 pub async fn labels(
@@ -20,35 +21,7 @@ pub async fn labels(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let p = params(q, &headers, &body)?;
-    let sets = match_params(&p)?;
-    let (start, end, limit) = range_params(&p)?;
-    let data = blocking(move || {
-        let q = st.storage()?.querier();
-        let sets = if sets.is_empty() {
-            vec![Vec::new()]
-        } else {
-            sets
-        };
-        let mut names = Vec::new();
-        for m in &sets {
-            names.extend(q.label_names(m, start, end).map_err(ApiError::from)?);
-        }
-        names.sort();
-        names.dedup();
-        if let Some(l) = limit {
-            names.truncate(l);
-        }
-        Ok(format!(
-            "[{}]",
-            names
-                .iter()
-                .map(|n| json::string(n))
-                .collect::<Vec<_>>()
-                .join(",")
-        ))
-    })
-    .await?;
-    Ok(success(data))
+    string_list(st, &p, move |q, m, start, end| q.label_names(m, start, end)).await
 }
 
 /// `GET /api/v1/label/{name}/values`.
@@ -63,8 +36,24 @@ pub async fn label_values(
     if strata_engine::validate_name(&name).is_err() {
         return Err(ApiError::bad_data(format!("invalid label name: {name:?}")));
     }
-    let sets = match_params(&p)?;
-    let (start, end, limit) = range_params(&p)?;
+    string_list(st, &p, move |q, m, start, end| {
+        q.label_values(&name, m, start, end)
+    })
+    .await
+}
+
+/// The sorted, deduplicated union of `lookup` over every `match[]` set (or
+/// over all series when there is none) in the request's time range, cut at
+/// its `limit`, as a JSON array of strings.
+async fn string_list(
+    st: AppState,
+    p: &Params,
+    lookup: impl Fn(&StorageQuerier, &[Matcher], i64, i64) -> strata_engine::Result<Vec<String>>
+    + Send
+    + 'static,
+) -> Result<Response, ApiError> {
+    let sets = match_params(p)?;
+    let (start, end, limit) = range_params(p)?;
     let data = blocking(move || {
         let q = st.storage()?.querier();
         let sets = if sets.is_empty() {
@@ -72,22 +61,18 @@ pub async fn label_values(
         } else {
             sets
         };
-        let mut values = Vec::new();
+        let mut list = Vec::new();
         for m in &sets {
-            values.extend(
-                q.label_values(&name, m, start, end)
-                    .map_err(ApiError::from)?,
-            );
+            list.extend(lookup(&q, m, start, end).map_err(ApiError::from)?);
         }
-        values.sort();
-        values.dedup();
+        list.sort();
+        list.dedup();
         if let Some(l) = limit {
-            values.truncate(l);
+            list.truncate(l);
         }
         Ok(format!(
             "[{}]",
-            values
-                .iter()
+            list.iter()
                 .map(|n| json::string(n))
                 .collect::<Vec<_>>()
                 .join(",")
