@@ -70,12 +70,24 @@ pub fn params(
 fn time_param(p: &Params, name: &str, default: i64) -> Result<i64, ApiError> {
     match p.get(name) {
         None | Some("") => Ok(default),
-        Some(s) => parse_time(s).ok_or_else(|| {
-            ApiError::bad_data(format!(
-                "invalid parameter \"{name}\": cannot parse \"{s}\" to a valid timestamp"
-            ))
-        }),
+        Some(s) => parse_time_param(name, s),
     }
+}
+
+/// A time parameter the request must carry (`start`, `end` of a range query).
+fn required_time_param(p: &Params, name: &str) -> Result<i64, ApiError> {
+    let s = p
+        .get(name)
+        .ok_or_else(|| ApiError::bad_data(format!("invalid parameter \"{name}\": missing")))?;
+    parse_time_param(name, s)
+}
+
+fn parse_time_param(name: &str, s: &str) -> Result<i64, ApiError> {
+    parse_time(s).ok_or_else(|| {
+        ApiError::bad_data(format!(
+            "invalid parameter \"{name}\": cannot parse \"{s}\" to a valid timestamp"
+        ))
+    })
 }
 
 /// Runs blocking storage or evaluation work off the async threads.

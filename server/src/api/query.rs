@@ -8,11 +8,15 @@ use axum::response::Response;
 use strata_promql::Expr;
 use strata_promql::eval::{eval_instant, eval_range};
 
-use super::{blocking, params, success, success_body, success_response, time_param};
+use std::time::Instant;
+
+use super::{
+    blocking, params, required_time_param, success, success_body, success_response, time_param,
+};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::formats::json;
-use crate::params::{Params, parse_duration, parse_time};
+use crate::params::{Params, parse_duration};
 
 fn now_ms() -> i64 {
     strata_engine::Clock::now_ms(&strata_engine::SystemClock)
@@ -34,7 +38,7 @@ pub async fn query(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let metrics = st.metrics.clone();
     let p = params(q, &headers, &body)?;
     let expr = parse_query(&p)?;
@@ -46,12 +50,7 @@ pub async fn query(
         Ok(body)
     })
     .await?;
-    metrics
-        .query_duration
-        .get_or_create(&crate::metrics::EndpointLabels {
-            endpoint: "query".into(),
-        })
-        .observe(started.elapsed().as_secs_f64());
+    observe_duration(&metrics, "query", started);
     Ok(success_response(data))
 }
 
@@ -62,26 +61,13 @@ pub async fn query_range(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let metrics = st.metrics.clone();
     let p = params(q, &headers, &body)?;
     let expr = parse_query(&p)?;
-    let start = p
-        .get("start")
-        .ok_or_else(|| ApiError::bad_data("invalid parameter \"start\": missing"))?;
-    let end = p
-        .get("end")
-        .ok_or_else(|| ApiError::bad_data("invalid parameter \"end\": missing"))?;
-    let start = parse_time(start).ok_or_else(|| {
-        ApiError::bad_data(format!(
-            "invalid parameter \"start\": cannot parse \"{start}\" to a valid timestamp"
-        ))
-    })?;
-    let end = parse_time(end).ok_or_else(|| {
-        ApiError::bad_data(format!(
-            "invalid parameter \"end\": cannot parse \"{end}\" to a valid timestamp"
-        ))
-    })?;
+    // Both are required; an empty one is a parse error, as in Prometheus.
+    let start = required_time_param(&p, "start")?;
+    let end = required_time_param(&p, "end")?;
     if end < start {
         return Err(ApiError::bad_data(
             "invalid parameter \"end\": end timestamp must not be before start time",
@@ -115,12 +101,7 @@ pub async fn query_range(
         Ok(body)
     })
     .await?;
-    metrics
-        .query_duration
-        .get_or_create(&crate::metrics::EndpointLabels {
-            endpoint: "query_range".into(),
-        })
-        .observe(started.elapsed().as_secs_f64());
+    observe_duration(&metrics, "query_range", started);
     Ok(success_response(data))
 }
 
@@ -144,4 +125,14 @@ pub async fn query_exemplars(
     let p = params(q, &headers, &body)?;
     parse_query(&p)?;
     Ok(success("[]".into()))
+}
+
+/// Records how long a query endpoint took, in the server's own /metrics.
+fn observe_duration(metrics: &crate::metrics::Metrics, endpoint: &str, started: Instant) {
+    metrics
+        .query_duration
+        .get_or_create(&crate::metrics::EndpointLabels {
+            endpoint: endpoint.into(),
+        })
+        .observe(started.elapsed().as_secs_f64());
 }
